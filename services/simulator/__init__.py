@@ -17,7 +17,7 @@ from . import lifecycle
 from .accounts import PRE_WINDOW_SHARE, SEGMENTS, make_accounts, seasonal_weights
 from .catalog import PRODUCTS, metric_catalog_frame, products_frame
 from .org import REGIONS, make_people
-from .sales import commits_and_quotas, opportunities, add_lost_deals
+from .sales import add_lost_deals, commits_and_quotas, opportunities
 
 log = logging.getLogger(__name__)
 FUTURE_MONTHS = 7
@@ -47,7 +47,7 @@ def generate(accounts: int = 5000, months: int = 36, seed: int = 0, as_of: date 
     base = np.datetime64(as_of_ts.strftime("%Y-%m"), "M") - months
     total = months + FUTURE_MONTHS
     w = seasonal_weights(base, total)
-    n_total = int(round(accounts / (1 - (1 - PRE_WINDOW_SHARE) * w[months:].sum())))
+    n_total = round(accounts / (1 - (1 - PRE_WINDOW_SHARE) * w[months:].sum()))
     log.info("simulating %d customer accounts over %d months (as of %s)", n_total, total, as_of_ts.date())
 
     people = make_people(rng, accounts)
@@ -66,7 +66,7 @@ def generate(accounts: int = 5000, months: int = 36, seed: int = 0, as_of: date 
     deals["close"] = deals["close"].astype(np.int64)
     deals, prospects = add_lost_deals(rng, deals, acc)
     seg_all = np.concatenate([acc["segment"], acc["segment"][prospects["src"].to_numpy()]])
-    opp, hist, kept = opportunities(rng, deals, seg_all, window_start, as_of_day)
+    opp, hist, _ = opportunities(rng, deals, seg_all, window_start, as_of_day)
     n_pro = len(prospects)
     all_ids = np.concatenate([acct_ids, np.array([f"A{n_total + i:06d}" for i in range(n_pro)], dtype=object)])
     src_of = np.concatenate([np.arange(n_total), prospects["src"].to_numpy()])

@@ -208,7 +208,7 @@ def run(rng, acc, months_total: int, first_future_month: int, drift: str | None)
             act = act_hist[who, hh - 2: hh + 1].mean(1)
             trend = act_hist[who, hh] - act_hist[who, hh - 3]
             sev = sev_hist[who, hh - 5: hh + 1].sum(1)
-            tenure = (m - (hist(m) - hh) - created[who]) / 12.0
+            tenure = (hh - hist(0) - created[who]) / 12.0
             return 1 / (1 + np.exp(-churn_logit(act, trend, sev, tenure, last_uplift[who])))
 
         month_start, month_end = month_day(m, 1), month_day(m + 1, 1)

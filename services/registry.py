@@ -1,0 +1,161 @@
+"""Model versions and their result tables.
+
+Every training run of a model gets a version. Its result rows (scores, clusters, forecasts,
+contributions) are appended to result tables stamped with `model_version` and `as_of`; pages read
+only the rows of the model's *active* version, so a new run becomes visible in one switch (the
+status update in `model_versions`), and a failed or rejected run never shows.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import joblib
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from .config import ARTIFACTS_DIR, REPO_ROOT
+
+log = logging.getLogger(__name__)
+VERSIONS = "model_versions"
+
+
+@dataclass
+class Version:
+    model: str
+    version: str
+    as_of: pd.Timestamp
+    params: dict[str, Any] = field(default_factory=dict)
+    created_at: datetime = field(default_factory=lambda: datetime.now(UTC).replace(tzinfo=None))
+
+    @property
+    def artifact_path(self) -> Path:
+        return ARTIFACTS_DIR / self.model / f"{self.version}.joblib"
+
+
+def code_version() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO_ROOT, capture_output=True, check=False,
+                             text=True, timeout=5)
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def new_version(model: str, as_of: pd.Timestamp, params: dict[str, Any] | None = None) -> Version:
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    return Version(model, f"{model}-{stamp}-{uuid.uuid4().hex[:6]}", pd.Timestamp(as_of), params or {})
+
+
+def _ensure_versions(engine: Engine) -> sa.Table:
+    md = sa.MetaData()
+    t = sa.Table(
+        VERSIONS, md,
+        sa.Column("version", sa.String(80), primary_key=True),
+        sa.Column("model", sa.String(40), nullable=False, index=True),
+        sa.Column("created_at", sa.DateTime, nullable=False),
+        sa.Column("as_of", sa.Date, nullable=False),
+        sa.Column("code_version", sa.String(40)),
+        sa.Column("data_fingerprint", sa.Text),
+        sa.Column("params", sa.Text),
+        sa.Column("metrics", sa.Text),
+        sa.Column("artifact_path", sa.Text),
+        sa.Column("status", sa.String(20), nullable=False),  # active, candidate, rejected, retired
+        sa.Column("note", sa.Text),
+    )
+    md.create_all(engine, checkfirst=True)
+    return t
+
+
+def save_artifact(version: Version, obj: Any) -> Path:
+    path = version.artifact_path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    joblib.dump(obj, path)
+    return path
+
+
+def load_artifact(engine: Engine, model: str, version: str | None = None) -> Any:
+    version = version or active_version(engine, model)
+    if version is None:
+        raise LookupError(f"no active {model} model: run `python -m services.cli train`")
+    row = versions(engine, model).set_index("version").loc[version]
+    return joblib.load(row["artifact_path"])
+
+
+def write_results(engine: Engine, table: str, frame: pd.DataFrame, version: Version) -> int:
+    """Append result rows stamped with the version (rows of that version written before are replaced)."""
+    df = frame.copy()
+    df["model_version"] = version.version
+    df["as_of"] = version.as_of.normalize()
+    with engine.begin() as conn:
+        if sa.inspect(conn).has_table(table):
+            conn.execute(sa.text(f'DELETE FROM "{table}" WHERE model_version = :v'), {"v": version.version})
+        df.to_sql(table, conn, if_exists="append", index=False, chunksize=20_000)
+    return len(df)
+
+
+def record(engine: Engine, version: Version, metrics: dict[str, Any], fingerprint: dict[str, Any],
+           status: str, note: str = "") -> None:
+    t = _ensure_versions(engine)
+    with engine.begin() as conn:
+        if status == "active":
+            conn.execute(t.update().where((t.c.model == version.model) & (t.c.status == "active"))
+                         .values(status="retired"))
+        conn.execute(t.insert().values(
+            version=version.version, model=version.model, created_at=version.created_at,
+            as_of=version.as_of.date(), code_version=code_version(),
+            data_fingerprint=json.dumps(fingerprint, default=str), params=json.dumps(version.params, default=str),
+            metrics=json.dumps(metrics, default=float), artifact_path=str(version.artifact_path),
+            status=status, note=note))
+
+
+def set_status(engine: Engine, model: str, version: str, status: str) -> None:
+    """Make `version` the active one (one transaction: the old active one retires)."""
+    t = _ensure_versions(engine)
+    with engine.begin() as conn:
+        if status == "active":
+            conn.execute(t.update().where((t.c.model == model) & (t.c.status == "active")).values(status="retired"))
+        conn.execute(t.update().where(t.c.version == version).values(status=status))
+
+
+def versions(engine: Engine, model: str | None = None) -> pd.DataFrame:
+    t = _ensure_versions(engine)
+    q = sa.select(t).order_by(t.c.created_at.desc())
+    if model:
+        q = q.where(t.c.model == model)
+    with engine.connect() as conn:
+        return pd.read_sql(q, conn)
+
+
+def active_version(engine: Engine, model: str) -> str | None:
+    v = versions(engine, model)
+    v = v[v.status == "active"]
+    return None if v.empty else str(v.iloc[0]["version"])
+
+
+def active_metrics(engine: Engine, model: str) -> dict[str, Any]:
+    v = versions(engine, model)
+    v = v[v.status == "active"]
+    return {} if v.empty else json.loads(v.iloc[0]["metrics"] or "{}")
+
+
+def read_results(engine: Engine, table: str, model: str, where: str = "",
+                 params: dict[str, Any] | None = None) -> pd.DataFrame:
+    """Rows of `table` written by the active version of `model` (empty frame if none)."""
+    version = active_version(engine, model)
+    if version is None or not sa.inspect(engine).has_table(table):
+        return pd.DataFrame()
+    sql = f'SELECT * FROM "{table}" WHERE model_version = :v' + (f" AND ({where})" if where else "")
+    with engine.connect() as conn:
+        df = pd.read_sql(sa.text(sql), conn, params={"v": version, **(params or {})})
+    for c in df.columns:
+        if c == "as_of" or c.endswith("_date") or c in ("month", "ds"):
+            df[c] = pd.to_datetime(df[c])
+    return df
