@@ -1,0 +1,1 @@
+"""Foresight services: database, data contract, import, simulator, features, CLI (no Streamlit here)."""

@@ -1,0 +1,161 @@
+"""Command line: `python -m services.cli {seed,import,export,train,scorecard}`.
+
+Progress goes to stderr (logging), results to stdout. Exit codes: 0 success, 1 rejected input
+(contract violation, unreadable files), 2 database unavailable or bad usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import logging
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import pandas as pd
+from sqlalchemy.engine import Engine
+
+from services import contract, db
+from services.importer import (
+    ContractViolation,
+    ImportFileError,
+    import_frames,
+    import_source,
+)
+
+log = logging.getLogger("services.cli")
+
+
+def _print_counts(counts: dict[str, int]) -> None:
+    width = max((len(t) for t in counts), default=0)
+    for table, n in counts.items():
+        print(f"  {table:<{width}}  {n:>12,}")
+
+
+def cmd_seed(args: argparse.Namespace, engine: Engine) -> int:
+    if args.if_empty and db.read_table("accounts", engine, columns=["account_id"]).shape[0]:
+        print("The database already holds accounts; not seeding (drop --if-empty to replace them).")
+        return 0
+    from services.simulator import generate  # lazy: the simulator is heavy and optional
+
+    as_of = dt.date.fromisoformat(args.as_of) if args.as_of else None
+    log.info("Generating the demo company: %s accounts, %s months, seed %s...",
+             f"{args.accounts:,}", args.months, args.seed)
+    t0 = time.perf_counter()
+    try:
+        frames = generate(accounts=args.accounts, months=args.months, seed=args.seed, as_of=as_of,
+                          drift=args.drift)
+    except ValueError as exc:  # the simulator rejects its arguments
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    log.info("Generated in %.1fs", time.perf_counter() - t0)
+    source = f"demo seed: accounts={args.accounts} months={args.months} seed={args.seed}" + (
+        f" as_of={as_of}" if as_of else "") + (f" drift={args.drift}" if args.drift else "")
+    data = {k: v for k, v in frames.items() if k in contract.SPECS}
+    extra = {k: v for k, v in frames.items() if k not in contract.SPECS}
+    report = import_frames(data, source, engine, extra_tables=extra)
+    print(f"Seeded the demo company into {db.mask_url(engine.url)}:")
+    _print_counts(report.row_counts)
+    return 0
+
+
+def cmd_import(args: argparse.Namespace, engine: Engine) -> int:
+    report = import_source(args.source, engine)
+    print(f"Imported {args.source} into {db.mask_url(engine.url)}:")
+    _print_counts(report.row_counts)
+    return 0
+
+
+def cmd_export(args: argparse.Namespace, engine: Engine) -> int:
+    folder = Path(args.folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    for spec in contract.TABLES:
+        df = db.read_table(spec.name, engine)
+        for col in spec.columns:
+            if col.kind == "date":
+                df[col.name] = df[col.name].dt.strftime("%Y-%m-%d")
+            elif col.kind == "datetime":
+                df[col.name] = df[col.name].dt.strftime("%Y-%m-%dT%H:%M:%S")
+            elif col.kind == "bool":
+                df[col.name] = df[col.name].map({True: "true", False: "false"})
+        df.to_csv(folder / f"{spec.name}.csv", index=False)
+        log.info("wrote %s (%s rows)", folder / f"{spec.name}.csv", f"{len(df):,}")
+    print(f"Exported {len(contract.TABLES)} tables to {folder}")
+    return 0
+
+
+def cmd_train(args: argparse.Namespace, engine: Engine) -> int:
+    try:
+        from services import train
+    except ModuleNotFoundError as exc:
+        if exc.name != "services.train":
+            raise
+        print("No models are installed yet; nothing to train.")
+        return 0
+    kwargs = {"as_of": pd.Timestamp(args.as_of)} if args.as_of else {}
+    result = train.train_all(engine, **kwargs)
+    print(json.dumps(result, indent=2, default=str))
+    return 0
+
+
+def cmd_scorecard(args: argparse.Namespace, engine: Engine) -> int:
+    from services.scorecard import scorecard
+
+    card = scorecard(engine)
+    print(json.dumps(card, indent=2 if not args.json else None, default=str))
+    return 1 if any(isinstance(v, dict) and "error" in v for v in card.values()) else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m services.cli", description=__doc__.split("\n")[0])
+    parser.add_argument("--database-url", help="overrides FORESIGHT_DATABASE_URL")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+    seed = sub.add_parser("seed", help="generate the demo company and load it (replaces the data)")
+    seed.add_argument("--accounts", type=int, default=5000)
+    seed.add_argument("--months", type=int, default=36)
+    seed.add_argument("--seed", type=int, default=0)
+    seed.add_argument("--drift", default=None, help="plant drift in this feature group")
+    seed.add_argument("--as-of", default=None, help="YYYY-MM-DD; default: the simulator's")
+    seed.add_argument("--if-empty", action="store_true", help="do nothing if accounts exist")
+    imp = sub.add_parser("import", help="validate a folder or zip of CSV files and load it")
+    imp.add_argument("source", help="folder of <table>.csv files, or a .zip of them")
+    exp = sub.add_parser("export", help="write the contract tables as CSV files")
+    exp.add_argument("folder")
+    train = sub.add_parser("train", help="fit, score and store every installed model")
+    train.add_argument("--as-of", default=None)
+    card = sub.add_parser("scorecard", help="print the scorecard as JSON")
+    card.add_argument("--json", action="store_true", help="compact one-line JSON")
+    return parser
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace, Engine], int]] = {
+    "seed": cmd_seed, "import": cmd_import, "export": cmd_export, "train": cmd_train,
+    "scorecard": cmd_scorecard,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    try:
+        engine = db.get_engine(args.database_url)
+        return COMMANDS[args.command](args, engine)
+    except db.DatabaseUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except ContractViolation as exc:
+        print(f"Rejected: the data breaks the contract; nothing was changed.\n{exc.report.format()}",
+              file=sys.stderr)
+        return 1
+    except ImportFileError as exc:
+        print(f"Rejected: {exc}; nothing was changed.", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

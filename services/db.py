@@ -1,0 +1,325 @@
+"""The database: one cached SQLAlchemy engine per URL, table metadata, transactional loads, typed reads.
+
+Contract tables are generated from `services.contract.TABLES`; app tables are declared here.
+Any other table (`truth_*`, model results) is stored with a schema inferred from its frame.
+Foreign keys are enforced by the contract before loading, not by SQL constraints, so that bulk
+loads stay fast and tables can be replaced in any order.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import threading
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from services import contract
+from services.config import database_url
+
+log = logging.getLogger(__name__)
+
+SQLITE_CHUNK_ROWS = 100_000
+COPY_CHUNK_ROWS = 500_000
+
+
+class DatabaseUnavailable(RuntimeError):
+    """The database cannot be reached (or its URL cannot be used). The message names the URL."""
+
+
+def mask_url(url: str | sa.URL) -> str:
+    """The URL with its password hidden."""
+    try:
+        return sa.make_url(url).render_as_string(hide_password=True)
+    except sa.exc.ArgumentError:
+        return "<unparseable database URL>"
+
+
+# ----------------------------------------------------------------------------- metadata
+metadata = sa.MetaData()
+_KIND_TYPES: dict[str, Any] = {
+    "id": sa.String, "str": sa.String, "float": sa.Float, "int": sa.Integer,
+    "bool": sa.Boolean, "date": sa.Date, "datetime": sa.DateTime,
+}
+
+for _spec in contract.TABLES:
+    sa.Table(
+        _spec.name, metadata,
+        *[sa.Column(c.name, _KIND_TYPES[c.kind](), nullable=c.nullable, primary_key=c.name in _spec.key)
+          for c in _spec.columns],
+        *[sa.Index(f"ix_{_spec.name}_{fk.column}", fk.column) for fk in _spec.foreign_keys
+          if _spec.name != "usage_monthly" and fk.column != _spec.key[0]],
+    )
+sa.Index("ix_usage_monthly_month", metadata.tables["usage_monthly"].c.month)
+
+IMPORTS = sa.Table(
+    "imports", metadata,
+    sa.Column("import_id", sa.String, primary_key=True),
+    sa.Column("started_at", sa.DateTime, nullable=False),
+    sa.Column("finished_at", sa.DateTime),
+    sa.Column("source", sa.String, nullable=False),
+    sa.Column("status", sa.String, nullable=False),  # running | success | failed
+    sa.Column("n_rows", sa.Text),  # JSON: {table: rows}
+    sa.Column("report", sa.Text),  # JSON: ValidationReport.as_dict() or {"error": ...}
+)
+VALIDATION_RESULTS = sa.Table(
+    "validation_results", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("import_id", sa.String, nullable=False, index=True),
+    sa.Column("table_name", sa.String, nullable=False),
+    sa.Column("rule", sa.Text, nullable=False),
+    sa.Column("failed_count", sa.Integer, nullable=False),
+    sa.Column("sample", sa.Text),  # JSON list of up to 5 rows
+)
+CSM_ACTIONS = sa.Table(
+    "csm_actions", metadata,
+    sa.Column("action_id", sa.String, primary_key=True),
+    sa.Column("account_id", sa.String, nullable=False, index=True),
+    sa.Column("person_id", sa.String),
+    sa.Column("action_type", sa.String, nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("note", sa.Text),
+)
+LEADER_COMMITS = sa.Table(
+    "leader_commits", metadata,
+    sa.Column("commit_id", sa.String, primary_key=True),
+    sa.Column("person_id", sa.String, nullable=False, index=True),
+    sa.Column("quarter", sa.String, nullable=False),
+    sa.Column("amount_usd", sa.Float, nullable=False),
+    sa.Column("note", sa.Text),
+    sa.Column("submitted_by", sa.String),
+    sa.Column("submitted_at", sa.DateTime, nullable=False),
+)
+APP_TABLES = ("imports", "validation_results", "csm_actions", "leader_commits")
+TABLE_ORDER = [t.name for t in contract.TABLES] + list(APP_TABLES)
+
+
+# ----------------------------------------------------------------------------- engines
+_ENGINES: dict[str, Engine] = {}
+_LOCK = threading.Lock()
+
+
+def _sqlite_setup(engine: Engine) -> None:
+    """Make pysqlite transactional for DDL too (SQLAlchemy's recipe) and tune it for bulk loads."""
+
+    @sa.event.listens_for(engine, "connect")
+    def _connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None
+        dbapi_conn.execute("PRAGMA synchronous=NORMAL")
+
+    @sa.event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN")
+
+
+def _create_engine(url: str) -> Engine:
+    parsed = sa.make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:" and not parsed.database.startswith("file:"):
+            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(parsed, connect_args={"timeout": 30})
+        _sqlite_setup(engine)
+        return engine
+    args = {"connect_timeout": 10} if parsed.get_backend_name() == "postgresql" else {}
+    return sa.create_engine(parsed, pool_pre_ping=True, connect_args=args)
+
+
+def get_engine(url: str | None = None) -> Engine:
+    """The engine for `url` (default: `database_url()`), created once, checked, with the schema made.
+
+    Raises DatabaseUnavailable, naming the URL with its password masked, when it cannot connect."""
+    url = url or database_url()
+    with _LOCK:
+        if url in _ENGINES:
+            return _ENGINES[url]
+        try:
+            engine = _create_engine(url)
+        except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError, OSError) as exc:
+            raise DatabaseUnavailable(f"Cannot use database {mask_url(url)}: {exc}") from exc
+        try:
+            ensure_schema(engine)
+        except (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.DatabaseError) as exc:
+            engine.dispose()
+            reason = str(getattr(exc, "orig", exc) or exc).strip().splitlines()[0]
+            raise DatabaseUnavailable(f"Cannot reach database {mask_url(url)}: {reason}") from exc
+        _ENGINES[url] = engine
+        return engine
+
+
+def dispose_engine(url: str | None = None) -> None:
+    """Close and forget the cached engine for `url` (all engines when None)."""
+    with _LOCK:
+        for key in [url] if url else list(_ENGINES):
+            engine = _ENGINES.pop(key, None)
+            if engine is not None:
+                engine.dispose()
+
+
+def ensure_schema(engine: Engine) -> None:
+    """Create every contract and app table that does not exist yet."""
+    metadata.create_all(engine, checkfirst=True)
+
+
+def table_names(engine: Engine | None = None) -> list[str]:
+    return sa.inspect(engine or get_engine()).get_table_names()
+
+
+def table_exists(name: str, engine: Engine | None = None) -> bool:
+    return sa.inspect(engine or get_engine()).has_table(name)
+
+
+# ----------------------------------------------------------------------------- writing
+def _python_values(df: pd.DataFrame, table: sa.Table) -> dict[str, list[Any]]:
+    """Column lists of plain Python values (None for nulls) in the storage format of each SQL type."""
+    out: dict[str, list[Any]] = {}
+    for col in table.columns:
+        if col.name not in df.columns:
+            continue
+        s = df[col.name]
+        if isinstance(col.type, (sa.Date, sa.DateTime)):
+            ts = pd.to_datetime(s, format="ISO8601") if s.dtype == object else s
+            vals = ts.to_numpy(dtype="datetime64[us]")
+            text = np.datetime_as_string(vals, unit="D" if isinstance(col.type, sa.Date) else "us")
+            if not isinstance(col.type, sa.Date):
+                text = np.char.replace(text, "T", " ")
+            out[col.name] = np.where(np.isnat(vals), None, text).tolist()
+        elif isinstance(col.type, sa.Boolean):
+            out[col.name] = [None if pd.isna(v) else bool(v) for v in s.tolist()]
+        elif isinstance(col.type, sa.Integer) and not pd.api.types.is_integer_dtype(s.dtype):
+            out[col.name] = [None if pd.isna(v) else int(v) for v in s.tolist()]
+        else:
+            out[col.name] = s.astype(object).where(s.notna(), None).tolist()
+    return out
+
+
+def _check_columns(df: pd.DataFrame, table: sa.Table) -> None:
+    extra = [c for c in df.columns if c not in table.c]
+    missing = [c.name for c in table.columns if c.name not in df.columns and not c.nullable
+               and not (c.primary_key and c.autoincrement is True)]
+    if extra or missing:
+        raise ValueError(f"table {table.name}: unexpected columns {extra}, missing columns {missing}")
+
+
+def _insert(conn: Connection, table: sa.Table, df: pd.DataFrame) -> None:
+    _check_columns(df, table)
+    if df.empty:
+        return
+    values = _python_values(df, table)
+    cols = list(values)
+    prep = conn.dialect.identifier_preparer
+    names = ", ".join(prep.quote(c) for c in cols)
+    backend = conn.dialect.name
+    if backend == "postgresql" and conn.dialect.driver == "psycopg2":
+        sql = f"COPY {prep.quote(table.name)} ({names}) FROM STDIN WITH (FORMAT csv, NULL '\\N')"
+        cursor = conn.connection.dbapi_connection.cursor()  # same DBAPI transaction
+        for start in range(0, len(df), COPY_CHUNK_ROWS):
+            buf = io.StringIO()
+            writer = csv.writer(buf, lineterminator="\n")
+            rows = zip(*(values[c][start:start + COPY_CHUNK_ROWS] for c in cols), strict=True)
+            writer.writerows(tuple("\\N" if v is None else v for v in row) for row in rows)
+            buf.seek(0)
+            cursor.copy_expert(sql, buf)
+        return
+    if backend == "sqlite":
+        sql = f"INSERT INTO {prep.quote(table.name)} ({names}) VALUES ({', '.join('?' * len(cols))})"
+        for start in range(0, len(df), SQLITE_CHUNK_ROWS):
+            rows = list(zip(*(values[c][start:start + SQLITE_CHUNK_ROWS] for c in cols), strict=True))
+            conn.exec_driver_sql(sql, rows)
+        return
+    records = [dict(zip(cols, row, strict=True)) for row in zip(*values.values(), strict=True)]
+    for start in range(0, len(records), SQLITE_CHUNK_ROWS):
+        conn.execute(table.insert(), records[start:start + SQLITE_CHUNK_ROWS])
+
+
+def _create_inferred(conn: Connection, name: str, df: pd.DataFrame) -> sa.Table:
+    """(Re)create a non-declared table with column types inferred from the frame, in this transaction."""
+    df.head(0).to_sql(name, conn, if_exists="replace", index=False)
+    return sa.Table(name, sa.MetaData(), autoload_with=conn)
+
+
+def write_tables(conn: Connection, frames: Mapping[str, pd.DataFrame],
+                 drop: Iterable[str] = ()) -> dict[str, int]:
+    """`replace_tables` inside a transaction the caller holds open on `conn`."""
+    declared = [n for n in TABLE_ORDER if n in frames]
+    others = [n for n in frames if n not in metadata.tables]
+    for name in drop:
+        if name not in metadata.tables and name not in frames:
+            sa.Table(name, sa.MetaData()).drop(conn, checkfirst=True)
+    for name in reversed(declared):
+        conn.execute(metadata.tables[name].delete())
+    counts: dict[str, int] = {}
+    for name in declared + others:
+        df = frames[name]
+        table = metadata.tables[name] if name in metadata.tables else _create_inferred(conn, name, df)
+        log.info("writing %s (%s rows)", name, f"{len(df):,}")
+        _insert(conn, table, df)
+        counts[name] = len(df)
+    return counts
+
+
+def replace_tables(frames: Mapping[str, pd.DataFrame], engine: Engine | None = None,
+                   drop: Iterable[str] = ()) -> dict[str, int]:
+    """Replace the rows of each given table, all in ONE transaction (all or nothing).
+
+    Declared tables (contract and app tables) keep their schema: delete, then bulk insert.
+    Other tables (`truth_*`, model results) are recreated with a schema inferred from the frame.
+    Tables named in `drop` are dropped in the same transaction. Returns rows written per table."""
+    with (engine or get_engine()).begin() as conn:
+        return write_tables(conn, frames, drop)
+
+
+def insert_rows(name: str, rows: pd.DataFrame | list[dict[str, Any]],
+                engine: Engine | None = None) -> int:
+    """Append rows to a declared table (e.g. csm_actions, leader_commits) in one transaction."""
+    df = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(rows)
+    with (engine or get_engine()).begin() as conn:
+        _insert(conn, metadata.tables[name], df)
+    return len(df)
+
+
+# ----------------------------------------------------------------------------- reading
+def _typed(s: pd.Series, col: sa.Column, kind: str | None) -> pd.Series:
+    if kind is not None:
+        return contract.parse_column(s, kind, col.nullable)[0]
+    if isinstance(col.type, (sa.Date, sa.DateTime)):
+        return contract.parse_column(s, "date" if isinstance(col.type, sa.Date) else "datetime")[0]
+    if isinstance(col.type, sa.Boolean):
+        return s.astype("boolean") if s.isna().any() else s.astype(bool)
+    if isinstance(col.type, sa.Integer) and not pd.api.types.is_integer_dtype(s.dtype):
+        return s.astype("Int64") if s.isna().any() else s.astype("int64")
+    if isinstance(col.type, sa.Float):
+        return s.astype(float)
+    return s
+
+
+def read_table(name: str, engine: Engine | None = None, columns: list[str] | None = None,
+               where: str | None = None, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
+    """A whole table (or `columns`, rows matching the SQL `where` with bound `params`) as a typed frame.
+
+    Dates come back as datetime64[ns] (midnight for DATE), booleans as bool, contract tables with
+    exactly the dtypes that `contract.validate` produces."""
+    engine = engine or get_engine()
+    with engine.connect() as conn:
+        table = metadata.tables.get(name)
+        if table is None:
+            if not sa.inspect(conn).has_table(name):
+                raise KeyError(f"table {name!r} does not exist in {mask_url(engine.url)}")
+            table = sa.Table(name, sa.MetaData(), autoload_with=conn)
+        cols = [table.c[c] for c in columns] if columns else list(table.columns)
+        prep = conn.dialect.identifier_preparer
+        sql = f"SELECT {', '.join(prep.quote(c.name) for c in cols)} FROM {prep.quote(name)}"
+        if where:
+            sql += f" WHERE {where}"
+        df = pd.read_sql(sa.text(sql), conn, params=dict(params or {}))
+    spec = contract.SPECS.get(name)
+    for col in cols:
+        kind = spec.column(col.name).kind if spec else None
+        df[col.name] = _typed(df[col.name], col, kind)
+    return df
