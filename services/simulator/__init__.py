@@ -169,11 +169,7 @@ def _usage(ev, acct_ids, metric_ids, base) -> pd.DataFrame:
 def _cases(rng, ev, acct_ids, acc, base, as_of_day) -> pd.DataFrame:
     acct = np.concatenate([np.repeat(c[0], c[2] + c[3]) for c in ev.cases])
     month = np.concatenate([np.full((c[2] + c[3]).sum(), c[1]) for c in ev.cases])
-    severe = np.concatenate([np.repeat(np.arange(len(c[0])) * 0, c[2] + c[3]) for c in ev.cases])
-    is_sev = np.concatenate([np.concatenate([np.repeat(c[2] > 0, 0)] + [
-        np.r_[np.ones(a, bool), np.zeros(b, bool)] for a, b in zip(c[2], c[3])]) for c in ev.cases]) \
-        if len(acct) < 200_000 else _severe_flags(ev)
-    del severe
+    is_sev = _severe_flags(ev)
     n = len(acct)
     sev = np.where(is_sev, rng.choice([1, 2], size=n, p=[0.25, 0.75]), rng.choice([3, 4], size=n, p=[0.6, 0.4]))
     opened = acc["month_day"](month, rng.integers(1, 29, n))
