@@ -87,7 +87,11 @@ def generate(accounts: int = 5000, months: int = 36, seed: int = 0, as_of: date 
     })
 
     # accounts: customers that exist by as_of, and prospects that have a visible opportunity
-    pro_created = opp[opp.acct >= n_total].groupby("acct")["created_day"].min()
+    # (including customers-to-be whose first deal is still open at as_of)
+    first_opp = opp.groupby("acct")["created_day"].min()
+    later = first_opp.index.to_numpy() < n_total
+    later[later] = created_day[first_opp.index.to_numpy()[later]] > as_of_day
+    pro_created = first_opp[(first_opp.index.to_numpy() >= n_total) | later]
     cust = np.flatnonzero(created_day <= as_of_day)
     src_pro = src_of[pro_created.index.to_numpy()]
     accounts_df = pd.DataFrame({
@@ -176,7 +180,7 @@ def _cases(rng, ev, acct_ids, acc, base, as_of_day) -> pd.DataFrame:
     closed = opened + np.ceil(rng.exponential(np.array([0, 2.0, 4.0, 7.0, 10.0])[sev])).astype(np.int64)
     csat = np.where(rng.random(n) < 0.65, np.clip(np.round(4.6 - 0.5 * (sev <= 2) + rng.normal(0, 0.6, n)), 1, 5),
                     np.nan)
-    vis = opened <= as_of_day
+    vis = (opened <= as_of_day) & (opened >= acc["month_day"](acc["created_month"], acc["day"])[acct])
     return pd.DataFrame({
         "case_id": np.array([f"C{i:07d}" for i in range(vis.sum())], dtype=object),
         "account_id": acct_ids[acct[vis]], "opened_date": _days(opened[vis]),
