@@ -96,8 +96,39 @@ def cmd_train(args: argparse.Namespace, engine: Engine) -> int:
         print("No models are installed yet; nothing to train.")
         return 0
     kwargs = {"as_of": pd.Timestamp(args.as_of)} if args.as_of else {}
-    result = train.train_all(engine, **kwargs)
+    result = train.train_all(engine, only=args.model or None, force=args.force, **kwargs)
     print(json.dumps(result, indent=2, default=str))
+    for model, r in result.items():
+        if r["status"] != "active":
+            print(f"{model}: {r['status']}: {r['note']}", file=sys.stderr)
+    return 1 if any(r["status"] == "failed" for r in result.values()) else 0
+
+
+def cmd_models(args: argparse.Namespace, engine: Engine) -> int:
+    from services import registry  # lazy: joblib
+
+    if args.action == "list":
+        v = registry.versions(engine, args.model)
+        if v.empty:
+            print("No model versions yet: run `python -m services.cli train`.")
+            return 0
+        v["key_metrics"] = v.metrics.map(registry.metrics_summary)
+        cols = ["model", "version", "status", "created_at", "as_of", "code_version", "key_metrics", "note"]
+        print(v[cols].to_string(index=False, max_colwidth=70))
+        return 0
+    try:
+        if args.action == "activate":
+            if not args.version:
+                print("error: models activate needs a VERSION (see `models list`)", file=sys.stderr)
+                return 2
+            print(f"Activated {args.version} ({registry.activate(engine, args.version)}).")
+            return 0
+        models = [args.model] if args.model else sorted(registry.versions(engine).model.unique())
+        for model in models:
+            print(f"{model}: rolled back to {registry.rollback(engine, model)}")
+    except (LookupError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -127,6 +158,12 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("folder")
     train = sub.add_parser("train", help="fit, score and store every installed model")
     train.add_argument("--as-of", default=None)
+    train.add_argument("--force", action="store_true", help="activate even if the quality gate rejects")
+    train.add_argument("--model", action="append", help="train only this model (repeatable)")
+    models = sub.add_parser("models", help="model versions: list, activate VERSION, rollback")
+    models.add_argument("action", choices=["list", "activate", "rollback"])
+    models.add_argument("version", nargs="?", help="the version to activate")
+    models.add_argument("--model", default=None, help="only this model (list, rollback)")
     card = sub.add_parser("scorecard", help="print the scorecard as JSON")
     card.add_argument("--json", action="store_true", help="compact one-line JSON")
     return parser
@@ -134,7 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 COMMANDS: dict[str, Callable[[argparse.Namespace, Engine], int]] = {
     "seed": cmd_seed, "import": cmd_import, "export": cmd_export, "train": cmd_train,
-    "scorecard": cmd_scorecard,
+    "scorecard": cmd_scorecard, "models": cmd_models,
 }
 
 

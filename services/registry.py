@@ -67,7 +67,7 @@ def _ensure_versions(engine: Engine) -> sa.Table:
         sa.Column("params", sa.Text),
         sa.Column("metrics", sa.Text),
         sa.Column("artifact_path", sa.Text),
-        sa.Column("status", sa.String(20), nullable=False),  # active, candidate, rejected, retired
+        sa.Column("status", sa.String(20), nullable=False),  # active, retired, rejected, failed, rolled_back
         sa.Column("note", sa.Text),
     )
     md.create_all(engine, checkfirst=True)
@@ -144,6 +144,64 @@ def active_metrics(engine: Engine, model: str) -> dict[str, Any]:
     v = versions(engine, model)
     v = v[v.status == "active"]
     return {} if v.empty else json.loads(v.iloc[0]["metrics"] or "{}")
+
+
+def result_tables(engine: Engine) -> list[str]:
+    """Every table that holds versioned result rows (it has a `model_version` column)."""
+    insp = sa.inspect(engine)
+    return [t for t in insp.get_table_names()
+            if t != VERSIONS and any(c["name"] == "model_version" for c in insp.get_columns(t))]
+
+
+def discard_results(engine: Engine, version: str) -> int:
+    """Delete every result row written under `version` (e.g. by a run that failed half-way)."""
+    n = 0
+    with engine.begin() as conn:
+        for table in result_tables(engine):
+            n += conn.execute(sa.text(f'DELETE FROM "{table}" WHERE model_version = :v'), {"v": version}).rowcount
+    return n
+
+
+def activate(engine: Engine, version: str) -> str:
+    """Make `version` its model's active version (whatever its status); returns the model name."""
+    v = versions(engine)
+    row = v[v.version == version]
+    if row.empty:
+        raise LookupError(f"no model version {version!r}; see `python -m services.cli models list`")
+    if row.iloc[0]["status"] == "failed":
+        raise ValueError(f"version {version} failed during training and has no results to show")
+    model = str(row.iloc[0]["model"])
+    set_status(engine, model, version, "active")
+    log.info("activated %s", version)
+    return model
+
+
+def rollback(engine: Engine, model: str) -> str:
+    """Re-activate the version that was active before the current one; returns it.
+
+    The current active version becomes `rolled_back`, so a second rollback goes one further back."""
+    v = versions(engine, model)
+    active = v[v.status == "active"]
+    if active.empty:
+        raise LookupError(f"no active {model} version to roll back from")
+    current = active.iloc[0]
+    earlier = v[(v.status == "retired") & (v.created_at < current["created_at"])]
+    if earlier.empty:
+        raise LookupError(f"{model} has no earlier version that was active; nothing to roll back to")
+    target = str(earlier.iloc[0]["version"])  # versions() is newest first
+    t = _ensure_versions(engine)
+    with engine.begin() as conn:
+        conn.execute(t.update().where(t.c.version == current["version"]).values(status="rolled_back"))
+        conn.execute(t.update().where(t.c.version == target).values(status="active"))
+    log.info("rolled %s back from %s to %s", model, current["version"], target)
+    return target
+
+
+def metrics_summary(metrics_json: str | None, limit: int = 4) -> str:
+    """A short `key=value` text of the first numeric metrics (for listings)."""
+    metrics = json.loads(metrics_json or "{}")
+    items = [(k, v) for k, v in metrics.items() if isinstance(v, int | float) and k != "train_seconds"]
+    return ", ".join(f"{k}={v:.4g}" for k, v in items[:limit])
 
 
 def read_results(engine: Engine, table: str, model: str, where: str = "",

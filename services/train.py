@@ -2,7 +2,19 @@
 
 A job module exposes `MODEL` (its name) and `run(engine, version) -> (metrics, artifact)`: it fits,
 scores and writes its result tables through `registry.write_results`. The version becomes active
-only after the job finished; a failing job leaves the active version untouched.
+only after the job finished; a failing job leaves the active version untouched (its version is
+recorded as `failed` and any rows it wrote are deleted).
+
+Quality gate: a new version whose key metric is worse than the active version's beyond a tolerance
+is recorded as `rejected` (stored, not shown); `force=True` (`train --force`) activates it anyway.
+A job module may define its own `gate(new_metrics, active_metrics) -> reason | None`; otherwise the
+rule in `GATES` for its model applies:
+
+| model | key metric | better | tolerance |
+|---|---|---|---|
+| churn | `auc` | higher | may drop at most 0.01 (absolute) |
+| forecast | `wape` | lower | may rise at most 5% (relative) |
+| adoption | `stability` | higher | may drop at most 0.02 (absolute) |
 """
 from __future__ import annotations
 
@@ -10,6 +22,7 @@ import hashlib
 import importlib
 import logging
 import time
+from dataclasses import dataclass
 
 import pandas as pd
 import sqlalchemy as sa
@@ -20,6 +33,36 @@ from . import registry
 log = logging.getLogger(__name__)
 # adoption clusters feed churn features; churn risk feeds the forecast; explanations come last
 JOBS = ["services.adoption_job", "services.churn_job", "services.forecast_job", "services.explain_job"]
+
+
+
+@dataclass(frozen=True)
+class GateRule:
+    metric: str
+    higher_is_better: bool
+    tolerance: float
+    relative: bool = False
+
+    def check(self, new: dict, active: dict) -> str | None:
+        """The reason `new` may not replace `active`, or None (also when either lacks the metric)."""
+        a, n = active.get(self.metric), new.get(self.metric)
+        if not isinstance(a, int | float) or not isinstance(n, int | float):
+            return None
+        slack = self.tolerance * abs(a) if self.relative else self.tolerance
+        worse = (a - n) if self.higher_is_better else (n - a)
+        if worse <= slack:
+            return None
+        word = "dropped" if self.higher_is_better else "rose"
+        tol = f"{self.tolerance:.0%} relative" if self.relative else f"{self.tolerance:g}"
+        return (f"{self.metric} {word} from {a:.4f} (active) to {n:.4f}, beyond the tolerance of {tol}; "
+                "stored but not activated (use --force to activate it anyway)")
+
+
+GATES: dict[str, GateRule] = {
+    "churn": GateRule("auc", higher_is_better=True, tolerance=0.01),
+    "forecast": GateRule("wape", higher_is_better=False, tolerance=0.05, relative=True),
+    "adoption": GateRule("stability", higher_is_better=True, tolerance=0.02),
+}
 FINGERPRINT_TABLES = ["accounts", "subscriptions", "usage_monthly", "opportunities", "opportunity_history",
                       "support_cases"]
 
@@ -68,10 +111,18 @@ def train_all(engine: Engine, as_of: pd.Timestamp | None = None, only: list[str]
         version = registry.new_version(job.MODEL, as_of)
         log.info("[%d/%d] training %s (%s, as of %s)", i, len(jobs), job.MODEL, version.version, as_of.date())
         t0 = time.perf_counter()
-        metrics, artifact = job.run(engine, version)
-        metrics = {**metrics, "train_seconds": round(time.perf_counter() - t0, 2)}
-        if artifact is not None:
-            registry.save_artifact(version, artifact)
+        try:
+            metrics, artifact = job.run(engine, version)
+            metrics = {**metrics, "train_seconds": round(time.perf_counter() - t0, 2)}
+            if artifact is not None:
+                registry.save_artifact(version, artifact)
+        except Exception as exc:  # a failed job must leave the active version as it was
+            log.exception("%s failed; the active version is unchanged", job.MODEL)
+            note = f"{type(exc).__name__}: {exc}"
+            registry.discard_results(engine, version.version)
+            registry.record(engine, version, {}, fp, "failed", note[:2000])
+            results[job.MODEL] = {"version": version.version, "status": "failed", "note": note}
+            continue
         status, note = gate(engine, job, metrics, force)
         registry.record(engine, version, metrics, fp, status, note)
         log.info("[%d/%d] %s %s in %.1fs%s", i, len(jobs), job.MODEL, status, metrics["train_seconds"],
@@ -81,10 +132,13 @@ def train_all(engine: Engine, as_of: pd.Timestamp | None = None, only: list[str]
 
 
 def gate(engine: Engine, job, metrics: dict, force: bool) -> tuple[str, str]:
-    """Quality gate: a job may define `gate(new_metrics, active_metrics) -> reason or None`."""
-    check = getattr(job, "gate", None)
+    """Quality gate: the job's own `gate(new_metrics, active_metrics)` if it has one, else `GATES`."""
+    rule = GATES.get(job.MODEL)
+    check = getattr(job, "gate", None) or (rule.check if rule else None)
     active = registry.active_metrics(engine, job.MODEL)
-    if force or check is None or not active:
+    if check is None or not active:
         return "active", ""
     reason = check(metrics, active)
+    if reason and force:
+        return "active", f"forced past the quality gate: {reason.split(';')[0]}"
     return ("rejected", reason) if reason else ("active", "")

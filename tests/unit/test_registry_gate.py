@@ -1,0 +1,124 @@
+"""The quality gate, rollback and failed runs, with stand-in jobs (no real model is fitted)."""
+
+from __future__ import annotations
+
+import types
+
+import pandas as pd
+import pytest
+
+from services import cli, registry, train
+
+AS_OF = pd.Timestamp("2025-06-30")
+
+
+def fake_job(auc: float, score: float, fail_after_write: bool = False) -> types.SimpleNamespace:
+    """A churn-like job that writes one score per account and reports `auc`."""
+
+    def run(engine, version):
+        frame = pd.DataFrame({"account_id": ["A1", "A2"], "probability": [score, score]})
+        registry.write_results(engine, "churn_scores_test", frame, version)
+        if fail_after_write:
+            raise RuntimeError("boom after writing half the results")
+        return {"auc": auc}, None
+
+    return types.SimpleNamespace(MODEL="churn", run=run)
+
+
+@pytest.fixture()
+def jobs(monkeypatch: pytest.MonkeyPatch):
+    """`jobs.set(job)` makes `train_all` run only that job."""
+    holder: list = []
+    monkeypatch.setattr(train, "available_jobs", lambda: list(holder))
+
+    def set_job(job: types.SimpleNamespace) -> None:
+        holder[:] = [job]
+
+    return types.SimpleNamespace(set=set_job)
+
+
+def scores(engine) -> list[float]:
+    return registry.read_results(engine, "churn_scores_test", "churn").probability.tolist()
+
+
+def test_worse_model_is_stored_not_activated_unless_forced(engine, jobs) -> None:
+    jobs.set(fake_job(auc=0.80, score=0.1))
+    first = train.train_all(engine, as_of=AS_OF)["churn"]
+    assert first["status"] == "active"
+
+    jobs.set(fake_job(auc=0.75, score=0.9))
+    second = train.train_all(engine, as_of=AS_OF)["churn"]
+    assert second["status"] == "rejected"
+    assert "auc dropped" in second["note"] and "--force" in second["note"]
+    assert registry.active_version(engine, "churn") == first["version"]
+    assert scores(engine) == [0.1, 0.1]
+
+    # within tolerance (0.01) passes without force
+    jobs.set(fake_job(auc=0.795, score=0.2))
+    assert train.train_all(engine, as_of=AS_OF)["churn"]["status"] == "active"
+
+    jobs.set(fake_job(auc=0.60, score=0.9))
+    forced = train.train_all(engine, as_of=AS_OF, force=True)["churn"]
+    assert forced["status"] == "active" and "forced" in forced["note"]
+    assert scores(engine) == [0.9, 0.9]
+
+
+def test_rollback_restores_previous_scores(engine, jobs) -> None:
+    jobs.set(fake_job(auc=0.80, score=0.1))
+    v1 = train.train_all(engine, as_of=AS_OF)["churn"]["version"]
+    jobs.set(fake_job(auc=0.81, score=0.3))
+    v2 = train.train_all(engine, as_of=AS_OF)["churn"]["version"]
+    assert scores(engine) == [0.3, 0.3]
+
+    assert registry.rollback(engine, "churn") == v1
+    assert scores(engine) == [0.1, 0.1]
+    status = registry.versions(engine, "churn").set_index("version").status
+    assert status[v2] == "rolled_back" and status[v1] == "active"
+    with pytest.raises(LookupError, match="nothing to roll back"):
+        registry.rollback(engine, "churn")
+    assert registry.activate(engine, v2) == "churn"
+    assert scores(engine) == [0.3, 0.3]
+
+
+def test_failed_run_leaves_active_version_untouched(engine, jobs) -> None:
+    jobs.set(fake_job(auc=0.80, score=0.1))
+    v1 = train.train_all(engine, as_of=AS_OF)["churn"]["version"]
+    jobs.set(fake_job(auc=0.90, score=0.7, fail_after_write=True))
+    failed = train.train_all(engine, as_of=AS_OF)["churn"]
+    assert failed["status"] == "failed" and "boom" in failed["note"]
+    assert registry.active_version(engine, "churn") == v1
+    assert scores(engine) == [0.1, 0.1]
+    # the half-written rows are gone, not just hidden
+    all_rows = pd.read_sql("SELECT model_version FROM churn_scores_test", engine)
+    assert set(all_rows.model_version) == {v1}
+    with pytest.raises(ValueError, match="failed"):
+        registry.activate(engine, failed["version"])
+
+
+def test_cli_models_list_activate_rollback(db_url, engine, jobs, capsys) -> None:
+    jobs.set(fake_job(auc=0.80, score=0.1))
+    v1 = train.train_all(engine, as_of=AS_OF)["churn"]["version"]
+    jobs.set(fake_job(auc=0.70, score=0.5))
+    assert cli.main(["--database-url", db_url, "train", "--as-of", "2025-06-30"]) == 0
+    err = capsys.readouterr().err
+    assert "churn: rejected: auc dropped" in err
+    assert cli.main(["--database-url", db_url, "models", "list"]) == 0
+    listing = capsys.readouterr().out
+    assert "rejected" in listing and "auc=0.8" in listing
+    rejected = registry.versions(engine, "churn").query("status == 'rejected'").version.iloc[0]
+    assert cli.main(["--database-url", db_url, "models", "activate", rejected]) == 0
+    assert scores(engine) == [0.5, 0.5]
+    assert cli.main(["--database-url", db_url, "models", "rollback", "--model", "churn"]) == 0
+    assert v1 in capsys.readouterr().out
+    assert scores(engine) == [0.1, 0.1]
+    assert cli.main(["--database-url", db_url, "models", "activate", "nope"]) == 1
+    assert "no model version" in capsys.readouterr().err
+
+
+def test_gate_rules() -> None:
+    wape = train.GATES["forecast"]
+    assert wape.check({"wape": 0.209}, {"wape": 0.20}) is None  # +4.5% relative
+    assert "wape rose" in wape.check({"wape": 0.211}, {"wape": 0.20})
+    stab = train.GATES["adoption"]
+    assert stab.check({"stability": 0.90}, {"stability": 0.93}) is not None
+    assert stab.check({}, {"stability": 0.93}) is None
