@@ -1,0 +1,87 @@
+"""The explainability layer: one result shape for every model.
+
+An explanation is a long frame with columns `subject_id, feature, group, value, contribution,
+base_value` (contributions and base value on the model's raw log-odds scale): base_value + the sum
+of a subject's contributions equals the model's raw output. For LightGBM models the values are exact
+TreeSHAP through LightGBM's native `pred_contrib=True`. No model depends on this module.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+
+COLUMNS = ["subject_id", "feature", "group", "value", "contribution", "base_value"]
+OTHER = "other"
+
+
+def tree_shap(booster: lgb.Booster, X: pd.DataFrame) -> np.ndarray:
+    """Exact TreeSHAP values, shape (n, n_features + 1); the last column is the base value."""
+    return np.asarray(booster.predict(X, pred_contrib=True))
+
+
+def additivity_error(contrib: np.ndarray, raw: np.ndarray) -> float:
+    """max |base + sum(contributions) - raw output| (0 up to float rounding for exact SHAP)."""
+    return float(np.max(np.abs(contrib.sum(axis=1) - np.asarray(raw)))) if len(raw) else 0.0
+
+
+def numeric_values(X: pd.DataFrame) -> np.ndarray:
+    """Feature values as floats (categoricals as NaN; their text lives in the reasons)."""
+    return np.column_stack([pd.to_numeric(X[c], errors="coerce").to_numpy(float)
+                            if pd.api.types.is_numeric_dtype(X[c]) else np.full(len(X), np.nan)
+                            for c in X.columns]) if len(X.columns) else np.zeros((len(X), 0))
+
+
+def explanation_frame(subject_ids: Sequence, features: Sequence[str], values: np.ndarray, contrib: np.ndarray,
+                      groups: Mapping[str, str], top_k: int | None = None) -> pd.DataFrame:
+    """The long explanation frame; with `top_k`, each subject keeps its k largest |contributions| plus one
+    `other` row holding the rest, so base + sum stays exact."""
+    n, f = values.shape
+    phi = contrib[:, :f]
+    base = contrib[:, f]
+    ids = np.asarray(subject_ids, dtype=object)
+    feats = np.asarray(features, dtype=object)
+    if top_k is None or top_k >= f:
+        cols = np.tile(np.arange(f), n)
+        rows = np.repeat(np.arange(n), f)
+        out = pd.DataFrame({"subject_id": ids[rows], "feature": feats[cols], "value": values[rows, cols],
+                            "contribution": phi[rows, cols], "base_value": base[rows]})
+    else:
+        order = np.argsort(-np.abs(phi), axis=1, kind="stable")[:, :top_k]
+        rows = np.repeat(np.arange(n), top_k)
+        cols = order.ravel()
+        kept = phi[rows, cols].reshape(n, top_k)
+        rest = phi.sum(axis=1) - kept.sum(axis=1)
+        top = pd.DataFrame({"subject_id": ids[rows], "feature": feats[cols], "value": values[rows, cols],
+                            "contribution": phi[rows, cols], "base_value": base[rows]})
+        other = pd.DataFrame({"subject_id": ids, "feature": OTHER, "value": np.nan, "contribution": rest,
+                              "base_value": base})
+        out = pd.concat([top, other], ignore_index=True)
+    out["group"] = out["feature"].map(lambda c: groups.get(c, "Other"))
+    out["value"] = out["value"].astype("float32")
+    out["contribution"] = out["contribution"].astype("float32")
+    return out[COLUMNS]
+
+
+def group_contributions(expl: pd.DataFrame) -> pd.DataFrame:
+    """Contributions summed per subject and business group (groups first, raw features on demand)."""
+    g = expl.groupby(["subject_id", "group"], as_index=False, sort=False).agg(
+        contribution=("contribution", "sum"), base_value=("base_value", "first"))
+    return g.sort_values(["subject_id", "contribution"], ascending=[True, False], ignore_index=True)
+
+
+def global_importance(features: Sequence[str], contrib: np.ndarray, groups: Mapping[str, str]) -> pd.DataFrame:
+    """Mean |SHAP| per feature (with its group), largest first."""
+    f = len(features)
+    imp = np.abs(contrib[:, :f]).mean(axis=0)
+    out = pd.DataFrame({"feature": list(features), "group": [groups.get(c, "Other") for c in features],
+                        "mean_abs_contribution": imp})
+    return out.sort_values("mean_abs_contribution", ascending=False, ignore_index=True)
+
+
+def prediction(expl: pd.DataFrame) -> pd.Series:
+    """Raw log-odds per subject reconstructed from an explanation: base + sum of contributions."""
+    g = expl.groupby("subject_id", sort=False)
+    return g["contribution"].sum().astype(float) + g["base_value"].first().astype(float)

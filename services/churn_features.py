@@ -1,0 +1,290 @@
+"""Point-in-time churn features: one row per active customer account and month-end as-of date.
+
+Everything is computed generically from the metric catalog roles (capacity, consumption, feature,
+job) and pricing models; no product or metric names. Usage is aggregated in SQL to one row per
+(account, product, month); the rest is numpy over an accounts x months panel.
+
+Point-in-time rule: at an as-of date t (a month-end) only usage months <= t's month, cases opened
+<= t, subscriptions started <= t and actions created <= t are used. Label (`label_churn`): the
+account's ARR 180 days after t is below half its ARR at t (ARR loss >= 50% counts as churn).
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from services.db import read_table
+
+log = logging.getLogger(__name__)
+HORIZON_DAYS = 180
+CHURN_ARR_LOSS = 0.5  # ARR loss share that counts as churn
+# Renewal-anchored window: behaviour 6-8 months before the next renewal (when a renewal decision
+# forms). Observable point-in-time because the next renewal is at most 180 days (6 months) ahead.
+PRE_RENEWAL_LAG = 6
+
+USAGE_SQL = """
+SELECT u.account_id, u.product_id, u.month,
+       SUM(CASE WHEN c.role = 'capacity' THEN u.value END) AS capacity,
+       SUM(CASE WHEN c.role = 'consumption' THEN u.value END) AS consumption,
+       SUM(CASE WHEN c.role = 'feature' AND u.value > 0 THEN 1 ELSE 0 END) AS features_used
+FROM usage_monthly u JOIN metric_catalog c ON c.metric_id = u.metric_id
+GROUP BY u.account_id, u.product_id, u.month
+"""
+JOBS_SQL = """
+SELECT j.account_id, j.product_id, j.month, SUM(CASE WHEN j.used = j.n THEN 1 ELSE 0 END) AS jobs_done
+FROM (SELECT u.account_id, u.product_id, u.month, c.job, COUNT(*) AS used, MAX(jn.n) AS n
+      FROM usage_monthly u JOIN metric_catalog c ON c.metric_id = u.metric_id
+      JOIN (SELECT job, product_id, COUNT(*) AS n FROM metric_catalog WHERE role = 'feature'
+            GROUP BY job, product_id) jn ON jn.job = c.job AND jn.product_id = c.product_id
+      WHERE c.role = 'feature' AND u.value > 0
+      GROUP BY u.account_id, u.product_id, u.month, c.job) j
+GROUP BY j.account_id, j.product_id, j.month
+"""
+
+
+@dataclass
+class Inputs:
+    """The raw inputs, read once: an accounts x months panel plus the small tables."""
+
+    accounts: pd.DataFrame
+    subs: pd.DataFrame
+    cases: pd.DataFrame
+    actions: pd.DataFrame
+    adoption: pd.DataFrame | None
+    month0: pd.Period
+    panels: dict[str, np.ndarray]  # name -> (n_accounts, n_months) float arrays, NaN = not measured
+    pricing_models: list[str]
+
+    @property
+    def index(self) -> pd.Index:
+        return pd.Index(self.accounts["account_id"])
+
+
+def _month_no(p: pd.Series | pd.PeriodIndex) -> np.ndarray:
+    return pd.PeriodIndex(p, freq="M").asi8
+
+
+def load_inputs(engine: Engine) -> Inputs:
+    """Read and aggregate everything the features need (usage aggregated in SQL)."""
+    accounts = read_table("accounts", engine, columns=["account_id", "created_date"])
+    subs = read_table("subscriptions", engine)
+    products = read_table("products", engine)
+    catalog = read_table("metric_catalog", engine)
+    cases = read_table("support_cases", engine, columns=["account_id", "opened_date", "severity"])
+    names = set(sa.inspect(engine).get_table_names())
+    actions = (read_table("csm_actions", engine, columns=["account_id", "created_at"]) if "csm_actions" in names
+               else pd.DataFrame({"account_id": pd.Series(dtype=object), "created_at": pd.Series(dtype="M8[ns]")}))
+    adoption = None
+    if "adoption_membership" in names:
+        from services import registry
+        adoption = registry.read_results(engine, "adoption_membership", "adoption")
+        adoption = adoption[["account_id", "month", "cluster_name"]] if not adoption.empty else None
+    with engine.connect() as conn:
+        usage = pd.read_sql(sa.text(USAGE_SQL), conn)
+        jobs = pd.read_sql(sa.text(JOBS_SQL), conn)
+    customers = accounts[accounts.account_id.isin(subs.account_id)].reset_index(drop=True)
+    idx = pd.Index(customers.account_id)
+    usage = usage.merge(jobs, on=["account_id", "product_id", "month"], how="left")
+    usage["month"] = pd.to_datetime(usage["month"])
+    month0 = usage["month"].min().to_period("M") if len(usage) else pd.Timestamp.today().to_period("M")
+    n_months = int(_month_no(usage["month"]).max() - month0.ordinal + 1) if len(usage) else 1
+    n_feat = catalog[catalog.role == "feature"].groupby("product_id").size()
+    n_jobs = catalog[catalog.role == "feature"].groupby("product_id")["job"].nunique()
+    usage = usage.merge(products[["product_id", "pricing_model"]], on="product_id", how="left")
+    usage["use"] = usage["consumption"] / usage["capacity"].where(usage["capacity"] > 0)
+    usage["breadth"] = usage["features_used"] / usage["product_id"].map(n_feat)
+    usage["jobs"] = usage["jobs_done"].fillna(0) / usage["product_id"].map(n_jobs)
+    rows = idx.get_indexer(usage["account_id"])
+    cols = _month_no(usage["month"]) - month0.ordinal
+    keep = rows >= 0
+    panels: dict[str, np.ndarray] = {}
+
+    def panel(values: pd.Series, mask: np.ndarray) -> np.ndarray:
+        total = np.zeros((len(idx), n_months))
+        count = np.zeros((len(idx), n_months))
+        m = mask & keep & values.notna().to_numpy()
+        np.add.at(total, (rows[m], cols[m]), values.to_numpy()[m])
+        np.add.at(count, (rows[m], cols[m]), 1)
+        with np.errstate(invalid="ignore"):
+            return np.where(count > 0, total / count, np.nan)
+
+    pricing_models = sorted(usage["pricing_model"].dropna().unique())
+    for pm in pricing_models:
+        panels[f"use_{pm}"] = panel(usage["use"], (usage["pricing_model"] == pm).to_numpy())
+    everything = np.ones(len(usage), bool)
+    panels["breadth"] = panel(usage["breadth"], everything)
+    panels["jobs"] = panel(usage["jobs"], everything)
+    cases = cases[cases.account_id.isin(idx)]
+    c_rows = idx.get_indexer(cases["account_id"])
+    c_cols = _month_no(cases["opened_date"]) - month0.ordinal
+    ok = (c_cols >= 0) & (c_cols < n_months)
+    for name, sel in (("cases", np.ones(len(cases), bool)), ("severe", (cases["severity"] <= 2).to_numpy())):
+        arr = np.zeros((len(idx), n_months))
+        np.add.at(arr, (c_rows[ok & sel], c_cols[ok & sel]), 1)
+        panels[name] = arr
+    log.info("churn inputs: %d customer accounts, %d months, %d usage rows", len(idx), n_months, len(usage))
+    return Inputs(customers, subs, cases, actions, adoption, month0, panels, pricing_models)
+
+
+def month_ends(first: pd.Timestamp, last: pd.Timestamp) -> list[pd.Timestamp]:
+    return list(pd.date_range(first, last, freq="ME"))
+
+
+def _arr_at(subs: pd.DataFrame, idx: pd.Index, dates: np.ndarray, row_acct: np.ndarray,
+            row_date: np.ndarray) -> np.ndarray:
+    """ARR of each (account, date) row: subscriptions with start <= date < end, vectorised."""
+    out = np.zeros(len(row_acct))
+    key = pd.MultiIndex.from_arrays([row_acct, row_date])
+    d = np.asarray(dates, dtype="M8[ns]")
+    a = idx.get_indexer(subs["account_id"])
+    lo = np.searchsorted(d, subs["start_date"].to_numpy(), side="left")
+    hi = np.searchsorted(d, subs["end_date"].to_numpy(), side="left")
+    n = np.maximum(hi - lo, 0)
+    rep = np.repeat(np.arange(len(subs)), n)
+    di = np.repeat(lo, n) + (np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n))
+    s = pd.Series(subs["arr_usd"].to_numpy()[rep]).groupby([a[rep], di]).sum()
+    pos = key.get_indexer(pd.MultiIndex.from_arrays([s.index.get_level_values(0), s.index.get_level_values(1)]))
+    out[pos[pos >= 0]] = s.to_numpy()[pos >= 0]
+    return out
+
+
+def _window(panel: np.ndarray, rows: np.ndarray, end: np.ndarray, width: int, how: str = "mean") -> np.ndarray:
+    """Mean (or sum) of panel[row, end-width+1 .. end]; NaN when the window leaves the panel."""
+    offs = np.arange(-width + 1, 1)
+    c = end[:, None] + offs[None, :]
+    valid = (c >= 0) & (c < panel.shape[1])
+    vals = np.where(valid, panel[rows[:, None], np.clip(c, 0, panel.shape[1] - 1)], np.nan)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if how == "sum":
+            return np.where(valid.all(1), np.nansum(vals, 1), np.nan)
+        cnt = (~np.isnan(vals)).sum(1)
+        return np.where(cnt > 0, np.nansum(vals, 1) / np.maximum(cnt, 1), np.nan)
+
+
+def _at(panel: np.ndarray, rows: np.ndarray, col: np.ndarray) -> np.ndarray:
+    ok = (col >= 0) & (col < panel.shape[1])
+    return np.where(ok, panel[rows, np.clip(col, 0, panel.shape[1] - 1)], np.nan)
+
+
+def _unit_price_change(subs: pd.DataFrame, rows: pd.DataFrame) -> np.ndarray:
+    """ARR-weighted change of the unit price (ARR / quantity) per product over the last 12 months."""
+    s = subs[subs.quantity > 0]
+    out = np.full(len(rows), np.nan)
+    keys = rows[["account_id", "as_of"]].reset_index(drop=True)
+    frames = []
+    for lag, name in ((0, "now"), (365, "before")):
+        when = keys.assign(when=keys["as_of"] - pd.Timedelta(days=lag))
+        m = when.merge(s[["account_id", "product_id", "start_date", "end_date", "arr_usd", "quantity"]],
+                       on="account_id")
+        m = m[(m.start_date <= m["when"]) & (m.end_date > m["when"])]
+        m = m.groupby(["account_id", "as_of", "product_id"], as_index=False).agg(
+            arr=("arr_usd", "sum"), qty=("quantity", "sum"))
+        m[name] = m["arr"] / m["qty"]
+        frames.append(m.rename(columns={"arr": f"arr_{name}"})[["account_id", "as_of", "product_id", name,
+                                                               f"arr_{name}"]])
+    j = frames[0].merge(frames[1], on=["account_id", "as_of", "product_id"])
+    j["chg"] = (j["now"] / j["before"] - 1) * j["arr_now"]
+    g = j.groupby(["account_id", "as_of"]).agg(chg=("chg", "sum"), w=("arr_now", "sum"))
+    g = (g["chg"] / g["w"]).rename("v").reset_index()
+    got = keys.merge(g, on=["account_id", "as_of"], how="left")["v"].to_numpy()
+    out[:] = got
+    return out
+
+
+def build(inputs: Inputs, dates: list[pd.Timestamp], labels: bool = False,
+          accounts: np.ndarray | None = None) -> pd.DataFrame:
+    """Feature rows for every customer account active (ARR > 0) at each as-of date.
+
+    `labels=True` adds `label_churn` (only meaningful where as_of + 180 days <= the data's as-of);
+    `accounts` (positions in `inputs.index`) restricts the rows to a subset of accounts."""
+    idx = inputs.index
+    dates = sorted(pd.Timestamp(d).normalize() for d in dates)
+    d_arr = np.array(dates, dtype="M8[ns]")
+    pos = np.arange(len(idx)) if accounts is None else np.asarray(accounts)
+    k = len(dates)
+    acct = np.repeat(pos, k)
+    di = np.tile(np.arange(k), len(pos))
+    arr = _arr_at(inputs.subs, idx, d_arr, acct, di)
+    live = arr > 0
+    acct, di, arr = acct[live], di[live], arr[live]
+    as_of = d_arr[di]
+    df = pd.DataFrame({"account_id": idx.to_numpy()[acct], "as_of": as_of, "arr_usd": arr})
+    # next renewal: the latest end date among subscriptions active at t (co-termed accounts)
+    s = inputs.subs
+    m = df[["account_id", "as_of"]].reset_index().merge(s[["account_id", "start_date", "end_date", "product_id"]],
+                                                        on="account_id")
+    m = m[(m.start_date <= m.as_of) & (m.end_date > m.as_of)]
+    g = m.groupby("index").agg(renewal_date=("end_date", "max"), products_owned=("product_id", "nunique"))
+    df["renewal_date"] = g["renewal_date"].reindex(df.index).to_numpy()
+    df["products_owned"] = g["products_owned"].reindex(df.index).fillna(0).to_numpy()
+    df["days_to_renewal"] = (df["renewal_date"] - df["as_of"]).dt.days.astype(float)
+    # the last complete month on or before t (t itself when t is a month-end)
+    mon = _month_no(pd.PeriodIndex(df["as_of"] + pd.Timedelta(days=1), freq="M")) - 1 - inputs.month0.ordinal
+    ren = _month_no(pd.PeriodIndex(df["renewal_date"], freq="M")) - inputs.month0.ordinal
+    # the pre-renewal window never reaches past t's own month
+    anchor = np.minimum(ren - PRE_RENEWAL_LAG, mon)
+    P = inputs.panels
+    feats: dict[str, np.ndarray] = {}
+    for pm in inputs.pricing_models:
+        p = P[f"use_{pm}"]
+        now = _at(p, acct, mon)
+        feats[f"use_{pm}_now"] = now
+        feats[f"use_{pm}_3m"] = _window(p, acct, mon, 3)
+        feats[f"use_{pm}_trend_3m"] = now - _at(p, acct, mon - 3)
+        feats[f"use_{pm}_trend_6m"] = now - _at(p, acct, mon - 6)
+        feats[f"use_{pm}_pre_renewal"] = _window(p, acct, anchor, 3)
+        feats[f"use_{pm}_pre_renewal_trend"] = _at(p, acct, anchor) - _at(p, acct, anchor - 3)
+    for name in ("breadth", "jobs"):
+        feats[f"{name}_3m"] = _window(P[name], acct, mon, 3)
+        feats[f"{name}_trend_3m"] = _at(P[name], acct, mon) - _at(P[name], acct, mon - 3)
+    for name in ("cases", "severe"):
+        feats[f"{name}_3m"] = _window(P[name], acct, mon, 3, "sum")
+        feats[f"{name}_6m"] = _window(P[name], acct, mon, 6, "sum")
+    feats["severe_pre_renewal"] = _window(P["severe"], acct, anchor, 6, "sum")
+    created = inputs.accounts["created_date"].to_numpy()[acct]
+    feats["tenure_years"] = (as_of - created).astype("m8[D]").astype(float) / 365.25
+    feats["arr_log"] = np.log1p(arr)
+    arr_year_ago = _arr_at(inputs.subs, idx, np.array([d - pd.Timedelta(days=365) for d in dates], dtype="M8[ns]"),
+                           acct, di)
+    feats["arr_change_12m"] = np.where(arr_year_ago > 0, arr / np.maximum(arr_year_ago, 1e-9) - 1, np.nan)
+    feats["price_change_12m"] = _unit_price_change(s, df)
+    feats["products_owned"] = df["products_owned"].to_numpy(float)
+    feats["days_to_renewal"] = df["days_to_renewal"].to_numpy()
+    feats["csm_actions_180d"] = _recent_actions(inputs.actions, df)
+    out = pd.concat([df[["account_id", "as_of", "arr_usd", "renewal_date", "days_to_renewal"]].reset_index(drop=True),
+                     pd.DataFrame(feats).drop(columns=["days_to_renewal"])], axis=1)
+    if inputs.adoption is not None:
+        out["adoption_cluster"] = _cluster_at(inputs.adoption, out)
+    if labels:
+        later = np.array([d + pd.Timedelta(days=HORIZON_DAYS) for d in dates], dtype="M8[ns]")
+        arr_later = _arr_at(inputs.subs, idx, later, acct, di)
+        out["label_churn"] = (arr_later < (1 - CHURN_ARR_LOSS) * arr).astype(int)
+    return out
+
+
+def _recent_actions(actions: pd.DataFrame, rows: pd.DataFrame) -> np.ndarray:
+    if actions.empty:
+        return np.zeros(len(rows))
+    m = rows[["account_id", "as_of"]].reset_index().merge(actions, on="account_id")
+    m = m[(m.created_at <= m.as_of + pd.Timedelta(days=1)) & (m.created_at > m.as_of - pd.Timedelta(days=180))]
+    return m.groupby("index").size().reindex(rows.index).fillna(0).to_numpy(float)
+
+
+def _cluster_at(adoption: pd.DataFrame, rows: pd.DataFrame) -> pd.Categorical:
+    """The adoption cluster of the latest month on or before each as-of (optional input)."""
+    a = adoption.sort_values("month")
+    left = rows[["account_id", "as_of"]].reset_index().sort_values("as_of")
+    m = pd.merge_asof(left, a.rename(columns={"month": "as_of_m"}), left_on="as_of", right_on="as_of_m",
+                      by="account_id", direction="backward")
+    return pd.Categorical(m.set_index("index")["cluster_name"].reindex(rows.index))
+
+
+def feature_columns(frame: pd.DataFrame) -> list[str]:
+    """The model's input columns of a `build()` frame."""
+    meta = {"account_id", "as_of", "arr_usd", "renewal_date", "label_churn"}
+    return [c for c in frame.columns if c not in meta]

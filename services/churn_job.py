@@ -1,0 +1,155 @@
+"""The churn training job: point-in-time rows, out-of-time backtest, calibrated scores, reasons.
+
+Rows: active customer accounts at month-end as-of dates back `HISTORY_MONTHS` months, labelled where
+as_of + 180 days <= the data's as-of. The latest `TEST_DATES` labelled dates are the out-of-time test;
+training dates end 180 days before the first test date (no overlapping labels); the last
+`CAL_DATES` training dates calibrate (Platt). The model then scores every active account at the data's
+as-of and the 12 previous month-ends, with TreeSHAP contributions and reasons at the latest date.
+
+Risk tiers from the calibrated 180-day churn probability: high >= 0.25, medium >= 0.10, else low.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy.engine import Engine
+
+from models import explain
+from models.churn import ChurnClassifier, as_baseline_input, logistic_baseline
+from models.churn_metrics import classification_report
+from services import churn_features as cf
+from services import feature_catalog, registry
+
+log = logging.getLogger(__name__)
+MODEL = "churn"
+HISTORY_MONTHS = 30
+TEST_DATES = 4
+CAL_DATES = 3
+SCORE_MONTHS = 12
+MAX_TRAIN_ROWS = 400_000
+TOP_K = 8
+TIERS = (("high", 0.25), ("medium", 0.10), ("low", 0.0))
+SCORES, REASONS, CONTRIBUTIONS, BACKTEST = "churn_scores", "churn_reasons", "churn_contributions", "churn_backtest"
+
+
+def tier(p: np.ndarray) -> np.ndarray:
+    p = np.asarray(p)
+    return np.select([p >= TIERS[0][1], p >= TIERS[1][1]], [TIERS[0][0], TIERS[1][0]], TIERS[2][0])
+
+
+def split_dates(as_of: pd.Timestamp, first_usage: pd.Timestamp) -> dict[str, list[pd.Timestamp]]:
+    """Out-of-time split of the labelled month-ends: fit < calibrate < (180-day gap) < test."""
+    start = max(as_of - pd.DateOffset(months=HISTORY_MONTHS), first_usage + pd.DateOffset(months=6))
+    labelled = cf.month_ends(start, as_of - pd.Timedelta(days=cf.HORIZON_DAYS))
+    if len(labelled) < TEST_DATES + CAL_DATES + 8:
+        raise ValueError(f"churn needs at least {TEST_DATES + CAL_DATES + 8} labelled month-ends "
+                         f"(about {TEST_DATES + CAL_DATES + 14} months of history); found {len(labelled)}")
+    test = labelled[-TEST_DATES:]
+    train = [d for d in labelled if d <= test[0] - pd.Timedelta(days=cf.HORIZON_DAYS)]
+    return {"fit": train[:-CAL_DATES], "cal": train[-CAL_DATES:], "test": test}
+
+
+def _sample_accounts(n: int, n_dates: int, seed: int = 0) -> np.ndarray | None:
+    if n * n_dates <= MAX_TRAIN_ROWS:
+        return None
+    rng = np.random.default_rng(seed)
+    return np.sort(rng.choice(n, size=MAX_TRAIN_ROWS // n_dates, replace=False))
+
+
+def fit_and_backtest(inputs: cf.Inputs, as_of: pd.Timestamp) -> tuple[ChurnClassifier, dict[str, Any], pd.DataFrame]:
+    """Fit on the out-of-time split; metrics vs the logistic baseline; the scored test rows."""
+    first = inputs.month0.to_timestamp()
+    parts = split_dates(as_of, first)
+    all_dates = parts["fit"] + parts["cal"] + parts["test"]
+    sample = _sample_accounts(len(inputs.index), len(all_dates))
+    rows = cf.build(inputs, all_dates, labels=True, accounts=sample)
+    cols = cf.feature_columns(rows)
+    fit, cal, test = (rows[rows.as_of.isin(parts[k])] for k in ("fit", "cal", "test"))
+    log.info("churn rows: fit %d, calibrate %d, test %d, %d features", len(fit), len(cal), len(test), len(cols))
+    model = ChurnClassifier().fit(fit[cols], fit.label_churn, cal[cols], cal.label_churn)
+    p = model.predict_proba(test[cols])[:, 1]
+    metrics: dict[str, Any] = classification_report(test.label_churn, p)
+    base = logistic_baseline(fit[cols]).fit(as_baseline_input(fit[cols]), fit.label_churn)
+    p_base = base.predict_proba(as_baseline_input(test[cols]))[:, 1]
+    metrics["auc_baseline_logreg"] = classification_report(test.label_churn, p_base)["auc"]
+    metrics.update(n_train=int(len(fit)), n_calibration=int(len(cal)), n_test=int(len(test)),
+                   churn_rate_test=float(test.label_churn.mean()), n_features=len(cols),
+                   train_window=[str(parts["fit"][0].date()), str(parts["cal"][-1].date())],
+                   test_window=[str(parts["test"][0].date()), str(parts["test"][-1].date())],
+                   calibration=list(model.calibration_), tiers={k: v for k, v in TIERS})
+    # global drivers by mean |SHAP| on (a sample of) the test rows
+    sub = test.sample(min(len(test), 20_000), random_state=0) if len(test) else test
+    contrib = explain.tree_shap(model.booster_.booster_, model.transform_frame(sub[cols]))
+    metrics["additivity_max_abs_err"] = explain.additivity_error(contrib, model.decision_function(sub[cols]))
+    imp = explain.global_importance(cols, contrib, feature_catalog.groups(cols))
+    metrics["top_features"] = [[r.feature, r.group, round(float(r.mean_abs_contribution), 5)]
+                               for r in imp.head(15).itertuples()]
+    backtest = test[["account_id", "as_of", "label_churn"]].rename(columns={"as_of": "score_date"})
+    backtest = backtest.assign(probability=p, probability_baseline=p_base)
+    return model, metrics, backtest
+
+
+def score(model: ChurnClassifier, inputs: cf.Inputs, as_of: pd.Timestamp) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Scores at as_of and the previous month-ends; the latest rows' feature frame for explanations."""
+    prev = [d for d in cf.month_ends(as_of - pd.DateOffset(months=SCORE_MONTHS + 1), as_of) if d < as_of]
+    dates = prev[-SCORE_MONTHS:] + [as_of]
+    rows = cf.build(inputs, dates)
+    raw = model.decision_function(rows[model.feature_names_])
+    p = 1 / (1 + np.exp(-model.calibrated_logit(raw)))
+    scores = pd.DataFrame({
+        "account_id": rows.account_id, "score_date": rows.as_of, "probability": p, "tier": tier(p),
+        "arr_usd": rows.arr_usd, "expected_arr_at_risk_usd": p * rows.arr_usd,
+        "days_to_renewal": rows.days_to_renewal, "renewal_date": rows.renewal_date, "log_odds_raw": raw})
+    if "adoption_cluster" in rows:
+        scores["adoption_cluster"] = rows["adoption_cluster"].astype(object)
+    latest = rows[rows.as_of == as_of].reset_index(drop=True)
+    return scores, latest
+
+
+def reasons(model: ChurnClassifier, latest: pd.DataFrame, n_reasons: int = 3) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(contributions top-k + other in the explanation shape, top reasons per account in plain words)."""
+    cols = model.feature_names_
+    X = model.transform_frame(latest[cols])
+    contrib = explain.tree_shap(model.booster_.booster_, X)
+    groups = feature_catalog.groups(cols)
+    expl = explain.explanation_frame(latest.account_id, cols, explain.numeric_values(latest[cols]), contrib,
+                                     groups, top_k=TOP_K)
+    top = expl[(expl.feature != explain.OTHER) & (expl.contribution > 0)]
+    top = top.sort_values(["subject_id", "contribution"], ascending=[True, False])
+    top = top.drop_duplicates(["subject_id", "group"]).groupby("subject_id").head(n_reasons)
+    records = latest.set_index("account_id")[cols]
+    text = [feature_catalog.reason(f, records.loc[a].to_dict()) for a, f in zip(top.subject_id, top.feature)]
+    out = pd.DataFrame({"account_id": top.subject_id.to_numpy(), "feature": top.feature.to_numpy(),
+                        "group": top.group.to_numpy(), "contribution": top.contribution.to_numpy(),
+                        "reason": text})
+    out["rank"] = out.groupby("account_id").cumcount() + 1
+    return expl, out
+
+
+def run(engine: Engine, version: registry.Version) -> tuple[dict[str, Any], dict[str, Any]]:
+    as_of = pd.Timestamp(version.as_of).normalize()
+    inputs = cf.load_inputs(engine)
+    model, metrics, backtest = fit_and_backtest(inputs, as_of)
+    scores, latest = score(model, inputs, as_of)
+    expl, why = reasons(model, latest)
+    expl = expl.assign(score_date=as_of)
+    registry.write_results(engine, BACKTEST, backtest, version)
+    registry.write_results(engine, SCORES, scores, version)
+    registry.write_results(engine, CONTRIBUTIONS, expl, version)
+    registry.write_results(engine, REASONS, why, version)
+    metrics.update(n_scored=int((scores.score_date == as_of).sum()), score_dates=int(scores.score_date.nunique()))
+    log.info("churn: auc %.3f (logistic %.3f), ece %.3f, %d accounts scored", metrics["auc"],
+             metrics["auc_baseline_logreg"], metrics["ece"], metrics["n_scored"])
+    return metrics, {"model": model, "features": model.feature_names_, "tiers": TIERS}
+
+
+def gate(new: dict[str, Any], active: dict[str, Any]) -> str | None:
+    """Reject a run whose AUC drops more than 0.03 below the active one or whose ECE exceeds 0.06."""
+    if "auc" in active and new["auc"] < active["auc"] - 0.03:
+        return f"AUC {new['auc']:.3f} is more than 0.03 below the active model's {active['auc']:.3f}"
+    if new.get("ece", 0) > 0.06:
+        return f"expected calibration error {new['ece']:.3f} exceeds 0.06"
+    return None

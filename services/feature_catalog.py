@@ -1,0 +1,129 @@
+"""Feature catalog: business label, group and sentence template for every model feature.
+
+Features are generated from metric-catalog roles and pricing models, so entries are derived from the
+feature name by rule, not listed by hand. `reason(feature, row)` renders a plain-language sentence
+with the account's own values and the direction ("Seat activation fell from 82% to 41% in 3 months").
+"""
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+PRICING_LABELS = {"per_seat": "Seat activation", "allowance": "Allowance use",
+                  "usage_value": "Contracted volume use", "flat": "Usage"}
+GROUPS = ("Seat activation", "Consumption", "Usage trend", "Adoption breadth", "Support load", "Tenure",
+          "Commercial", "Price change", "Customer success", "Adoption cluster", "Other")
+
+
+@dataclass(frozen=True)
+class FeatureInfo:
+    feature: str
+    label: str
+    group: str
+    template: str  # str.format over: value, now, prev, dir, abs, usd, label
+
+
+def _use_label(pm: str) -> str:
+    return PRICING_LABELS.get(pm, f"{pm.replace('_', ' ').capitalize()} capacity use")
+
+
+def describe(feature: str) -> FeatureInfo:
+    """The catalog entry of a feature (unknown features get a neutral entry in group "Other")."""
+    m = re.fullmatch(r"use_(.+?)_(now|3m|trend_3m|trend_6m|pre_renewal|pre_renewal_trend)", feature)
+    if m:
+        pm, kind = m.groups()
+        label = _use_label(pm)
+        level_group = "Seat activation" if pm == "per_seat" else "Consumption"
+        return {
+            "now": FeatureInfo(feature, f"{label} (last month)", level_group, "{label} is {value:.0%}"),
+            "3m": FeatureInfo(feature, f"{label} (3-month mean)", level_group,
+                              "{label} averaged {value:.0%} over the last 3 months"),
+            "trend_3m": FeatureInfo(feature, f"{label} change (3 months)", "Usage trend",
+                                    "{label} {dir} from {prev:.0%} to {now:.0%} in 3 months"),
+            "trend_6m": FeatureInfo(feature, f"{label} change (6 months)", "Usage trend",
+                                    "{label} {dir} from {prev:.0%} to {now:.0%} in 6 months"),
+            "pre_renewal": FeatureInfo(feature, f"{label} 6-8 months before renewal", level_group,
+                                       "{label} averaged {value:.0%} six to eight months before the renewal"),
+            "pre_renewal_trend": FeatureInfo(feature, f"{label} change before renewal", "Usage trend",
+                                             "{label} {dir} by {abs:.0%} points in the 3 months up to "
+                                             "six months before the renewal"),
+        }[kind]
+    fixed = {
+        "breadth_3m": ("Feature breadth", "Adoption breadth", "Uses {value:.0%} of the product features it pays for"),
+        "breadth_trend_3m": ("Feature breadth change", "Adoption breadth",
+                             "Feature breadth {dir} by {abs:.0%} points in 3 months"),
+        "jobs_3m": ("Job completion", "Adoption breadth", "Completes {value:.0%} of its customer jobs end to end"),
+        "jobs_trend_3m": ("Job completion change", "Adoption breadth",
+                          "Job completion {dir} by {abs:.0%} points in 3 months"),
+        "cases_3m": ("Support cases (3 months)", "Support load", "{value:.0f} support cases in the last 3 months"),
+        "cases_6m": ("Support cases (6 months)", "Support load", "{value:.0f} support cases in the last 6 months"),
+        "severe_3m": ("Severe cases (3 months)", "Support load",
+                      "{value:.0f} severe (severity 1-2) support cases in the last 3 months"),
+        "severe_6m": ("Severe cases (6 months)", "Support load",
+                      "{value:.0f} severe (severity 1-2) support cases in the last 6 months"),
+        "severe_pre_renewal": ("Severe cases before renewal", "Support load",
+                               "{value:.0f} severe support cases in the 6 months up to six months before renewal"),
+        "tenure_years": ("Tenure", "Tenure", "Customer for {value:.1f} years"),
+        "arr_log": ("ARR", "Commercial", "ARR of {usd}"),
+        "arr_change_12m": ("ARR change (12 months)", "Commercial", "ARR {dir} {abs:.0%} over the last 12 months"),
+        "price_change_12m": ("Price change at last renewal", "Price change",
+                             "Unit price {dir} {abs:.0%} at the last renewal"),
+        "products_owned": ("Products owned", "Commercial", "Owns {value:.0f} product(s)"),
+        "days_to_renewal": ("Days to renewal", "Commercial", "Renewal due in {value:.0f} days"),
+        "csm_actions_180d": ("CSM actions (180 days)", "Customer success",
+                             "{value:.0f} customer-success action(s) logged in the last 180 days"),
+        "adoption_cluster": ("Adoption cluster", "Adoption cluster", "In the adoption cluster \"{value}\""),
+    }
+    if feature in fixed:
+        label, group, template = fixed[feature]
+        return FeatureInfo(feature, label, group, template)
+    return FeatureInfo(feature, feature.replace("_", " ").capitalize(), "Other", "{label} is {value}")
+
+
+def groups(features: list[str]) -> dict[str, str]:
+    return {f: describe(f).group for f in features}
+
+
+def labels(features: list[str]) -> dict[str, str]:
+    return {f: describe(f).label for f in features}
+
+
+def _usd(x: float) -> str:
+    for size, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if abs(x) >= size:
+            return f"${x / size:,.1f}{suffix}"
+    return f"${x:,.0f}"
+
+
+def _missing(v: Any) -> bool:
+    return v is None or (isinstance(v, float) and math.isnan(v))
+
+
+def reason(feature: str, row: Mapping[str, Any]) -> str:
+    """One plain-language sentence for `feature` with the row's own values and direction."""
+    info = describe(feature)
+    value = row.get(feature)
+    label = info.label.split(" (")[0]
+    if _missing(value):
+        return f"{info.label}: not measured"
+    ctx: dict[str, Any] = {"value": value, "label": label}
+    if isinstance(value, (int, float)):
+        v = float(value)
+        ctx.update(abs=abs(v), dir="rose" if v > 0 else "fell" if v < 0 else "held steady",
+                   usd=_usd(math.expm1(v)) if feature == "arr_log" else "")
+        m = re.fullmatch(r"use_(.+?)_trend_\dm", feature)
+        if m:
+            now = row.get(f"use_{m.group(1)}_now")
+            if _missing(now):
+                return f"{label} changed by {v:+.0%} points"
+            ctx.update(now=float(now), prev=float(now) - v, label=_use_label(m.group(1)))
+        elif feature.startswith("use_"):
+            ctx["label"] = _use_label(re.sub(r"^use_(.+?)_(now|3m|pre_renewal.*)$", r"\1", feature))
+    try:
+        text = info.template.format(**ctx)
+    except (KeyError, ValueError, TypeError):
+        text = f"{info.label}: {value}"
+    return text.replace("rose 0%", "held steady").replace("fell 0%", "held steady")
