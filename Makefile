@@ -1,0 +1,67 @@
+# Foresight: two commands, `make run` and `make test`.
+# Database: data/foresight.db (SQLite) unless FORESIGHT_DATABASE_URL is set.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.stamp-requirements
+PORT ?= 8501
+ACCOUNTS ?= 5000
+MONTHS ?= 36
+SEED ?= 0
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help setup db run test bench lint
+
+help:
+	@echo "make run    set up, seed the demo company if the database is empty, train, serve on :$(PORT)"
+	@echo "make test   set up and run the whole test suite"
+	@echo "make setup | db | bench | lint"
+
+$(PY):
+	@echo "==> Creating virtual environment in $(VENV)"
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): requirements.txt | $(PY)
+	@echo "==> Installing pinned requirements (first time takes a few minutes)"
+	$(PY) -m pip install --disable-pip-version-check --progress-bar on -r requirements.txt
+	@touch $(STAMP)
+	@echo "==> Requirements installed"
+
+setup: $(STAMP)
+	@echo "==> Environment ready ($(VENV))"
+
+db: setup
+	@mkdir -p data
+	@$(PY) -m services.bootstrap needs-seed; rc=$$?; \
+	if [ $$rc -eq 0 ]; then \
+		echo "==> Database is empty: seeding the demo company ($(ACCOUNTS) accounts, $(MONTHS) months, seed $(SEED))"; \
+		$(PY) -m services.cli seed --accounts $(ACCOUNTS) --months $(MONTHS) --seed $(SEED) || exit 1; \
+		echo "==> Demo company seeded"; \
+	elif [ $$rc -eq 1 ]; then echo "==> Database already has accounts: not seeding"; \
+	else exit $$rc; fi
+	@$(PY) -m services.bootstrap needs-train; rc=$$?; \
+	if [ $$rc -eq 0 ]; then \
+		echo "==> Training models (python -m services.cli train)"; \
+		$(PY) -m services.cli train || exit 1; \
+		echo "==> Training done"; \
+	elif [ $$rc -eq 1 ]; then echo "==> Models already trained: not training"; \
+	else exit $$rc; fi
+
+run: db
+	@echo "==> Serving Foresight on http://localhost:$(PORT)"
+	$(PY) -m ui.serve --server.port $(PORT) --server.headless true   # = streamlit run app.py
+
+test: setup
+	@echo "==> Running the test suite"
+	$(PY) -m pytest -q tests $(PYTEST_ARGS)
+
+bench: setup
+	@set -e; for f in bench/bench_*.py; do \
+		[ -e "$$f" ] || { echo "no benchmarks in bench/"; break; }; \
+		echo "==> $$f"; $(PY) "$$f"; \
+	done
+
+lint: setup
+	$(PY) -m ruff check .

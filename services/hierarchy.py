@@ -1,0 +1,97 @@
+"""The sales hierarchy (the `people.manager_id` tree) and scope filtering.
+
+Every page filters by the same scope: the whole company, a region, a manager or a rep.
+A scope resolves to the set of person_ids whose accounts (by `owner_id`) are in view.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+import pandas as pd
+
+
+def children_map(people: pd.DataFrame) -> dict[str, list[str]]:
+    """manager_id -> direct reports."""
+    tree: dict[str, list[str]] = defaultdict(list)
+    for person_id, manager_id in zip(people["person_id"], people["manager_id"]):
+        if isinstance(manager_id, str) and manager_id:
+            tree[manager_id].append(person_id)
+    return tree
+
+
+def scope_people(people: pd.DataFrame, person_id: str) -> set[str]:
+    """person_id and everyone below it in the manager tree (cycle-safe)."""
+    tree = children_map(people)
+    seen: set[str] = set()
+    stack = [person_id]
+    while stack:
+        current = stack.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        stack.extend(tree.get(current, []))
+    return seen
+
+
+def region_people(people: pd.DataFrame, region: str) -> set[str]:
+    """Everyone in `region`, and everyone below them."""
+    members: set[str] = set()
+    for person_id in people.loc[people["region"] == region, "person_id"]:
+        members |= scope_people(people, person_id)
+    return members
+
+
+@dataclass(frozen=True)
+class Scope:
+    """A point in the hierarchy; empty fields mean "all". The narrowest set field wins."""
+
+    region: str | None = None
+    manager_id: str | None = None
+    rep_id: str | None = None
+
+    @property
+    def is_all(self) -> bool:
+        return not (self.region or self.manager_id or self.rep_id)
+
+
+def resolve_scope(people: pd.DataFrame, scope: Scope) -> set[str] | None:
+    """The person_ids in scope, or None for the whole company (no filter)."""
+    if scope.rep_id:
+        return scope_people(people, scope.rep_id)
+    if scope.manager_id:
+        return scope_people(people, scope.manager_id)
+    if scope.region:
+        return region_people(people, scope.region)
+    return None
+
+
+def filter_accounts(accounts: pd.DataFrame, owners: set[str] | None) -> pd.DataFrame:
+    """Accounts owned by someone in `owners` (all accounts when `owners` is None)."""
+    if owners is None:
+        return accounts
+    return accounts[accounts["owner_id"].isin(owners)]
+
+
+def managers_in(people: pd.DataFrame, region: str | None) -> pd.DataFrame:
+    """Sales managers (role `manager`), optionally in one region, sorted by name."""
+    mask = people["role"] == "manager"
+    if region:
+        mask &= people["region"] == region
+    return people.loc[mask, ["person_id", "name"]].sort_values("name")
+
+
+def reps_in(people: pd.DataFrame, region: str | None, manager_id: str | None) -> pd.DataFrame:
+    """Reps under a manager, or in a region, or all reps; sorted by name."""
+    reps = people[people["role"] == "rep"]
+    if manager_id:
+        reps = reps[reps["person_id"].isin(scope_people(people, manager_id))]
+    elif region:
+        reps = reps[reps["region"] == region]
+    return reps[["person_id", "name"]].sort_values("name")
+
+
+def regions(people: pd.DataFrame) -> list[str]:
+    """Sales regions present in the people table."""
+    return sorted(r for r in people["region"].dropna().unique() if r)

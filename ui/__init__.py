@@ -1,0 +1,1 @@
+"""Streamlit-side helpers: caches, shared widgets and pure plotly chart builders."""

@@ -1,0 +1,38 @@
+"""Small reusable widgets and formatters shared by pages."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+SEED_HELP = """\
+**The database has no accounts yet.** Load the demo company or your own data:
+
+```bash
+make db                                   # seeds the demo company (5,000 accounts) and trains
+python -m services.cli seed --accounts 500 --months 24 --seed 0   # a smaller demo
+python -m services.cli import path/to/csv-folder                  # your own CSV files
+```
+
+You can also upload a zip of CSV files on the **Data** page.
+"""
+
+
+def usd(value: float) -> str:
+    """$1.2M / $340k / $950 style money."""
+    for size, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= size:
+            return f"${value / size:,.1f}{suffix}"
+    return f"${value:,.0f}"
+
+
+def when(value: object) -> str:
+    """A timestamp as "22 Nov 2026 06:38", or "never"."""
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return "never"
+    return pd.Timestamp(value).strftime("%d %b %Y %H:%M")
+
+
+def empty_state() -> None:
+    """The message every page shows when there is no data to show."""
+    st.info(SEED_HELP, icon=":material/database:")
