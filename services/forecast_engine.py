@@ -1,0 +1,151 @@
+"""The forecast at one origin date: closed so far + open deals (win probability) + run-rate, simulated.
+
+Used by the training job for the live forecast and for every rolling-origin backtest point, so the
+backtest judges exactly the code that produces the page's numbers.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+
+from models.forecast import RunRateModel
+from models.simulate import leaf_paths, node_summary
+from models.winprob import WinProbModel
+from services import forecast_data as fd
+
+log = logging.getLogger(__name__)
+SALES_ROLES = ("cro", "regional_vp", "manager", "rep")
+ALL = "ALL"
+TRAIN_ROWS_MAX = 250_000
+
+
+@dataclass
+class Tree:
+    """Leaves (rep x product), nodes (person x product incl. ALL) and the membership matrix."""
+
+    leaves: pd.DataFrame  # owner_id, product_id
+    nodes: pd.DataFrame  # person_id, role, parent_id, product_id
+    membership: sparse.csr_matrix  # (n_nodes, n_leaves)
+
+    def leaf_index(self, owner: pd.Series, product: pd.Series) -> np.ndarray:
+        key = pd.MultiIndex.from_frame(self.leaves)
+        return key.get_indexer(pd.MultiIndex.from_arrays([owner, product]))
+
+
+def build_tree(people: pd.DataFrame, products: list[str]) -> Tree:
+    sales = people[people["role"].isin(SALES_ROLES)]
+    parent = dict(zip(sales.person_id, sales.manager_id))
+    reps = sorted(sales.loc[sales.role == "rep", "person_id"])
+    leaves = pd.DataFrame([(r, p) for r in reps for p in products], columns=["owner_id", "product_id"])
+    rows, cols = [], []
+    node_keys = [(pid, prod) for pid in sales.person_id for prod in [ALL, *products]]
+    node_pos = {k: i for i, k in enumerate(node_keys)}
+    for li, (rep, prod) in enumerate(leaves.itertuples(index=False)):
+        p, seen = rep, set()
+        while isinstance(p, str) and p in parent and p not in seen:
+            seen.add(p)
+            for key in ((p, ALL), (p, prod)):
+                rows.append(node_pos[key]); cols.append(li)
+            p = parent[p]
+    m = sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(node_keys), len(leaves)))
+    role = dict(zip(sales.person_id, sales.role))
+    nodes = pd.DataFrame(node_keys, columns=["person_id", "product_id"])
+    nodes["role"] = nodes.person_id.map(role)
+    nodes["parent_id"] = nodes.person_id.map(lambda x: parent.get(x) if isinstance(parent.get(x), str) else None)
+    return Tree(leaves, nodes, m)
+
+
+def train_winprob(data: fd.SalesData, hist_feats: pd.DataFrame, cutoff: pd.Timestamp,
+                  step_days: int = 21, seed: int = 0) -> WinProbModel:
+    """Fit on deal states at origins every `step_days` before `cutoff`, labels of quarters ended by then."""
+    start = data.hist["snapshot_date"].min() + pd.Timedelta(days=60)
+    origins = list(pd.date_range(start, cutoff - pd.Timedelta(days=1), freq=f"{step_days}D"))
+    rows = fd.expand_horizons(fd.state_at(data, origins, hist_feats))
+    end = pd.PeriodIndex(rows["target_quarter"], freq="Q").end_time.normalize()
+    rows = rows[end < cutoff]
+    if len(rows) > TRAIN_ROWS_MAX:
+        rows = rows.sample(TRAIN_ROWS_MAX, random_state=seed)
+    y = fd.label(rows, data.opps)
+    log.info("win probability: %d training rows from %d origins before %s", len(rows), len(origins), cutoff.date())
+    return WinProbModel(random_state=seed).fit(rows[fd.FEATURES], y, groups=rows["origin"].to_numpy())
+
+
+def train_runrate(data: fd.SalesData, cutoff: pd.Timestamp, seed: int = 0) -> RunRateModel:
+    return RunRateModel(random_state=seed).fit(fd.monthly_series(data, cutoff))
+
+
+def size_pools(data: fd.SalesData, tree: Tree, cutoff: pd.Timestamp) -> list[np.ndarray]:
+    """Per leaf: amounts of fresh deals (created in their close quarter) won in the 4 quarters before cutoff."""
+    w = data.won
+    w = w[(w.close_date < cutoff) & (w.close_date >= cutoff - pd.DateOffset(months=12))]
+    w = w[w.created_date.dt.to_period("Q") == w.close_date.dt.to_period("Q")]
+    by_prod = {p: g["amount_usd"].to_numpy() for p, g in w.groupby("product_id")}
+    allp = w["amount_usd"].to_numpy()
+    return [by_prod.get(p, allp) for p in tree.leaves.product_id]
+
+
+def forecast_at(data: fd.SalesData, hist_feats: pd.DataFrame, tree: Tree, origin: pd.Timestamp,
+                wp: WinProbModel, rr: RunRateModel, rr_cutoff: pd.Timestamp, quarters: int = 1,
+                n_paths: int = 1000, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Node forecasts for the origin's quarter and the next `quarters - 1`, and the scored open deals."""
+    origin = pd.Timestamp(origin).normalize()
+    q0 = pd.Period(origin, "Q")
+    snap = fd.expand_horizons(fd.state_at(data, [origin], hist_feats), quarters)
+    snap["p_win"] = wp.predict_proba(snap[fd.FEATURES])[:, 1] if len(snap) else np.zeros(0)
+    rr_q = _runrate_by_quarter(data, rr, rr_cutoff, origin, quarters)
+    pools = size_pools(data, tree, rr_cutoff)
+    out = []
+    for h in range(quarters):
+        q = q0 + h
+        qs, qe = q.start_time.normalize(), q.end_time.normalize()
+        closed = fd.bookings(data, qs, min(origin, qe)) if h == 0 else fd.bookings(data, qs, qs - pd.Timedelta(1))
+        deals = snap[snap.h == h]
+        n = len(tree.leaves)
+        dl = tree.leaf_index(deals.owner_id, deals.product_id)
+        ok = dl >= 0
+        rr_leaf = rr_q[h].reindex(pd.MultiIndex.from_frame(tree.leaves), fill_value=0.0).to_numpy()
+        paths = leaf_paths(n, dl[ok], deals.amount_usd.to_numpy()[ok], deals.p_win.to_numpy()[ok],
+                           rr_leaf, pools, n_paths=n_paths, seed=seed + h)
+        closed_leaf = _per_leaf(tree, closed.owner_id, closed.product_id, closed.amount_usd)
+        in_q = deals.close_in_target.to_numpy()[ok] == 1
+        pipe_leaf = _per_leaf(tree, deals.owner_id[ok][in_q], deals.product_id[ok][in_q], deals.amount_usd[ok][in_q])
+        exp_leaf = _per_leaf(tree, deals.owner_id[ok], deals.product_id[ok], deals.amount_usd[ok] * deals.p_win[ok])
+        s = node_summary(paths, tree.membership)
+        closed_n = tree.membership @ closed_leaf
+        frame = tree.nodes.assign(
+            quarter=str(q), origin_date=origin, closed_won_usd=closed_n,
+            open_pipeline_usd=tree.membership @ pipe_leaf, pipeline_expected_usd=tree.membership @ exp_leaf,
+            runrate_usd=tree.membership @ rr_leaf, p10_usd=closed_n + s["p10"].to_numpy(),
+            p50_usd=closed_n + s["mean"].to_numpy(), p90_usd=closed_n + s["p90"].to_numpy())
+        out.append(frame)
+    deals = snap.assign(contribution_usd=snap.amount_usd * snap.p_win)
+    return pd.concat(out, ignore_index=True), deals
+
+
+def _per_leaf(tree: Tree, owner, product, amount) -> np.ndarray:
+    idx = tree.leaf_index(pd.Series(owner).reset_index(drop=True), pd.Series(product).reset_index(drop=True))
+    ok = idx >= 0
+    return np.bincount(idx[ok], weights=np.asarray(amount, float)[ok], minlength=len(tree.leaves))
+
+
+def _runrate_by_quarter(data: fd.SalesData, rr: RunRateModel, cutoff: pd.Timestamp, origin: pd.Timestamp,
+                        quarters: int) -> list[pd.Series]:
+    """Expected bookings from deals created after `origin`, per (owner, product), for each target quarter."""
+    q0 = pd.Period(origin, "Q")
+    last = pd.Period(cutoff, "M") - 1
+    horizon = (q0 + quarters - 1).end_time.to_period("M").ordinal - last.ordinal
+    pred = rr.predict(max(horizon, 1))
+    parts = pred["unique_id"].str.split("|", expand=True)
+    pred = pred.assign(owner_id=parts[0], product_id=parts[1], h=parts[2].astype(int))
+    offset = (origin - q0.start_time.normalize()).days
+    share = fd.fresh_share_after(data, cutoff, offset, horizons=quarters)
+    out = []
+    for h in range(quarters):
+        q = q0 + h
+        m = pred[(pred.h == h) & (pred.ds >= q.start_time) & (pred.ds <= q.end_time)]
+        out.append(m.groupby(["owner_id", "product_id"])["y_hat"].sum() * share[h])
+    return out
