@@ -32,7 +32,9 @@ from . import registry
 
 log = logging.getLogger(__name__)
 # adoption clusters feed churn features; churn risk feeds the forecast; explanations come last
-JOBS = ["services.adoption_job", "services.churn_job", "services.forecast_job", "services.explain_job"]
+# the outcomes job reads the churn scores (and scores earlier month-ends with the active churn model)
+JOBS = ["services.adoption_job", "services.churn_job", "services.outcomes_job", "services.forecast_job",
+        "services.explain_job"]
 
 
 

@@ -1,0 +1,123 @@
+"""Model health: versions and metrics per model, calibration, drift, data health, the outcome report."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from services.outcomes import CAVEAT, by_action, by_tier
+from ui import data
+from ui import health_charts as charts
+from ui import health_data as hd
+from ui.widgets import empty_state
+
+st.title("Model health")
+url = data.current_url()
+if not data.has_accounts(url):
+    empty_state()
+    st.stop()
+
+models_tab, drift_tab, data_tab, outcomes_tab = st.tabs(["Models", "Drift", "Data health", "Outcomes"])
+
+with models_tab:
+    overview = hd.models(url)
+    if overview.empty:
+        st.info("No model has been trained yet: run `python -m services.cli train`.", icon=":material/info:")
+    else:
+        st.dataframe(overview, hide_index=True, use_container_width=True, column_config={
+            "model": "Model", "active_version": "Active version",
+            "trained_at": st.column_config.DatetimeColumn("Trained", format="D MMM YYYY HH:mm"),
+            "as_of": st.column_config.DateColumn("Data as of"), "versions": "Versions", "rejected": "Rejected",
+            "failed": "Failed", "key_metrics": "Key metrics (active)"})
+        model = st.selectbox("Model", overview.model.tolist(), key="mh_model")
+        history = hd.metric_history(url, model)
+        names = sorted(history.metric.unique())
+        key = [m for m in ("auc", "wape", "stability", "action_effect_estimate") if m in names]
+        chosen = st.multiselect("Metrics", names, default=key + [m for m in names if "baseline" in m][:2],
+                                key=f"mh_metrics_{model}")
+        if chosen:
+            st.plotly_chart(charts.metric_history(history, chosen, f"{model}: metrics over versions"),
+                            use_container_width=True)
+        if model == "churn":
+            curve = hd.churn_calibration(url)
+            if not curve.empty:
+                st.plotly_chart(charts.calibration(curve), use_container_width=True)
+        st.markdown("**Versions** (newest first; `python -m services.cli models activate VERSION` or `rollback`)")
+        st.dataframe(hd.versions(url, model), hide_index=True, use_container_width=True, column_config={
+            "created_at": st.column_config.DatetimeColumn("Trained", format="D MMM YYYY HH:mm"),
+            "as_of": st.column_config.DateColumn("Data as of"), "artifact_path": None})
+        with st.expander("All metrics of the active version"):
+            st.json(hd.version_metrics(url, model), expanded=False)
+
+with drift_tab:
+    overview = hd.models(url)
+    drift_models = [m for m in overview.model if not hd.drift_bins(url, m).empty] if not overview.empty else []
+    if not drift_models:
+        st.info("No drift measured yet: the churn job stores it when it trains.", icon=":material/info:")
+    for m in drift_models:
+        bins = hd.drift_bins(url, m)
+        summary = bins.drop_duplicates("feature").sort_values("psi", ascending=False)
+        n_flag = int(summary.flagged.sum())
+        st.subheader(f"{m.capitalize()}: {n_flag} of {len(summary)} features drifted (PSI > 0.2)")
+        st.dataframe(summary[["feature", "psi", "flagged", "n_reference", "n_current"]], hide_index=True,
+                     use_container_width=True, column_config={
+                         "feature": "Feature", "psi": st.column_config.ProgressColumn(
+                             "PSI", format="%.3f", min_value=0.0, max_value=max(0.5, float(summary.psi.max()))),
+                         "flagged": "Flagged", "n_reference": "Training rows", "n_current": "Scoring rows"})
+        feature = st.selectbox("Distribution of", summary.feature.tolist(), key=f"drift_feature_{m}")
+        st.plotly_chart(charts.drift_distribution(bins, feature), use_container_width=True)
+
+with data_tab:
+    fresh = hd.freshness(url)
+    st.subheader("Freshness (as of today)")
+    st.dataframe(fresh, hide_index=True, use_container_width=True, column_config={
+        "table": "Table", "rule": "Rule", "latest": st.column_config.DateColumn("Latest"),
+        "covers_to": st.column_config.DateColumn("Covers to"), "age_days": "Age (days)",
+        "max_age_days": "Allowed (days)", "status": "Status"})
+    history, rules = hd.imports(url)
+    st.subheader("Import history")
+    st.dataframe(history, hide_index=True, use_container_width=True, column_config={
+        "import_id": None, "started_at": st.column_config.DatetimeColumn("Started", format="D MMM YYYY HH:mm"),
+        "finished_at": st.column_config.DatetimeColumn("Finished", format="D MMM YYYY HH:mm"),
+        "source": "Source", "status": "Status", "rows_loaded": st.column_config.NumberColumn("Rows", format="%d"),
+        "failed_rules": "Failed rules"})
+    if not rules.empty:
+        st.subheader("Failed contract rules of the latest rejected import")
+        st.dataframe(rules.drop(columns=["import_id"]), hide_index=True, use_container_width=True)
+
+with outcomes_tab:
+    frame = hd.outcome_report(url)
+    if frame.empty:
+        st.info("No outcome report yet: it needs an active churn model and the outcomes job "
+                "(`python -m services.cli train`).", icon=":material/info:")
+    else:
+        st.caption(CAVEAT)
+        eff = hd.effect(frame)
+        c = st.columns(4)
+        c[0].metric("Flagged renewals due", f"{eff.get('n_flagged_due', 0):,}")
+        c[1].metric("Acted on", f"{eff.get('n_acted', 0):,}")
+        est = eff.get("action_effect_estimate")
+        c[2].metric("Churn cut by acting (adjusted)", "n/a" if est is None else f"{est:.0%}")
+        raw = eff.get("action_effect_raw")
+        c[3].metric("Churn cut, unadjusted", "n/a" if raw is None else f"{raw:.0%}")
+        money = {"save_rate": st.column_config.ProgressColumn("Save rate", format="percent", min_value=0.0,
+                                                              max_value=1.0),
+                 "arr_before_usd": st.column_config.NumberColumn("ARR before", format="dollar"),
+                 "arr_after_usd": st.column_config.NumberColumn("ARR after", format="dollar"),
+                 "arr_retained": st.column_config.NumberColumn("ARR retained", format="percent")}
+        actions_table = by_action(frame)
+        left, right = st.columns(2)
+        with left:
+            st.plotly_chart(charts.save_rates(actions_table, "action_type", "Save rate by action"),
+                            use_container_width=True)
+        with right:
+            st.dataframe(by_tier(frame), hide_index=True, use_container_width=True, column_config=money)
+        st.dataframe(actions_table, hide_index=True, use_container_width=True, column_config=money)
+        st.subheader("Flagged accounts")
+        show = frame.sort_values("renewal_date", ascending=False)[
+            ["account_id", "renewal_date", "tier", "p_start", "acted", "action_type", "n_actions", "outcome",
+             "arr_before_usd", "arr_after_usd"]]
+        st.dataframe(show, hide_index=True, use_container_width=True, column_config={
+            "account_id": "Account", "renewal_date": st.column_config.DateColumn("Renewal"), "tier": "Worst tier",
+            "p_start": st.column_config.NumberColumn("Risk 6 months before", format="percent"),
+            "acted": "Acted", "action_type": "First action", "n_actions": "Actions", "outcome": "Outcome",
+            **money})

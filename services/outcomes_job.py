@@ -1,0 +1,87 @@
+"""The outcomes job (after churn): the flagged (account, renewal) history the outcome report reads.
+
+The churn job stores scores for the latest 13 month-ends, which covers only about six months of
+renewals with a full 6-month window before them. To see a year and a half of renewals, this job
+scores `EXTRA_MONTHS` earlier month-ends with the active churn model (same features, same
+calibration) and stores one row per flagged (account, renewal) in `churn_flag_history`. Actions and
+outcomes are joined when the report is read, so an action logged today shows at once.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pandas as pd
+from sqlalchemy.engine import Engine
+
+from services import db, outcomes, registry
+
+log = logging.getLogger(__name__)
+MODEL = "outcomes"
+TABLE = "churn_flag_history"
+SCORES = "churn_scores"
+EXTRA_MONTHS = 12
+
+
+def _earlier_scores(engine: Engine, first_date: pd.Timestamp) -> pd.DataFrame:
+    """Scores of the active churn model at the month-ends before `first_date` (empty if not possible)."""
+    from services import churn_features as cf  # lazy: heavy, and absent until churn lands
+    from services import churn_job
+
+    artifact = registry.load_artifact(engine, "churn")
+    inputs = cf.load_inputs(engine)
+    end = (first_date - pd.DateOffset(months=1)) + pd.offsets.MonthEnd(0)
+    first_ok = inputs.month0.to_timestamp() + pd.DateOffset(months=12)
+    if end < first_ok:
+        return pd.DataFrame()
+    scores, _ = churn_job.score(artifact["model"], inputs, end)
+    return scores[scores.score_date >= first_ok]
+
+
+def history_scores(engine: Engine, extra: bool = True) -> pd.DataFrame:
+    """The active churn version's stored scores, plus earlier month-ends scored now when `extra`."""
+    stored = registry.read_results(engine, SCORES, "churn")
+    if stored.empty or not extra:
+        return stored
+    try:
+        earlier = _earlier_scores(engine, stored.score_date.min())
+    except (LookupError, ValueError, ModuleNotFoundError, FileNotFoundError, KeyError) as exc:
+        log.warning("outcomes: could not score earlier month-ends (%s); using the stored 13", exc)
+        earlier = pd.DataFrame()
+    cols = ["account_id", "score_date", "probability", "tier", "arr_usd", "renewal_date"]
+    parts = [stored[cols]] + ([earlier[cols]] if not earlier.empty else [])
+    return pd.concat(parts, ignore_index=True)
+
+
+def run(engine: Engine, version: registry.Version) -> tuple[dict[str, Any], None]:
+    if registry.active_version(engine, "churn") is None:
+        raise LookupError("the outcome report needs an active churn model: train churn first")
+    scores = history_scores(engine)
+    pairs = outcomes.flag_windows(scores)
+    flagged = pairs[pairs.flagged].drop(columns="flagged").reset_index(drop=True)
+    registry.write_results(engine, TABLE, flagged, version)
+    frame = report_frame(engine, flagged, version.as_of)
+    metrics = outcomes.effect_estimate(frame)
+    metrics.update(score_months=int(scores.score_date.nunique()), n_flagged_pairs=len(flagged),
+                   first_score_date=str(scores.score_date.min().date()), flag_tiers=list(outcomes.FLAG_TIERS))
+    log.info("outcomes: %d flagged renewals due, effect estimate %s (raw %s)", metrics["n_flagged_due"],
+             metrics["action_effect_estimate"], metrics["action_effect_raw"])
+    return metrics, None
+
+
+def report_frame(engine: Engine, flagged: pd.DataFrame | None = None,
+                 as_of: pd.Timestamp | None = None) -> pd.DataFrame:
+    """Flagged (account, renewal) pairs of the active outcomes version with live actions and outcomes."""
+    if flagged is None:
+        flagged = registry.read_results(engine, TABLE, MODEL)
+    if flagged.empty:
+        return pd.DataFrame()
+    as_of = pd.Timestamp(as_of if as_of is not None else flagged.as_of.iloc[0])
+    ids = flagged.account_id.unique().tolist()
+    actions = db.read_table("csm_actions", engine)
+    subs = db.read_table("subscriptions", engine, columns=["account_id", "start_date", "end_date", "arr_usd"])
+    subs = subs[subs.account_id.isin(ids)]
+    with_actions = outcomes.attach_actions(flagged.drop(columns=["model_version", "as_of"], errors="ignore"),
+                                           actions[actions.account_id.isin(ids)])
+    return outcomes.renewal_outcomes(with_actions, subs, as_of)

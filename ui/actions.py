@@ -1,0 +1,45 @@
+"""The account page's action widget: suggested playbook (accept / dismiss) and a form to log an action."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from services import actions
+from ui import data
+
+
+def action_panel(account_id: str, cluster_name: str | None = None, risk_reason: str | None = None,
+                 reason_group: str | None = None) -> None:
+    """Draw the playbook suggestion and the log-an-action form for one account."""
+    engine = data.engine()
+    playbook = actions.suggest_playbook(cluster_name, reason_group)
+    with st.container(border=True):
+        st.markdown(f"**Suggested playbook: {playbook.name}**" + (f" - for *{risk_reason}*" if risk_reason else ""))
+        st.markdown("\n".join(f"1. {s}" for s in playbook.steps))
+        wrong = st.checkbox("This reason is wrong", key=f"pb_wrong_{account_id}")
+        c1, c2 = st.columns(2)
+        decision = ("accepted" if c1.button("Accept", key=f"pb_accept_{account_id}") else
+                    "dismissed" if c2.button("Dismiss", key=f"pb_dismiss_{account_id}") else None)
+        if decision:
+            actions.record_feedback(engine, account_id, playbook.name, decision, reason_wrong=wrong,
+                                    risk_reason=risk_reason)
+            st.toast(f"Playbook {decision}. Thank you, the feedback is kept.")
+    with st.form(key=f"log_action_{account_id}", clear_on_submit=True):
+        st.markdown("**Log an action**")
+        default = actions.ACTION_TYPES.index(playbook.action_type)
+        kind = st.selectbox("Action", actions.ACTION_TYPES, index=default, format_func=actions.ACTION_LABELS.get,
+                            key=f"action_type_{account_id}")
+        note = st.text_area("Note", max_chars=actions.MAX_NOTE, key=f"action_note_{account_id}")
+        if st.form_submit_button("Log action", type="primary"):
+            try:
+                actions.log_action(engine, account_id, kind, note)
+            except ValueError as exc:
+                st.error(str(exc))
+            else:
+                st.cache_data.clear()
+                st.success(f"Logged: {actions.ACTION_LABELS[kind]} on {account_id}.")
+    logged = actions.account_actions(engine, account_id)
+    if not logged.empty:
+        st.dataframe(logged[["created_at", "action_type", "note"]].head(10), hide_index=True,
+                     column_config={"created_at": st.column_config.DatetimeColumn("When", format="D MMM YYYY"),
+                                    "action_type": "Action", "note": "Note"})
