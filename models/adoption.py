@@ -1,0 +1,235 @@
+"""Adoption clusters: scaled signals + k-means with k chosen by bootstrap stability, stable ids, names.
+
+`AdoptionClusters` follows scikit-learn's estimator contract (hyper-parameters in `__init__`, `fit`
+returns self, fitted state ends in `_`). Frames in, results out; no database, no files.
+
+Choice of k (documented criterion): for every k in `k_range`, fit k-means on a sample and measure its
+*stability*: the mean adjusted Rand index between the reference labelling and the labellings of
+k-means refitted on `n_bootstrap` bootstrap resamples (all predicted on the same sample). The chosen k
+is the largest k whose stability is at least `stability_threshold`: more clusters are only worth having
+when they are reproducible, and a purely silhouette-optimal k tends to merge small but real groups
+(silhouette is reported next to it). If no k is stable enough, the most stable k is taken.
+
+Stable ids: a refit is matched to the previous model's centroids (Hungarian assignment on distances in
+the new scaled space); a new centroid within `match_distance` of an old one keeps its id (and so its
+place in the membership history); others get fresh ids.
+
+Names come from a fixed vocabulary of adoption challenges, each scored from the centroid's scaled
+signals (z-units against the population); names are assigned one-to-one by a Hungarian assignment of
+the scores, so the most distinctive cluster for each challenge gets its name. Extra clusters beyond
+the vocabulary get their best name with a counter.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import linear_sum_assignment
+from sklearn.base import BaseEstimator
+from sklearn.cluster import KMeans
+from sklearn.metrics import adjusted_rand_score, silhouette_score
+from sklearn.preprocessing import StandardScaler
+
+log = logging.getLogger(__name__)
+
+SIGNALS = ["seat_use", "volume_use", "breadth", "job_completion", "use_trend"]
+LABELS = {"seat_use": "seat use", "volume_use": "volume use", "breadth": "feature breadth",
+          "job_completion": "job completion", "use_trend": "3-month use trend"}
+PERCENT_SIGNALS = {"seat_use", "volume_use", "breadth", "job_completion"}
+
+
+def _neg(x: float) -> float:
+    return max(0.0, -x)
+
+
+# name -> score of a centroid (z-units by signal); the higher, the better the name fits
+VOCABULARY: dict[str, Callable[[dict[str, float]], float]] = {
+    "Healthy": lambda z: -sum(_neg(v) for v in z.values()) - 0.5 * max(z["seat_use"], z["volume_use"], 0.0),
+    "Unused seats": lambda z: -z["seat_use"],
+    "Under-consuming allowance": lambda z: -z["volume_use"],
+    "Shallow use: jobs incomplete": lambda z: -z["job_completion"] + 0.5 * min(z["seat_use"], z["volume_use"], 0.0),
+    "Declining": lambda z: -z["use_trend"] - 0.5 * max(z["seat_use"], z["volume_use"]),
+    "Expansion-ready": lambda z: 0.5 * (z["seat_use"] + z["volume_use"]),
+}
+
+
+def score(signals: pd.DataFrame) -> pd.Series:
+    """Net adoption score 0-100.
+
+    score = 100 * clip(0.4 * min(capacity_use, 1) + 0.3 * breadth + 0.3 * job_completion
+                       + 0.2 * clip(use_trend, -1, 0), 0, 1)
+    Using what you pay for, across the features and whole jobs, earns the points; a falling use
+    trend costs up to 20 points. Capacity use beyond 100% earns nothing extra."""
+    cap = signals["capacity_use"].clip(upper=1.0).fillna(0.0)
+    raw = (0.4 * cap + 0.3 * signals["breadth"] + 0.3 * signals["job_completion"]
+           + 0.2 * signals["use_trend"].clip(-1.0, 0.0))
+    return (100 * raw.clip(0.0, 1.0)).round(1)
+
+
+def _fmt(signal: str, value: float) -> str:
+    return f"{value:.0%}" if signal in PERCENT_SIGNALS else f"{value:+.2f}"
+
+
+class AdoptionClusters(BaseEstimator):
+    """Standard-scaled signals + k-means; k by bootstrap stability; stable ids; vocabulary names."""
+
+    def __init__(self, k_range: tuple[int, int] = (4, 9), stability_threshold: float = 0.85,
+                 n_bootstrap: int = 6, selection_rows: int = 5_000, max_fit_rows: int = 50_000,
+                 silhouette_rows: int = 3_000,
+                 match_distance: float = 1.0, n_init: int = 4, random_state: int = 0) -> None:
+        self.k_range = k_range
+        self.stability_threshold = stability_threshold
+        self.n_bootstrap = n_bootstrap
+        self.selection_rows = selection_rows
+        self.max_fit_rows = max_fit_rows
+        self.silhouette_rows = silhouette_rows
+        self.match_distance = match_distance
+        self.n_init = n_init
+        self.random_state = random_state
+
+    # ------------------------------------------------------------------ fitting
+    def _matrix(self, X: pd.DataFrame) -> np.ndarray:
+        missing = [s for s in SIGNALS if s not in X]
+        if missing:
+            raise ValueError(f"signals missing from the input: {', '.join(missing)}")
+        values = X[SIGNALS].to_numpy(dtype=float)
+        if not np.isfinite(values).all():
+            raise ValueError("signals contain NaN or infinite values; fill them before clustering")
+        return values
+
+    def _kmeans(self, k: int, seed: int, n_init: int = 1) -> KMeans:
+        return KMeans(n_clusters=k, n_init=n_init, random_state=seed)
+
+    def _stability(self, Z: np.ndarray, k: int, rng: np.random.Generator) -> tuple[float, np.ndarray]:
+        ref = self._kmeans(k, self.random_state, self.n_init).fit(Z)
+        ref_labels = ref.labels_
+        aris = []
+        for b in range(self.n_bootstrap):
+            idx = rng.integers(0, len(Z), len(Z))
+            boot = self._kmeans(k, self.random_state + 1 + b, self.n_init).fit(Z[idx])
+            aris.append(adjusted_rand_score(ref_labels, boot.predict(Z)))
+        return float(np.mean(aris)), ref.cluster_centers_
+
+    def fit(self, X: pd.DataFrame, y: None = None, previous: pd.DataFrame | None = None) -> AdoptionClusters:
+        """Fit on a frame with the `SIGNALS` columns (one row per account).
+
+        `previous`: the prior model's centroids (index cluster_id, SIGNALS columns in signal units)
+        whose ids are kept for matching clusters."""
+        values = self._matrix(X)
+        lo, hi = self.k_range
+        if len(values) < 10 * hi:
+            raise ValueError(f"need at least {10 * hi} accounts to choose among {hi} clusters, got {len(values)}")
+        rng = np.random.default_rng(self.random_state)
+        self.scaler_ = StandardScaler().fit(values)
+        Z = self.scaler_.transform(values)
+        Zs = Z[rng.choice(len(Z), self.selection_rows, replace=False)] if len(Z) > self.selection_rows else Z
+        Zf = Z[rng.choice(len(Z), self.max_fit_rows, replace=False)] if len(Z) > self.max_fit_rows else Z
+        sil_idx = rng.choice(len(Zs), min(self.silhouette_rows, len(Zs)), replace=False)
+        rows, centers = [], {}
+        for k in range(lo, hi + 1):
+            stab, centers[k] = self._stability(Zs, k, rng)
+            labels = KMeans(n_clusters=k, init=centers[k], n_init=1).fit(Zs).labels_
+            sil = float(silhouette_score(Zs[sil_idx], labels[sil_idx]))
+            rows.append({"k": k, "stability": round(stab, 4), "silhouette": round(sil, 4)})
+            log.info("k=%d: stability %.3f, silhouette %.3f", k, stab, sil)
+        self.k_selection_ = pd.DataFrame(rows)
+        stable = self.k_selection_[self.k_selection_.stability >= self.stability_threshold]
+        pick = stable.iloc[-1] if len(stable) else self.k_selection_.sort_values("stability").iloc[-1]
+        self.k_ = int(pick["k"])
+        self.stability_ = float(pick["stability"])
+        self.silhouette_ = float(pick["silhouette"])
+        km = KMeans(n_clusters=self.k_, init=centers[self.k_], n_init=1).fit(Zf)
+        self.kmeans_ = km
+        self.cluster_ids_ = self._match_ids(km.cluster_centers_, previous)
+        self._name()
+        return self
+
+    def _match_ids(self, scaled: np.ndarray, previous: pd.DataFrame | None) -> np.ndarray:
+        ids = np.full(len(scaled), -1)
+        if previous is not None and len(previous):
+            old = self.scaler_.transform(previous[SIGNALS].to_numpy(dtype=float))
+            dist = np.linalg.norm(scaled[:, None, :] - old[None, :, :], axis=2)
+            rows, cols = linear_sum_assignment(dist)
+            for r, c in zip(rows, cols):
+                if dist[r, c] <= self.match_distance:
+                    ids[r] = int(previous.index[c])
+        next_id = max([int(i) for i in previous.index] if previous is not None and len(previous) else [-1]) + 1
+        for r in np.flatnonzero(ids < 0):
+            ids[r], next_id = next_id, next_id + 1
+        return ids
+
+    def _name(self) -> None:
+        scaled = self.kmeans_.cluster_centers_
+        z = [dict(zip(SIGNALS, row)) for row in scaled]
+        names = list(VOCABULARY)
+        fit = np.array([[VOCABULARY[n](zc) for n in names] for zc in z])
+        rows, cols = linear_sum_assignment(-fit)
+        chosen = [""] * len(z)
+        for r, c in zip(rows, cols):
+            chosen[r] = names[c]
+        for r in range(len(z)):
+            if not chosen[r]:
+                best = names[int(np.argmax(fit[r]))]
+                chosen[r] = f"{best} ({sum(n.startswith(best) for n in chosen) + 1})"
+        self.names_ = chosen
+        self.name_fit_ = pd.DataFrame(fit, index=self.cluster_ids_, columns=names)
+        population = self.scaler_.mean_
+        centroids = self.scaler_.inverse_transform(scaled)
+        self.descriptions_ = []
+        for zc, cen in zip(scaled, centroids):
+            top = np.argsort(-np.abs(zc))[:2]
+            parts = [f"{LABELS[SIGNALS[i]]} {_fmt(SIGNALS[i], cen[i])} vs {_fmt(SIGNALS[i], population[i])} overall"
+                     for i in top]
+            self.descriptions_.append("; ".join(parts).capitalize())
+
+    # ------------------------------------------------------------------ results
+    @property
+    def scaled_centroids_(self) -> pd.DataFrame:
+        return pd.DataFrame(self.kmeans_.cluster_centers_, index=pd.Index(self.cluster_ids_, name="cluster_id"),
+                            columns=SIGNALS)
+
+    @property
+    def centroids_(self) -> pd.DataFrame:
+        """Centroids in signal units (index cluster_id)."""
+        return pd.DataFrame(self.scaler_.inverse_transform(self.kmeans_.cluster_centers_),
+                            index=pd.Index(self.cluster_ids_, name="cluster_id"), columns=SIGNALS)
+
+    @property
+    def name_of_(self) -> dict[int, str]:
+        return dict(zip(self.cluster_ids_.tolist(), self.names_))
+
+    def transform(self, X: pd.DataFrame) -> np.ndarray:
+        """Scaled signals."""
+        return self.scaler_.transform(self._matrix(X))
+
+    def _distances(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        Z = self.transform(X)
+        c = self.kmeans_.cluster_centers_
+        d2 = (Z**2).sum(axis=1)[:, None] - 2 * Z @ c.T + (c**2).sum(axis=1)[None, :]
+        return Z, np.maximum(d2, 0.0)
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        """Stable cluster id of each row."""
+        _, d2 = self._distances(X)
+        return self.cluster_ids_[np.argmin(d2, axis=1)]
+
+    def margin_decomposition(self, X: pd.DataFrame) -> pd.DataFrame:
+        """Exact per-signal decomposition of the squared-distance margin to the runner-up centroid.
+
+        For row x with assigned centroid a and runner-up b (scaled space):
+        ||x-b||^2 - ||x-a||^2 = sum_s [(x_s-b_s)^2 - (x_s-a_s)^2]; one column per signal, plus
+        `cluster_id`, `runner_up_id` and `margin` (the sum). Positive contributions pull towards the
+        assigned cluster."""
+        Z, d2 = self._distances(X)
+        order = np.argsort(d2, axis=1)
+        a, b = order[:, 0], order[:, 1]
+        ca, cb = self.kmeans_.cluster_centers_[a], self.kmeans_.cluster_centers_[b]
+        contrib = (Z - cb) ** 2 - (Z - ca) ** 2
+        out = pd.DataFrame(contrib, columns=SIGNALS, index=X.index)
+        out["cluster_id"] = self.cluster_ids_[a]
+        out["runner_up_id"] = self.cluster_ids_[b]
+        out["margin"] = contrib.sum(axis=1)
+        return out
