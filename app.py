@@ -15,7 +15,7 @@ PAGES = {
     "Customers": [
         # st.Page("pages/churn_risk.py", title="Churn risk", icon=":material/warning:"),
         # st.Page("pages/account.py", title="Account", icon=":material/domain:"),
-        # st.Page("pages/adoption.py", title="Adoption", icon=":material/stacked_line_chart:"),
+        st.Page("pages/adoption.py", title="Adoption", icon=":material/stacked_line_chart:"),
     ],
     "Sales": [
         # st.Page("pages/forecast.py", title="Forecast", icon=":material/trending_up:"),

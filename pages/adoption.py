@@ -1,0 +1,91 @@
+"""Adoption: clusters of accounts by the kind of adoption challenge they face, and who is in them."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from models.adoption import SIGNALS
+from services.adoption_signals import SIGNAL_LABELS
+from ui import adoption as ua
+from ui import data, filters
+from ui.widgets import empty_state, usd
+
+st.title("Adoption")
+url = data.current_url()
+if not data.has_accounts(url):
+    empty_state()
+    st.stop()
+cl = ua.clusters(url)
+if cl.empty:
+    st.info("No adoption clusters yet. Run `python -m services.cli train` (or `make db`).",
+            icon=":material/model_training:")
+    st.stop()
+scope = filters.current_scope()
+st.caption(f"{filters.scope_label(scope)} · net adoption score 0-100: capacity use, feature breadth and job "
+           "completion, less a falling use trend · clusters from k-means on the adoption signals")
+
+st.subheader("Clusters at a glance")
+tiles = st.columns(3)
+tiles[0].metric("Accounts clustered", f"{int(cl.n_accounts.sum()):,}")
+tiles[1].metric("Clusters", f"{len(cl)}")
+tiles[2].metric("Mean adoption score", f"{(cl.score * cl.n_accounts).sum() / max(cl.n_accounts.sum(), 1):.0f}")
+left, right = st.columns(2)
+left.plotly_chart(ua.cluster_bars(cl, "n_accounts", "Accounts per cluster"), width="stretch")
+right.plotly_chart(ua.cluster_bars(cl, "arr_usd", "ARR per cluster"), width="stretch")
+st.dataframe(cl[["name", "description", "n_accounts", "arr_usd", "score"]], hide_index=True, width="stretch",
+             column_config={
+                 "name": "Cluster", "description": "What sets it apart",
+                 "n_accounts": st.column_config.NumberColumn("Accounts", format="localized"),
+                 "arr_usd": st.column_config.NumberColumn("ARR", format="dollar"),
+                 "score": st.column_config.ProgressColumn("Mean score", min_value=0, max_value=100, format="%.0f"),
+             })
+left, right = st.columns(2)
+prof = ua.profile(url)
+if not prof.empty:
+    left.plotly_chart(ua.profile_heatmap(prof), width="stretch")
+moves = ua.movements(url)
+if not moves.empty:
+    start, end = moves.attrs.get("start"), moves.attrs.get("end")
+    span = f" ({start:%b %Y} → {end:%b %Y})" if start is not None else ""
+    right.plotly_chart(ua.sankey(moves, f"Movements since last quarter{span}"), width="stretch")
+
+st.subheader("Accounts in a cluster")
+names = dict(zip(cl.cluster_id.astype(int), cl.name))
+with st.container(horizontal=True):
+    cluster_id = st.selectbox("Cluster", list(names), format_func=names.get, key="adoption_cluster")
+    segment = st.selectbox("Segment", [None, "SMB", "Mid-Market", "Enterprise"], key="adoption_segment",
+                           format_func=lambda s: s or "All segments")
+view = ua.members(url, cluster_id, scope, segment)
+row = cl[cl.cluster_id == cluster_id].iloc[0]
+st.caption(f"**{row['name']}**: {row['description']}. {len(view):,} accounts, {usd(view.arr_usd.sum())} ARR in view.")
+if view.empty:
+    st.info("No accounts of this cluster in this scope and segment.", icon=":material/filter_alt_off:")
+else:
+    view = view.assign(account_link="account?account_id=" + view.account_id)
+    pct = {s: st.column_config.ProgressColumn(SIGNAL_LABELS[s], min_value=0, max_value=1.5, format="percent")
+           for s in ("seat_use", "volume_use")}
+    pct.update({s: st.column_config.ProgressColumn(SIGNAL_LABELS[s], min_value=0, max_value=1, format="percent")
+                for s in ("breadth", "job_completion")})
+    st.dataframe(
+        view[["account_link", "name", "segment", "arr_usd", "score", "score_trend", "products", *SIGNALS,
+              "breadth_trend"]],
+        hide_index=True, width="stretch", height=420, key="adoption_members",
+        column_config={
+            "account_link": st.column_config.LinkColumn("Account", display_text=r"account_id=(.*)"),
+            "name": "Name", "segment": "Segment", "products": "Products",
+            "arr_usd": st.column_config.NumberColumn("ARR", format="dollar"),
+            "score": st.column_config.NumberColumn("Score", format="%.0f"),
+            "score_trend": st.column_config.NumberColumn("Score trend (3 months)", format="%+.0f"),
+            **pct,
+            "use_trend": st.column_config.NumberColumn(SIGNAL_LABELS["use_trend"], format="%+.2f",
+                                                       help="log ratio of capacity use now vs 3 months ago"),
+            "breadth_trend": st.column_config.NumberColumn(SIGNAL_LABELS["breadth_trend"], format="%+.2f"),
+        })
+
+st.subheader("By product")
+per = ua.product_signals(url)
+if not per.empty:
+    cols = st.columns(3)
+    for col, (signal, title) in zip(cols, [("capacity_use", "Capacity use"), ("breadth", "Feature breadth"),
+                                           ("job_completion", "Job completion")]):
+        col.plotly_chart(ua.product_box(per, signal, title), width="stretch")
