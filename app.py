@@ -18,7 +18,7 @@ PAGES = {
         st.Page("pages/adoption.py", title="Adoption", icon=":material/stacked_line_chart:"),
     ],
     "Sales": [
-        # st.Page("pages/forecast.py", title="Forecast", icon=":material/trending_up:"),
+        st.Page("pages/forecast.py", title="Forecast", icon=":material/trending_up:"),
         # st.Page("pages/workbench.py", title="Workbench", icon=":material/handyman:"),
     ],
     "Admin": [

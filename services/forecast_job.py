@@ -28,6 +28,7 @@ DEALS_TABLE = "forecast_deals"
 BACKTEST_QUARTERS = 6
 BACKTEST_WEEKS = (0, 1, 4, 6, 8)
 SCORED_WEEKS = (0, 6)
+MIN_HISTORY_MONTHS = 9
 LEVELS = {"company": "cro", "region": "regional_vp", "rep": "rep"}
 DEAL_COLUMNS = ["opportunity_id", "account_id", "owner_id", "product_id", "type", "stage", "amount_usd",
                 "close_date", "created_date", "pushes", "target_quarter", "h", "p_win", "contribution_usd"]
@@ -64,9 +65,15 @@ def backtest(data: fd.SalesData, hf: pd.DataFrame, tree: fe.Tree, as_of: pd.Time
     last_done = pd.Period(as_of, "Q") - 1
     if (as_of + pd.Timedelta(days=1)).to_period("Q") != pd.Period(as_of, "Q"):
         last_done = pd.Period(as_of, "Q")  # as_of is a quarter's last day: that quarter is complete
+    first = data.hist["snapshot_date"].min() + pd.DateOffset(months=MIN_HISTORY_MONTHS)
+    chosen = [q for q in (last_done - k for k in range(quarters - 1, -1, -1)) if q.start_time >= first]
+    if not chosen:
+        raise ValueError(f"too little history to backtest: need {MIN_HISTORY_MONTHS} months before a quarter")
+    if len(chosen) < quarters:
+        log.warning("only %d of %d backtest quarters have %d months of history before them", len(chosen),
+                    quarters, MIN_HISTORY_MONTHS)
     node_parts, deal_parts = [], []
-    for k in range(quarters - 1, -1, -1):
-        q = last_done - k
+    for q in chosen:
         qs, qe = q.start_time.normalize(), q.end_time.normalize()
         wp = fe.train_winprob(data, hf, qs)
         rr = fe.train_runrate(data, qs)

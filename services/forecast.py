@@ -1,0 +1,170 @@
+"""Read-side services for the forecast page, and leaders' commits (written back, history kept)."""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from services import db, registry
+from services.forecast_data import quarter_label
+from services.hierarchy import Scope
+
+MODEL = "forecast"
+ALL = "ALL"
+
+
+def node_for(people: pd.DataFrame, scope: Scope) -> str:
+    """The person whose part of the hierarchy the scope shows (the CRO for the whole company)."""
+    if scope.rep_id or scope.manager_id:
+        return scope.rep_id or scope.manager_id
+    role = "regional_vp" if scope.region else "cro"
+    mask = people["role"] == role
+    if scope.region:
+        mask &= people["region"] == scope.region
+    found = people.loc[mask, "person_id"]
+    if found.empty:
+        raise LookupError(f"no {role} found for scope {scope}")
+    return str(found.iloc[0])
+
+
+def live_nodes(engine: Engine) -> pd.DataFrame:
+    """The active version's live forecast rows (as of the data's as_of and a week earlier)."""
+    return registry.read_results(engine, "forecast_nodes", MODEL, "kind = 'live'")
+
+
+def commits(engine: Engine) -> pd.DataFrame:
+    """The commit that counts per person and quarter: the latest in the app, else the imported one."""
+    app = db.read_table("leader_commits", engine)
+    imported = db.read_table("commits", engine) if db.table_exists("commits", engine) else pd.DataFrame()
+    parts = [f.assign(source=s) for f, s in ((app, "app"), (imported, "imported")) if not f.empty]
+    if not parts:
+        return pd.DataFrame(columns=["person_id", "quarter", "amount_usd", "note", "submitted_at", "source"])
+    df = pd.concat(parts, ignore_index=True)
+    df["rank"] = (df["source"] == "app").astype(int)
+    df = df.sort_values(["rank", "submitted_at"]).groupby(["person_id", "quarter"], as_index=False).last()
+    return df.drop(columns="rank")
+
+
+def save_commit(engine: Engine, person_id: str, quarter: str, amount_usd: float, note: str = "",
+                submitted_by: str | None = None) -> str:
+    """Append a leader's commit (never overwrites: the latest per person and quarter counts)."""
+    if not person_id:
+        raise ValueError("a commit needs a person")
+    try:
+        pd.Period(quarter, "Q")
+    except ValueError as exc:
+        raise ValueError(f"quarter must look like 2026Q4, got {quarter!r}") from exc
+    if amount_usd is None or amount_usd < 0:
+        raise ValueError("the commit amount must be zero or more")
+    commit_id = uuid.uuid4().hex
+    with engine.begin() as conn:
+        conn.execute(db.LEADER_COMMITS.insert().values(
+            commit_id=commit_id, person_id=person_id, quarter=quarter, amount_usd=float(amount_usd),
+            note=note or None, submitted_by=submitted_by or person_id, submitted_at=datetime.now()))
+    return commit_id
+
+
+def figures(engine: Engine, nodes: pd.DataFrame, person_ids: list[str], quarter: str) -> pd.DataFrame:
+    """Header figures per person for a quarter, now and a week earlier, with the changes."""
+    n = nodes[(nodes.product_id == ALL) & nodes.person_id.isin(person_ids) & (nodes.quarter == quarter)]
+    if n.empty:
+        return pd.DataFrame()
+    now_d, prev_d = n.origin_date.max(), n.origin_date.min()
+    cols = ["p10_usd", "p50_usd", "p90_usd", "closed_won_usd", "open_pipeline_usd"]
+    now = n[n.origin_date == now_d].set_index("person_id")
+    prev = n[n.origin_date == prev_d].set_index("person_id")[cols].add_suffix("_last_week")
+    out = now[["role", *cols]].join(prev)
+    c = commits(engine)
+    c = c[c.quarter == quarter].set_index("person_id")["amount_usd"]
+    out["commit_usd"] = c.reindex(out.index)
+    q = db.read_table("quotas", engine) if db.table_exists("quotas", engine) else pd.DataFrame()
+    out["quota_usd"] = (q[q.quarter == quarter].set_index("person_id")["amount_usd"].reindex(out.index)
+                        if not q.empty else float("nan"))
+    out["gap_to_commit_usd"] = out["p50_usd"] - out["commit_usd"]
+    remaining = (out["quota_usd"].fillna(out["commit_usd"]) - out["closed_won_usd"]).clip(lower=1.0)
+    out["pipeline_coverage"] = out["open_pipeline_usd"] / remaining
+    return out.reset_index()
+
+
+def children(people: pd.DataFrame, person_id: str) -> list[str]:
+    return people.loc[people.manager_id == person_id, "person_id"].tolist()
+
+
+def by_product(nodes: pd.DataFrame, person_id: str, quarter: str) -> pd.DataFrame:
+    n = nodes[(nodes.person_id == person_id) & (nodes.quarter == quarter) & (nodes.product_id != ALL)]
+    return n[n.origin_date == n.origin_date.max()][["product_id", "closed_won_usd", "p10_usd", "p50_usd",
+                                                    "p90_usd", "open_pipeline_usd"]]
+
+
+def quarterly_actuals(engine: Engine, owners: list[str], quarters: int = 8) -> pd.DataFrame:
+    """Closed-won bookings (new + expansion) per quarter for the owners, the last `quarters` quarters."""
+    o = db.read_table("opportunities", engine, columns=["owner_id", "type", "is_won", "close_date", "amount_usd"])
+    o = o[o.is_won & o.type.isin(["new", "expansion"]) & o.owner_id.isin(owners)]
+    s = o.groupby(o.close_date.dt.to_period("Q").astype(str))["amount_usd"].sum()
+    return s.tail(quarters).rename("actual_usd").rename_axis("quarter").reset_index()
+
+
+def deals(engine: Engine, owners: list[str], quarter: str, limit: int = 25) -> pd.DataFrame:
+    """Open deals in scope for a quarter ranked by their contribution to the forecast."""
+    d = registry.read_results(engine, "forecast_deals", MODEL, "target_quarter = :q", {"q": quarter})
+    if d.empty:
+        return d
+    d = d[d.owner_id.isin(owners)].sort_values("contribution_usd", ascending=False).head(limit)
+    d["account_link"] = "/account?account_id=" + d["account_id"]
+    return d
+
+
+def track_record(engine: Engine, person_id: str) -> pd.DataFrame:
+    """Past quarters: the model's number at weeks 1, 4, 8, the commit and the actual; who was closer."""
+    b = registry.read_results(engine, "forecast_nodes", MODEL,
+                              "kind = 'backtest' AND person_id = :p AND product_id = 'ALL'", {"p": person_id})
+    if b.empty:
+        return b
+    t = b[b.week.isin([1, 4, 8])].pivot_table(index="quarter", columns="week", values="p50_usd")
+    t.columns = [f"model_week_{int(w)}_usd" for w in t.columns]
+    t["actual_usd"] = b.groupby("quarter")["actual_usd"].first()
+    c = commits(engine)
+    t["commit_usd"] = c[c.person_id == person_id].set_index("quarter")["amount_usd"].reindex(t.index)
+    err_model = (t.get("model_week_4_usd") - t["actual_usd"]).abs()
+    err_commit = (t["commit_usd"] - t["actual_usd"]).abs()
+    t["closer"] = pd.Series("model", index=t.index).where(err_model <= err_commit, "commit").where(
+        t["commit_usd"].notna(), "no commit")
+    return t.reset_index()
+
+
+def waterfall(engine: Engine, owners: list[str], as_of: pd.Timestamp, quarter: str) -> pd.DataFrame:
+    """Change in this quarter's open pipeline over the last 7 days, by cause, from opportunity_history."""
+    start = pd.Timestamp(as_of) - pd.Timedelta(days=7)
+    sql = sa.text("SELECT h.* FROM opportunity_history h JOIN opportunities o ON o.opportunity_id = h.opportunity_id "
+                  "WHERE o.type IN ('new', 'expansion') AND h.opportunity_id IN (SELECT opportunity_id FROM "
+                  "opportunity_history WHERE snapshot_date > :s AND snapshot_date <= :e)")
+    with engine.connect() as conn:
+        h = pd.read_sql(sql, conn, params={"s": start.date(), "e": pd.Timestamp(as_of).date()})
+    owner = db.read_table("opportunities", engine, columns=["opportunity_id", "owner_id"]).set_index("opportunity_id")
+    h = h[h.opportunity_id.map(owner["owner_id"]).isin(owners)]
+    for c in ("snapshot_date", "close_date"):
+        h[c] = pd.to_datetime(h[c])
+    h = h.sort_values("snapshot_date")
+    before = h[h.snapshot_date <= start].groupby("opportunity_id").last()
+    after = h[h.snapshot_date <= pd.Timestamp(as_of)].groupby("opportunity_id").last()
+    in_q = lambda f: f.close_date.dt.to_period("Q").astype(str).eq(quarter) & ~f.stage.str.startswith("Closed")
+    b = before[in_q(before)].amount_usd.reindex(after.index).fillna(0.0)
+    a_open = after[in_q(after)].amount_usd.reindex(after.index).fillna(0.0)
+    was_in = b > 0
+    steps = {
+        "created": a_open[~after.index.isin(before.index)].sum(),
+        "pulled in": a_open[after.index.isin(before.index) & ~was_in & (a_open > 0)].sum(),
+        "increased": (a_open - b)[was_in & (a_open > b)].sum(),
+        "decreased": (a_open - b)[was_in & (a_open > 0) & (a_open < b)].sum(),
+        "pushed out": -b[was_in & (a_open == 0) & ~after.stage.str.startswith("Closed")].sum(),
+        "lost": -b[was_in & (after.stage == "Closed Lost")].sum(),
+        "won": -b[was_in & (after.stage == "Closed Won")].sum(),
+    }
+    return pd.DataFrame({"step": list(steps), "change_usd": list(steps.values())})
+
+
+def current_quarter(nodes: pd.DataFrame) -> str:
+    return quarter_label(nodes.origin_date.max()) if not nodes.empty else ""

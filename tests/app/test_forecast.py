@@ -1,0 +1,67 @@
+"""AppTest for the forecast page, against a small demo company with the forecast trained once."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+TRAIN = ("import sys; from services import db, train; "
+         "r = train.train_all(db.get_engine(sys.argv[1]), only=['forecast']); "
+         "assert r['forecast']['status'] == 'active', r")
+
+
+@pytest.fixture(scope="session")
+def forecast_db_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("forecast-db") / "demo.db"
+    url = f"sqlite:///{path}"
+    env = {**os.environ, "FORESIGHT_DATABASE_URL": url}
+    seed = [sys.executable, "-m", "services.cli", "seed", "--accounts", "300", "--months", "24", "--seed", "5"]
+    subprocess.run(seed, cwd=REPO_ROOT, env=env, check=True, capture_output=True, timeout=300)
+    subprocess.run([sys.executable, "-c", TRAIN, url], cwd=REPO_ROOT, env=env, check=True, capture_output=True,
+                   timeout=600)
+    return path
+
+
+@pytest.fixture()
+def forecast_db_url(forecast_db_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    copy = tmp_path / "demo.db"
+    shutil.copy(forecast_db_file, copy)
+    url = f"sqlite:///{copy}"
+    monkeypatch.setenv("FORESIGHT_DATABASE_URL", url)
+    return url
+
+
+def test_forecast_page_shows_company_figures(forecast_db_url, run_app):
+    at = run_app("pages/forecast.py")
+    assert at.title[0].value == "Forecast"
+    labels = [m.label for m in at.metric]
+    assert {"Quota", "Commit", "Forecast P50", "Closed won", "Gap to commit", "Pipeline coverage"} <= set(labels)
+    p50 = next(m for m in at.metric if m.label == "Forecast P50")
+    assert p50.value.startswith("$") and p50.value != "$0"
+    assert len(at.dataframe) >= 3  # team, by product, deals
+
+
+def test_drill_down_and_save_commit(forecast_db_url, run_app):
+    from services import db
+    from services import forecast as fc
+
+    at = run_app("pages/forecast.py")
+    drill = at.selectbox(key="fc_drill")
+    first_child = drill.options[1]
+    drill.select_index(1).run()
+    assert not at.exception
+    assert at.session_state["scope_region"] is not None
+    at.number_input(key="fc_commit_amount").set_value(1234000.0)
+    at.text_input(key="fc_commit_note").input("from the test")
+    at.button[0].click().run()
+    assert not at.exception
+    saved = fc.commits(db.get_engine(forecast_db_url))
+    row = saved[saved.source == "app"]
+    assert len(row) == 1 and row.amount_usd.iloc[0] == 1234000.0 and row.note.iloc[0] == "from the test"
+    assert first_child
