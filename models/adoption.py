@@ -16,8 +16,9 @@ place in the membership history); others get fresh ids.
 
 Names come from a fixed vocabulary of adoption challenges, each scored from the centroid's scaled
 signals (z-units against the population); names are assigned one-to-one by a Hungarian assignment of
-the scores, so the most distinctive cluster for each challenge gets its name. Extra clusters beyond
-the vocabulary get their best name with a counter.
+the scores, so the most distinctive cluster for each challenge gets its name. A challenge name needs a
+fit of at least MIN_NAME_FIT (0.5 sd), so a company without per-seat products never gets "Unused
+seats". Clusters left over get their best usable name with a counter ("Healthy (2)").
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ log = logging.getLogger(__name__)
 SIGNALS = ["seat_use", "volume_use", "breadth", "job_completion", "use_trend"]
 LABELS = {"seat_use": "seat use", "volume_use": "volume use", "breadth": "feature breadth",
           "job_completion": "job completion", "use_trend": "3-month use trend"}
+MIN_NAME_FIT = 0.5
 PERCENT_SIGNALS = {"seat_use", "volume_use", "breadth", "job_completion"}
 
 
@@ -166,13 +168,16 @@ class AdoptionClusters(BaseEstimator):
         z = [dict(zip(SIGNALS, row)) for row in scaled]
         names = list(VOCABULARY)
         fit = np.array([[VOCABULARY[n](zc) for n in names] for zc in z])
-        rows, cols = linear_sum_assignment(-fit)
+        # a challenge needs evidence: at least MIN_NAME_FIT standard deviations (Healthy is the default)
+        usable = np.where((fit >= MIN_NAME_FIT) | (np.array(names) == "Healthy")[None, :], fit, -1e6)
+        rows, cols = linear_sum_assignment(-usable)
         chosen = [""] * len(z)
         for r, c in zip(rows, cols):
-            chosen[r] = names[c]
+            if usable[r, c] > -1e6:
+                chosen[r] = names[c]
         for r in range(len(z)):
             if not chosen[r]:
-                best = names[int(np.argmax(fit[r]))]
+                best = names[int(np.argmax(usable[r]))]
                 chosen[r] = f"{best} ({sum(n.startswith(best) for n in chosen) + 1})"
         self.names_ = chosen
         self.name_fit_ = pd.DataFrame(fit, index=self.cluster_ids_, columns=names)

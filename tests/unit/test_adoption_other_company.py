@@ -1,0 +1,32 @@
+"""The adoption model on a company that shares nothing with the demo but the contract."""
+
+from __future__ import annotations
+
+import pandas as pd
+from fixtures.other_company import generate
+from sklearn.metrics import adjusted_rand_score
+
+from services.adoption_job import fit_and_assign
+from services.adoption_signals import compute_signals, month_starts
+from services.contract import validate
+
+
+def test_other_company_is_valid_contract_data() -> None:
+    frames = generate()
+    report = validate({k: v for k, v in frames.items() if k != "truth"})
+    assert report.ok, report
+
+
+def test_other_company_clusters_and_names_without_code_changes() -> None:
+    frames = generate()
+    months = month_starts(frames["usage_monthly"]["month"], pd.Timestamp("2025-10-31"), 4)
+    signals, _ = compute_signals(frames["usage_monthly"], frames["metric_catalog"], frames["products"],
+                                 frames["subscriptions"], months)
+    assert signals["seat_use"].nunique() == 1  # no per-seat product: a constant, neutral signal
+    model, assigned = fit_and_assign(signals, k_range=(3, 6))
+    latest = assigned[assigned["month"] == assigned["month"].max()].merge(frames["truth"], on="account_id")
+    assert adjusted_rand_score(latest["archetype"], latest["cluster_id"]) >= 0.8
+    for archetype, grp in latest.groupby("archetype"):
+        best = grp["cluster_name"].value_counts().index[0]
+        assert best == grp["expected_name"].iloc[0], (archetype, best)
+    assert not any(n.startswith("Unused seats") for n in model.names_)
