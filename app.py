@@ -22,7 +22,7 @@ PAGES = {
         # st.Page("pages/workbench.py", title="Workbench", icon=":material/handyman:"),
     ],
     "Admin": [
-        # st.Page("pages/model_health.py", title="Model health", icon=":material/monitor_heart:"),
+        st.Page("pages/model_health.py", title="Model health", icon=":material/monitor_heart:"),
         st.Page("pages/data.py", title="Data", icon=":material/database:"),
     ],
 }
