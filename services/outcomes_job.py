@@ -2,7 +2,7 @@
 
 The churn job stores scores for the latest 13 month-ends, which covers only about six months of
 renewals with a full 6-month window before them. To see a year and a half of renewals, this job
-scores `EXTRA_MONTHS` earlier month-ends with the active churn model (same features, same
+scores the 13 month-ends before those with the active churn model (same features, same
 calibration) and stores one row per flagged (account, renewal) in `churn_flag_history`. Actions and
 outcomes are joined when the report is read, so an action logged today shows at once.
 """
@@ -21,7 +21,8 @@ log = logging.getLogger(__name__)
 MODEL = "outcomes"
 TABLE = "churn_flag_history"
 SCORES = "churn_scores"
-EXTRA_MONTHS = 12
+BOOTSTRAP = 30
+POST_TREATMENT = ("csm_actions_180d",)  # counts the very actions whose effect is measured
 
 
 def _earlier_scores(engine: Engine, first_date: pd.Timestamp) -> pd.DataFrame:
@@ -63,11 +64,32 @@ def run(engine: Engine, version: registry.Version) -> tuple[dict[str, Any], None
     registry.write_results(engine, TABLE, flagged, version)
     frame = report_frame(engine, flagged, version.as_of)
     metrics = outcomes.effect_estimate(frame)
+    metrics.update(adjusted_effect(engine, frame))
     metrics.update(score_months=int(scores.score_date.nunique()), n_flagged_pairs=len(flagged),
                    first_score_date=str(scores.score_date.min().date()), flag_tiers=list(outcomes.FLAG_TIERS))
     log.info("outcomes: %d flagged renewals due, effect estimate %s (raw %s)", metrics["n_flagged_due"],
              metrics["action_effect_estimate"], metrics["action_effect_raw"])
     return metrics, None
+
+
+def adjusted_effect(engine: Engine, frame: pd.DataFrame, bootstrap: int = BOOTSTRAP) -> dict[str, Any]:
+    """The regression-adjusted effect on renewals that came due, from the churn features at each
+    pair's first score date (about six months before the renewal, before the actions)."""
+    from services import churn_features as cf
+
+    due = frame[frame.outcome != "pending"].reset_index(drop=True)
+    if due.empty:
+        return {"action_effect_estimate": None}
+    inputs = cf.load_inputs(engine)
+    rows = cf.build(inputs, sorted(pd.Timestamp(d) for d in due.first_score.unique()))
+    cols = [c for c in cf.feature_columns(rows) if c not in POST_TREATMENT]
+    X = due[["account_id", "first_score"]].merge(
+        rows.rename(columns={"as_of": "first_score"})[["account_id", "first_score", *cols]],
+        on=["account_id", "first_score"], how="left")
+    out = outcomes.regression_adjusted_effect(X[cols], due.acted.to_numpy(), (due.outcome == "churned").to_numpy(),
+                                              bootstrap=bootstrap)
+    out["adjustment_features"] = len(cols)
+    return out
 
 
 def report_frame(engine: Engine, flagged: pd.DataFrame | None = None,
