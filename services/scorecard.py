@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 Section = Callable[[Engine], dict[str, Any]]
 SECTIONS: dict[str, Section] = {}
-MODEL_SECTIONS = ("churn", "adoption", "forecast", "explain")
+MODEL_SECTIONS = ("churn", "adoption", "forecast", "explain", "health")
 
 
 def register(name: str) -> Callable[[Section], Section]:
