@@ -38,7 +38,7 @@ def delta(col: str) -> str | None:
     return None if pd.isna(prev) else f"{usd(row[col] - prev)} vs last week"
 
 
-tiles = st.columns(6)
+tiles = st.columns(3) + st.columns(3)  # two rows: full figures stay readable
 tiles[0].metric("Quota", usd(row.quota_usd) if pd.notna(row.quota_usd) else "—")
 tiles[1].metric("Commit", usd(row.commit_usd) if pd.notna(row.commit_usd) else "—")
 tiles[2].metric("Forecast P50", usd(row.p50_usd), delta("p50_usd"),
