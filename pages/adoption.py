@@ -82,6 +82,12 @@ else:
             "breadth_trend": st.column_config.NumberColumn(SIGNAL_LABELS["breadth_trend"], format="%+.2f"),
         })
 
+    with st.container(horizontal=True, vertical_alignment="bottom"):
+        labels = dict(zip(view.account_id, view.name))
+        account_id = st.selectbox("Open an account", list(labels), key="adoption_account",
+                                  format_func=lambda a: f"{labels[a]} ({a})")
+        st.link_button("Open account view", f"account?account_id={account_id}", icon=":material/domain:")
+
 st.subheader("By product")
 per = ua.product_signals(url)
 if not per.empty:
