@@ -5,10 +5,11 @@ returns self, fitted state ends in `_`). Frames in, results out; no database, no
 
 Choice of k (documented criterion): for every k in `k_range`, fit k-means on a sample and measure its
 *stability*: the mean adjusted Rand index between the reference labelling and the labellings of
-k-means refitted on `n_bootstrap` bootstrap resamples (all predicted on the same sample). The chosen k
-is the largest k whose stability is at least `stability_threshold`: more clusters are only worth having
-when they are reproducible, and a purely silhouette-optimal k tends to merge small but real groups
-(silhouette is reported next to it). If no k is stable enough, the most stable k is taken.
+k-means refitted on `n_bootstrap` bootstrap resamples (all predicted on the same sample), and its
+silhouette. The chosen k is the one with the best silhouette among the k whose stability is at least
+`stability_threshold` (silhouette with a stability check): stability alone can favour a larger k
+(k-means splits a big round group the same way every time), and silhouette alone can pick a split
+that does not reproduce. If no k is stable enough, the most stable k is taken.
 
 Stable ids: a refit is matched to the previous model's centroids (Hungarian assignment on distances in
 the new scaled space); a new centroid within `match_distance` of an old one keeps its id (and so its
@@ -139,7 +140,8 @@ class AdoptionClusters(BaseEstimator):
             log.info("k=%d: stability %.3f, silhouette %.3f", k, stab, sil)
         self.k_selection_ = pd.DataFrame(rows)
         stable = self.k_selection_[self.k_selection_.stability >= self.stability_threshold]
-        pick = stable.iloc[-1] if len(stable) else self.k_selection_.sort_values("stability").iloc[-1]
+        pick = (stable.sort_values("silhouette").iloc[-1] if len(stable)
+                else self.k_selection_.sort_values("stability").iloc[-1])
         self.k_ = int(pick["k"])
         self.stability_ = float(pick["stability"])
         self.silhouette_ = float(pick["silhouette"])

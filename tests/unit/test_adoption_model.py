@@ -1,0 +1,82 @@
+"""Unit tests for the adoption estimator: ids, names, margin decomposition, score, errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from models.adoption import SIGNALS, AdoptionClusters, score
+
+CENTRES = {  # seat, volume, breadth, jobs, trend
+    "Healthy": [0.85, 0.85, 0.93, 0.86, 0.0],
+    "Unused seats": [0.30, 0.80, 0.75, 0.57, 0.0],
+    "Under-consuming allowance": [0.85, 0.30, 0.76, 0.58, 0.0],
+    "Shallow use: jobs incomplete": [0.80, 0.82, 0.50, 0.05, 0.0],
+    "Declining": [0.25, 0.40, 0.30, 0.10, -0.4],
+    "Expansion-ready": [1.22, 1.20, 0.96, 0.93, 0.1],
+}
+
+
+def blobs(n: int = 1200, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    sizes = np.array([0.45, 0.15, 0.12, 0.14, 0.06, 0.08])
+    group = rng.choice(len(CENTRES), size=n, p=sizes / sizes.sum())
+    centres = np.array(list(CENTRES.values()))
+    X = pd.DataFrame(centres[group] + rng.normal(0, 0.05, (n, len(SIGNALS))), columns=SIGNALS)
+    return X, group
+
+
+def test_names_follow_the_planted_centres() -> None:
+    X, group = blobs()
+    model = AdoptionClusters(k_range=(4, 8), n_bootstrap=3).fit(X)
+    assert model.k_ == 6
+    names = pd.Series(model.predict(X)).map(model.name_of_)
+    for g, expected in enumerate(CENTRES):
+        assert names[group == g].mode()[0] == expected
+
+
+def test_ids_are_kept_across_refits() -> None:
+    X, _ = blobs(seed=1)
+    first = AdoptionClusters(k_range=(6, 6), n_bootstrap=2).fit(X)
+    X2, _ = blobs(seed=2)
+    second = AdoptionClusters(k_range=(6, 6), n_bootstrap=2, random_state=7).fit(X2, previous=first.centroids_)
+    assert second.name_of_ == first.name_of_
+
+
+def test_unmatched_clusters_get_fresh_ids() -> None:
+    X, _ = blobs(seed=3)
+    prev = pd.DataFrame([[5.0] * len(SIGNALS)], columns=SIGNALS, index=pd.Index([41], name="cluster_id"))
+    model = AdoptionClusters(k_range=(6, 6), n_bootstrap=2).fit(X, previous=prev)
+    assert 41 not in model.cluster_ids_ and min(model.cluster_ids_) == 42
+
+
+def test_margin_decomposition_is_exact() -> None:
+    X, _ = blobs(seed=4)
+    model = AdoptionClusters(k_range=(6, 6), n_bootstrap=2).fit(X)
+    dec = model.margin_decomposition(X)
+    Z = model.transform(X)
+    cen = model.scaled_centroids_
+    d_a = ((Z - cen.loc[dec.cluster_id].to_numpy()) ** 2).sum(1)
+    d_b = ((Z - cen.loc[dec.runner_up_id].to_numpy()) ** 2).sum(1)
+    np.testing.assert_allclose(dec[SIGNALS].sum(1), d_b - d_a, atol=1e-9)
+    assert (dec["margin"] >= 0).all()
+    assert (dec["cluster_id"].to_numpy() == model.predict(X)).all()
+
+
+def test_score_is_bounded_and_rewards_use() -> None:
+    frame = pd.DataFrame({"capacity_use": [0.0, 0.5, 1.4, 1.0], "breadth": [0, 0.5, 1, 1],
+                          "job_completion": [0, 0.5, 1, 1], "use_trend": [-2, 0, 0, -0.5]})
+    s = score(frame)
+    assert s.between(0, 100).all()
+    assert s.iloc[0] == 0 and s.iloc[2] == 100 and s.iloc[3] == 90
+
+
+def test_bad_input_is_rejected_clearly() -> None:
+    X, _ = blobs()
+    with pytest.raises(ValueError, match="missing"):
+        AdoptionClusters().fit(X.drop(columns="breadth"))
+    with pytest.raises(ValueError, match="NaN"):
+        AdoptionClusters().fit(X.assign(breadth=np.nan))
+    with pytest.raises(ValueError, match="at least"):
+        AdoptionClusters().fit(X.head(20))
