@@ -20,8 +20,8 @@ from sqlalchemy.engine import Engine
 from models import explain
 from models.churn import ChurnClassifier, as_baseline_input, logistic_baseline
 from models.churn_metrics import classification_report
+from services import churn_drift, feature_catalog, registry
 from services import churn_features as cf
-from services import feature_catalog, registry
 
 log = logging.getLogger(__name__)
 MODEL = "churn"
@@ -140,6 +140,7 @@ def run(engine: Engine, version: registry.Version) -> tuple[dict[str, Any], dict
     registry.write_results(engine, SCORES, scores, version)
     registry.write_results(engine, CONTRIBUTIONS, expl, version)
     registry.write_results(engine, REASONS, why, version)
+    churn_drift.store(engine, version, inputs, metrics["train_window"], latest[model.feature_names_])
     metrics.update(n_scored=int((scores.score_date == as_of).sum()), score_dates=int(scores.score_date.nunique()))
     log.info("churn: auc %.3f (logistic %.3f), ece %.3f, %d accounts scored", metrics["auc"],
              metrics["auc_baseline_logreg"], metrics["ece"], metrics["n_scored"])

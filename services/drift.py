@@ -3,8 +3,10 @@
 Bins are fixed on the reference (training) sample: deciles of each numeric feature (fewer when the
 feature has few distinct values, one bin per value for small integer counts), plus a bin for missing
 values. PSI = sum over bins of (current share - reference share) * ln(current share / reference share),
-with shares floored at `EPS`. A feature with PSI over `THRESHOLD` (0.2, the usual rule of thumb) is
-flagged. The compact binned distributions are stored in the result table `feature_drift` under the
+over the non-missing values (shares renormalised, floored at `EPS`). A feature is flagged when its PSI
+is over `THRESHOLD` (0.2, the usual rule of thumb) or when its share of missing values rose by more than
+`MISSING_RISE` (a feature going missing is drift; one that was missing early in the training history,
+before the data began, and is complete now is not). The compact binned distributions are stored in the result table `feature_drift` under the
 model's version, one row per feature and bin, so pages can draw them side by side.
 """
 
@@ -26,6 +28,7 @@ THRESHOLD = 0.2
 BINS = 10
 EPS = 1e-4
 MISSING = "missing"
+MISSING_RISE = 0.10
 
 
 def _edges(ref: np.ndarray, bins: int) -> np.ndarray:
@@ -80,10 +83,13 @@ def drift_table(reference: pd.DataFrame, current: pd.DataFrame, bins: int = BINS
     for f in features:
         b = binned(reference[f], current[f], bins)
         b.insert(0, "feature", f)
-        b["psi"] = psi(b.reference_share, b.current_share)
+        present = b[b.bin_label != MISSING]
+        r, c = present.reference_share, present.current_share
+        b["psi"] = psi(r / max(r.sum(), EPS), c / max(c.sum(), EPS))
+        b["missing_rise"] = (1 - c.sum()) - (1 - r.sum())
         parts.append(b)
     out = pd.concat(parts, ignore_index=True)
-    out["flagged"] = out.psi > THRESHOLD
+    out["flagged"] = (out.psi > THRESHOLD) | (out.missing_rise > MISSING_RISE)
     out["n_reference"], out["n_current"] = len(reference), len(current)
     return out
 
@@ -92,7 +98,8 @@ def summary(table: pd.DataFrame) -> pd.DataFrame:
     """One row per feature: PSI and flag, worst first."""
     if table.empty:
         return pd.DataFrame(columns=["feature", "psi", "flagged"])
-    cols = [c for c in ("model", "feature", "psi", "flagged", "n_reference", "n_current") if c in table.columns]
+    cols = [c for c in ("model", "feature", "psi", "missing_rise", "flagged", "n_reference", "n_current")
+            if c in table.columns]
     return (table[cols].drop_duplicates(["model", "feature"] if "model" in cols else ["feature"])
             .sort_values("psi", ascending=False).reset_index(drop=True))
 

@@ -61,6 +61,12 @@ def test_psi_basics() -> None:
     assert shifted.reference_share.sum() == pytest.approx(1.0)
     with_missing = drift.binned(pd.Series([1.0, 2.0, 3.0]), pd.Series([1.0, None, None]))
     assert with_missing.set_index("bin_label").loc["missing", "current_share"] == pytest.approx(2 / 3)
+    gone = drift.summary(drift.drift_table(pd.DataFrame({"x": rng.normal(size=500)}),
+                                           pd.DataFrame({"x": np.where(rng.random(500) < 0.3, np.nan, 1.0)})))
+    assert gone.flagged.iloc[0] and gone.missing_rise.iloc[0] == pytest.approx(0.3, abs=0.06)
+    back = np.where(rng.random(2000) < 0.1, np.nan, rng.normal(size=2000))  # missing early in history only
+    filled = drift.summary(drift.drift_table(pd.DataFrame({"x": back}), pd.DataFrame({"x": rng.normal(size=500)})))
+    assert not filled.flagged.iloc[0]
     with pytest.raises(ValueError, match="non-empty"):
         drift.drift_table(pd.DataFrame({"x": [1.0]}), pd.DataFrame({"x": []}))
     with pytest.raises(ValueError, match="no numeric feature"):

@@ -1,0 +1,24 @@
+"""Drift of the churn model's features: the training window vs the latest scoring snapshot.
+
+Called once by the churn job after scoring. The reference sample is the point-in-time feature rows at
+every `STEP`-th month-end of the training window (a sample of what the model was fitted on, cheaper
+than keeping all of it); the current sample is the feature rows it just scored at the data's as-of.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+from sqlalchemy.engine import Engine
+
+from services import churn_features as cf
+from services import drift, registry
+
+STEP = 3
+
+
+def store(engine: Engine, version: registry.Version, inputs: cf.Inputs, train_window: list[str],
+          current: pd.DataFrame) -> pd.DataFrame:
+    """Build the reference rows, then `drift.store_drift`; returns the per-feature summary."""
+    dates = cf.month_ends(pd.Timestamp(train_window[0]), pd.Timestamp(train_window[1]))[::STEP]
+    reference = cf.build(inputs, dates)
+    return drift.store_drift(engine, version, reference[list(current.columns)], current)
