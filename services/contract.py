@@ -350,12 +350,19 @@ _FALSE = {"false", "f", "0", "no", "n", "0.0"}
 
 def parse_column(s: pd.Series, kind: str, nullable: bool = True) -> tuple[pd.Series, pd.Series]:
     """Coerce a column to its kind's dtype. Returns (parsed, bad) where bad marks unparseable values."""
-    present = s.notna()
-    if kind in ("id", "str"):
+    if kind in ("id", "str"):  # categorical stays categorical (cheap for big id columns)
+        no_bad = pd.Series(False, index=s.index)
+        if isinstance(s.dtype, pd.CategoricalDtype):
+            cats = s.cat.categories
+            return (s if pd.api.types.infer_dtype(cats) in ("string", "empty")
+                    else s.cat.rename_categories(cats.astype(str))), no_bad
+        present = s.notna()
+        if s.dtype == object and pd.api.types.infer_dtype(s, skipna=True) in ("string", "empty"):
+            return (s if present.all() else s.where(present, None)), no_bad
         out = s.astype(object).where(present, None)
-        if pd.api.types.infer_dtype(s, skipna=True) not in ("string", "empty"):
-            out[present] = s[present].astype(str)
-        return out, pd.Series(False, index=s.index)
+        out[present] = s[present].astype(str)
+        return out, no_bad
+    present = s.notna()
     if kind in ("float", "int"):
         num = pd.to_numeric(s, errors="coerce") if s.dtype == object else s.astype(float)
         num = num.astype(float)
@@ -386,7 +393,9 @@ def parse_column(s: pd.Series, kind: str, nullable: bool = True) -> tuple[pd.Ser
 
 
 # ----------------------------------------------------------------------------- schemas
-_DTYPES = {"id": str, "str": str, "float": float, "int": "Int64", "bool": bool,
+# parse_column does the coercion (strictly: "yes" is no float); pandera checks the resulting dtypes.
+# Strings (object or categorical) get no dtype check: pandera's `str` check visits every cell.
+_DTYPES = {"id": None, "str": None, "float": float, "int": "Int64", "bool": bool,
            "date": "datetime64[ns]", "datetime": "datetime64[ns]"}
 
 
@@ -410,12 +419,12 @@ def schema(spec: TableSpec, columns: list[str] | None = None) -> pa.DataFrameSch
     key_unique = list(spec.key) if len(spec.key) > 1 and set(spec.key) <= names else None
     dtype = {c.name: ("boolean" if c.kind == "bool" and c.nullable else _DTYPES[c.kind]) for c in cols}
     return pa.DataFrameSchema(
-        {c.name: pa.Column(dtype[c.name], _checks(c), nullable=c.nullable, unique=c.unique,
-                           coerce=True) for c in cols},
+        {c.name: pa.Column(dtype[c.name], _checks(c), nullable=c.nullable, unique=c.unique)
+         for c in cols},
         checks=[pa.Check(r.check, name=r.name, error=r.name)
                 for r in spec.row_rules if set(r.columns) <= names],
         unique=key_unique,
-        strict="filter",
+        coerce=False,
         name=spec.name,
     )
 
@@ -436,7 +445,7 @@ def _validate_table(spec: TableSpec, raw: pd.DataFrame) -> tuple[pd.DataFrame, l
     raw = raw.rename(columns=lambda c: str(c).strip())
     failures: list[Failure] = []
     df = pd.DataFrame(index=raw.index)
-    bad_rows = pd.Series(False, index=raw.index)
+    bad_cells: dict[str, pd.Index] = {}
     dupes = sorted({c for c in raw.columns if list(raw.columns).count(c) > 1})
     if dupes:
         failures.append(Failure(spec.name, f"duplicate column(s): {', '.join(dupes)}", len(dupes)))
@@ -457,14 +466,18 @@ def _validate_table(spec: TableSpec, raw: pd.DataFrame) -> tuple[pd.DataFrame, l
             failures.append(Failure(spec.name, f"{col.name} must be {article} {kind}",
                                     int(bad.sum()), _sample(raw, raw.index[bad])))
         df[col.name] = parsed
-        bad_rows |= bad
-    try:  # rows with unparseable cells are already reported; check the others
-        checked = schema(spec, list(df.columns)).validate(df[~bad_rows], lazy=True)
+        bad_cells[col.name] = raw.index[bad]
+    try:
+        checked = schema(spec, list(df.columns)).validate(df, lazy=True, inplace=True)
         if not failures:
             df = checked
     except pa.errors.SchemaErrors as err:
         fc = err.failure_cases
         fc = fc[fc["check"].notna()]
+        # unparseable cells are already reported and now null: not "empty" as well
+        seen = pd.Series([c in bad_cells and i in bad_cells[c] for c, i in
+                          zip(fc["column"], fc["index"], strict=True)], index=fc.index, dtype=bool)
+        fc = fc[~(seen & (fc["check"] == "not_nullable"))]
         is_table = fc["schema_context"] == "DataFrameSchema"
         fc = fc.assign(column=fc["column"].where(~is_table, None))
         for (column, check), grp in fc.groupby(["column", "check"], dropna=False, sort=False):

@@ -8,10 +8,10 @@ loads stay fast and tables can be replaced in any order.
 
 from __future__ import annotations
 
-import csv
 import io
 import logging
 import threading
+import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 
 SQLITE_CHUNK_ROWS = 100_000
 COPY_CHUNK_ROWS = 500_000
+BULK_ROWS = 50_000  # above this, a load drops the table's indexes and rebuilds them after
 
 
 class DatabaseUnavailable(RuntimeError):
@@ -50,10 +51,12 @@ _KIND_TYPES: dict[str, Any] = {
 }
 
 for _spec in contract.TABLES:
+    _single = len(_spec.key) == 1  # composite keys are unique indexes: dropped during bulk loads
     sa.Table(
         _spec.name, metadata,
-        *[sa.Column(c.name, _KIND_TYPES[c.kind](), nullable=c.nullable, primary_key=c.name in _spec.key)
-          for c in _spec.columns],
+        *[sa.Column(c.name, _KIND_TYPES[c.kind](), nullable=c.nullable,
+                    primary_key=_single and c.name in _spec.key) for c in _spec.columns],
+        *([] if _single else [sa.Index(f"ux_{_spec.name}_key", *_spec.key, unique=True)]),
         *[sa.Index(f"ix_{_spec.name}_{fk.column}", fk.column) for fk in _spec.foreign_keys
           if _spec.name != "usage_monthly" and fk.column != _spec.key[0]],
     )
@@ -176,9 +179,9 @@ def table_exists(name: str, engine: Engine | None = None) -> bool:
 
 
 # ----------------------------------------------------------------------------- writing
-def _python_values(df: pd.DataFrame, table: sa.Table) -> dict[str, list[Any]]:
-    """Column lists of plain Python values (None for nulls) in the storage format of each SQL type."""
-    out: dict[str, list[Any]] = {}
+def _storage_values(df: pd.DataFrame, table: sa.Table) -> dict[str, Any]:
+    """Per column: values in the storage format of its SQL type (dates as ISO text, nulls as None)."""
+    out: dict[str, Any] = {}
     for col in table.columns:
         if col.name not in df.columns:
             continue
@@ -189,14 +192,19 @@ def _python_values(df: pd.DataFrame, table: sa.Table) -> dict[str, list[Any]]:
             text = np.datetime_as_string(vals, unit="D" if isinstance(col.type, sa.Date) else "us")
             if not isinstance(col.type, sa.Date):
                 text = np.char.replace(text, "T", " ")
-            out[col.name] = np.where(np.isnat(vals), None, text).tolist()
+            out[col.name] = pd.Series(np.where(np.isnat(vals), None, text), dtype=object)
         elif isinstance(col.type, sa.Boolean):
-            out[col.name] = [None if pd.isna(v) else bool(v) for v in s.tolist()]
+            out[col.name] = pd.Series([None if pd.isna(v) else bool(v) for v in s], dtype=object)
         elif isinstance(col.type, sa.Integer) and not pd.api.types.is_integer_dtype(s.dtype):
-            out[col.name] = [None if pd.isna(v) else int(v) for v in s.tolist()]
+            out[col.name] = pd.Series([None if pd.isna(v) else int(v) for v in s], dtype=object)
         else:
-            out[col.name] = s.astype(object).where(s.notna(), None).tolist()
+            out[col.name] = s.reset_index(drop=True)
     return out
+
+
+def _rows(values: dict[str, Any]) -> list[tuple[Any, ...]]:
+    cols = [v.astype(object).where(v.notna(), None).tolist() for v in values.values()]
+    return list(zip(*cols, strict=True))
 
 
 def _check_columns(df: pd.DataFrame, table: sa.Table) -> None:
@@ -208,34 +216,37 @@ def _check_columns(df: pd.DataFrame, table: sa.Table) -> None:
 
 
 def _insert(conn: Connection, table: sa.Table, df: pd.DataFrame) -> None:
+    """Bulk insert in chunks: COPY on PostgreSQL, executemany on SQLite, Core insert elsewhere."""
     _check_columns(df, table)
-    if df.empty:
-        return
-    values = _python_values(df, table)
-    cols = list(values)
+    cols = [c.name for c in table.columns if c.name in df.columns]
     prep = conn.dialect.identifier_preparer
     names = ", ".join(prep.quote(c) for c in cols)
-    backend = conn.dialect.name
-    if backend == "postgresql" and conn.dialect.driver == "psycopg2":
-        sql = f"COPY {prep.quote(table.name)} ({names}) FROM STDIN WITH (FORMAT csv, NULL '\\N')"
-        cursor = conn.connection.dbapi_connection.cursor()  # same DBAPI transaction
-        for start in range(0, len(df), COPY_CHUNK_ROWS):
+    pg = conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg2"
+    chunk_rows = COPY_CHUNK_ROWS if pg else SQLITE_CHUNK_ROWS
+    for start in range(0, len(df), chunk_rows):
+        values = _storage_values(df.iloc[start:start + chunk_rows], table)
+        if pg:
             buf = io.StringIO()
-            writer = csv.writer(buf, lineterminator="\n")
-            rows = zip(*(values[c][start:start + COPY_CHUNK_ROWS] for c in cols), strict=True)
-            writer.writerows(tuple("\\N" if v is None else v for v in row) for row in rows)
+            pd.DataFrame(values).to_csv(buf, index=False, header=False, na_rep="\\N")
             buf.seek(0)
-            cursor.copy_expert(sql, buf)
-        return
-    if backend == "sqlite":
-        sql = f"INSERT INTO {prep.quote(table.name)} ({names}) VALUES ({', '.join('?' * len(cols))})"
-        for start in range(0, len(df), SQLITE_CHUNK_ROWS):
-            rows = list(zip(*(values[c][start:start + SQLITE_CHUNK_ROWS] for c in cols), strict=True))
-            conn.exec_driver_sql(sql, rows)
-        return
-    records = [dict(zip(cols, row, strict=True)) for row in zip(*values.values(), strict=True)]
-    for start in range(0, len(records), SQLITE_CHUNK_ROWS):
-        conn.execute(table.insert(), records[start:start + SQLITE_CHUNK_ROWS])
+            sql = f"COPY {prep.quote(table.name)} ({names}) FROM STDIN WITH (FORMAT csv, NULL '\\N')"
+            conn.connection.dbapi_connection.cursor().copy_expert(sql, buf)  # same transaction
+        elif conn.dialect.name == "sqlite":
+            marks = ", ".join("?" * len(cols))
+            conn.exec_driver_sql(f"INSERT INTO {prep.quote(table.name)} ({names}) VALUES ({marks})",
+                                 _rows(values))
+        else:
+            conn.execute(table.insert(), [dict(zip(cols, r, strict=True)) for r in _rows(values)])
+
+
+def _insert_bulk(conn: Connection, table: sa.Table, df: pd.DataFrame) -> None:
+    """Insert; for big frames drop the table's secondary indexes first and rebuild them after."""
+    indexes = list(table.indexes) if len(df) > BULK_ROWS else []
+    for index in indexes:
+        index.drop(conn, checkfirst=True)
+    _insert(conn, table, df)
+    for index in indexes:
+        index.create(conn)
 
 
 def _create_inferred(conn: Connection, name: str, df: pd.DataFrame) -> sa.Table:
@@ -252,14 +263,19 @@ def write_tables(conn: Connection, frames: Mapping[str, pd.DataFrame],
     for name in drop:
         if name not in metadata.tables and name not in frames:
             sa.Table(name, sa.MetaData()).drop(conn, checkfirst=True)
-    for name in reversed(declared):
-        conn.execute(metadata.tables[name].delete())
+    if declared and conn.dialect.name == "postgresql":  # transactional, and no dead tuples
+        prep = conn.dialect.identifier_preparer
+        conn.exec_driver_sql(f"TRUNCATE {', '.join(prep.quote(n) for n in declared)}")
+    else:
+        for name in reversed(declared):
+            conn.execute(metadata.tables[name].delete())
     counts: dict[str, int] = {}
     for name in declared + others:
         df = frames[name]
         table = metadata.tables[name] if name in metadata.tables else _create_inferred(conn, name, df)
-        log.info("writing %s (%s rows)", name, f"{len(df):,}")
-        _insert(conn, table, df)
+        t0 = time.perf_counter()
+        _insert_bulk(conn, table, df)
+        log.info("wrote %s: %s rows in %.1fs", name, f"{len(df):,}", time.perf_counter() - t0)
         counts[name] = len(df)
     return counts
 
@@ -285,18 +301,28 @@ def insert_rows(name: str, rows: pd.DataFrame | list[dict[str, Any]],
 
 
 # ----------------------------------------------------------------------------- reading
-def _typed(s: pd.Series, col: sa.Column, kind: str | None) -> pd.Series:
-    if kind is not None:
-        return contract.parse_column(s, kind, col.nullable)[0]
-    if isinstance(col.type, (sa.Date, sa.DateTime)):
-        return contract.parse_column(s, "date" if isinstance(col.type, sa.Date) else "datetime")[0]
-    if isinstance(col.type, sa.Boolean):
-        return s.astype("boolean") if s.isna().any() else s.astype(bool)
-    if isinstance(col.type, sa.Integer) and not pd.api.types.is_integer_dtype(s.dtype):
-        return s.astype("Int64") if s.isna().any() else s.astype("int64")
-    if isinstance(col.type, sa.Float):
-        return s.astype(float)
-    return s
+def _kind(col: sa.Column) -> str | None:
+    """The contract kind that parses a column of this SQL type (None: leave the values alone)."""
+    for sql_type, kind in ((sa.Date, "date"), (sa.DateTime, "datetime"), (sa.Boolean, "bool"),
+                           (sa.Integer, "int"), (sa.Float, "float"), (sa.Numeric, "float"),
+                           (sa.String, "str")):
+        if isinstance(col.type, sql_type):
+            return kind
+    return None
+
+
+def _fetch(conn: Connection, sql: str, params: Mapping[str, Any]) -> pd.DataFrame:
+    """Run a SELECT into a frame; on PostgreSQL through COPY (all cells as text, nulls as NaN)."""
+    if conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg2":
+        compiled = sa.text(sql).bindparams(**params).compile(dialect=conn.dialect) if params \
+            else sa.text(sql).compile(dialect=conn.dialect)
+        cursor = conn.connection.dbapi_connection.cursor()
+        query = cursor.mogrify(compiled.string, compiled.params).decode()
+        buf = io.StringIO()
+        cursor.copy_expert(f"COPY ({query}) TO STDOUT WITH (FORMAT csv, HEADER true, NULL '\\N')", buf)
+        buf.seek(0)
+        return pd.read_csv(buf, dtype=str, keep_default_na=False, na_values=["\\N"])
+    return pd.read_sql(sa.text(sql), conn, params=dict(params))
 
 
 def read_table(name: str, engine: Engine | None = None, columns: list[str] | None = None,
@@ -315,11 +341,16 @@ def read_table(name: str, engine: Engine | None = None, columns: list[str] | Non
         cols = [table.c[c] for c in columns] if columns else list(table.columns)
         prep = conn.dialect.identifier_preparer
         sql = f"SELECT {', '.join(prep.quote(c.name) for c in cols)} FROM {prep.quote(name)}"
-        if where:
-            sql += f" WHERE {where}"
-        df = pd.read_sql(sa.text(sql), conn, params=dict(params or {}))
+        df = _fetch(conn, sql + (f" WHERE {where}" if where else ""), params or {})
     spec = contract.SPECS.get(name)
     for col in cols:
-        kind = spec.column(col.name).kind if spec else None
-        df[col.name] = _typed(df[col.name], col, kind)
+        kind = spec.column(col.name).kind if spec else _kind(col)
+        if kind is None:
+            continue
+        typed = contract.parse_column(df[col.name], kind, col.nullable if spec else True)[0]
+        if not spec and kind == "int" and not typed.isna().any():
+            typed = typed.astype("int64")
+        elif not spec and kind == "bool" and not typed.isna().any():
+            typed = typed.astype(bool)
+        df[col.name] = typed
     return df

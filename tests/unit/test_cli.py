@@ -1,0 +1,71 @@
+"""The command line: exit codes, clean messages, import/export round trip, scorecard JSON."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from services import db
+from services.cli import main
+
+MakeFolder = Callable[[dict[str, pd.DataFrame]], Path]
+
+
+def test_import_prints_counts(db_url: str, valid_frames: dict, csv_folder: MakeFolder,
+                              capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--database-url", db_url, "import", str(csv_folder(valid_frames))]) == 0
+    out = capsys.readouterr().out
+    assert "accounts" in out and "usage_monthly" in out
+
+
+def test_import_violation_exits_1_with_rules_and_samples(
+        db_url: str, valid_frames: dict, csv_folder: MakeFolder,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    valid_frames["accounts"].loc[1, "owner_id"] = "P0404"
+    assert main(["--database-url", db_url, "import", str(csv_folder(valid_frames))]) == 1
+    err = capsys.readouterr().err
+    assert "nothing was changed" in err
+    assert "accounts: owner_id references people.person_id -- 1 row(s)" in err
+    assert '"owner_id": "P0404"' in err and "Traceback" not in err
+
+
+def test_unreadable_input_exits_1(db_url: str, tmp_path: Path,
+                                  capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "accounts.xlsx").write_bytes(b"PK")
+    assert main(["--database-url", db_url, "import", str(tmp_path)]) == 1
+    assert "accounts.xlsx: not a CSV file" in capsys.readouterr().err
+
+
+def test_export_then_import_round_trips(db_url: str, valid_frames: dict, csv_folder: MakeFolder,
+                                        tmp_path: Path) -> None:
+    assert main(["--database-url", db_url, "import", str(csv_folder(valid_frames))]) == 0
+    engine = db.get_engine(db_url)
+    before = {t: db.read_table(t, engine) for t in valid_frames}
+    assert main(["--database-url", db_url, "export", str(tmp_path / "out")]) == 0
+    assert main(["--database-url", db_url, "import", str(tmp_path / "out")]) == 0
+    for table, frame in before.items():
+        pd.testing.assert_frame_equal(db.read_table(table, engine), frame, obj=table)
+
+
+def test_scorecard_json(db_url: str, valid_frames: dict, csv_folder: MakeFolder,
+                        capsys: pytest.CaptureFixture[str]) -> None:
+    main(["--database-url", db_url, "import", str(csv_folder(valid_frames))])
+    capsys.readouterr()
+    assert main(["--database-url", db_url, "scorecard", "--json"]) in (0, 1)
+    card = json.loads(capsys.readouterr().out)
+    assert {"data", "churn", "adoption", "forecast", "explain"} <= card.keys()
+    assert card["data"]["row_counts"]["accounts"] == 3
+    assert card["data"]["as_of"] == "2024-04-01"
+    assert card["data"]["last_import"]["status"] == "success"
+
+
+def test_unavailable_database_exits_2_without_traceback(capsys: pytest.CaptureFixture[str]) -> None:
+    url = "postgresql+psycopg2://u:pw@127.0.0.1:1/x"
+    assert main(["--database-url", url, "scorecard", "--json"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: Cannot reach database postgresql+psycopg2://u:***@127.0.0.1:1/x")
+    assert "Traceback" not in err
