@@ -47,6 +47,10 @@ def leaf_paths(n_leaves: int, deal_leaf: np.ndarray, deal_amount: np.ndarray, de
 
 def node_summary(paths: np.ndarray, membership: sparse.csr_matrix, quantiles=(0.1, 0.9)) -> pd.DataFrame:
     """Mean and quantiles per node; membership is (n_nodes, n_leaves) with 1 where a leaf is under a node."""
-    node = membership @ paths
-    q = np.quantile(node, quantiles, axis=1)
-    return pd.DataFrame({"mean": node.mean(1), "p10": q[0], "p90": q[1]})
+    return summarize(membership @ paths, quantiles)
+
+
+def summarize(node_paths: np.ndarray, quantiles=(0.1, 0.9)) -> pd.DataFrame:
+    """Mean and quantiles of each row of a (n_nodes, n_paths) matrix of simulated totals."""
+    q = np.quantile(node_paths, quantiles, axis=1)
+    return pd.DataFrame({"mean": node_paths.mean(1), "p10": q[0], "p90": q[1]})

@@ -96,6 +96,29 @@ commits = fc.commits(data.engine())
 commits = commits[(commits.person_id == person) & commits.quarter.isin(list(actual.quarter) + quarters)]
 st.plotly_chart(uf.forecast_chart(actual, fut, commits), width="stretch")
 
+st.subheader("Ending ARR")
+arr = uf.ending_arr(url)
+arr = arr[(arr.person_id == person) & (arr.product_id == "ALL")] if not arr.empty else arr
+if arr.empty:
+    st.caption("No ending-ARR forecast in the active version: retrain with `python -m services.cli train`.")
+else:
+    arr_left, arr_right = st.columns([2, 3])
+    arr_left.plotly_chart(uf.arr_chart(arr), width="stretch")
+    sources = {"churn_model": "churn model", "historical_rate": "historical renewal rate",
+               "mixed": "churn model within 180 days, historical rate after"}
+    arr_right.dataframe(
+        arr.assign(renewal_source=arr.renewal_source.map(sources))[
+            ["quarter", "starting_arr_usd", "renewing_arr_usd", "expected_churned_arr_usd", "bookings_expected_usd",
+             "p10_usd", "p50_usd", "p90_usd", "renewal_source"]],
+        hide_index=True, width="stretch",
+        column_config={**money, "quarter": "Quarter", "starting_arr_usd": st.column_config.NumberColumn(
+            "ARR today", format="dollar"), "renewing_arr_usd": st.column_config.NumberColumn(
+            "Renewing in quarter", format="dollar"), "expected_churned_arr_usd": st.column_config.NumberColumn(
+            "Expected churn", format="dollar"), "bookings_expected_usd": st.column_config.NumberColumn(
+            "Bookings to come", format="dollar"), "renewal_source": "Renewals weighted by"})
+    arr_right.caption("Ending ARR = ARR today - churned renewals (+ renewal uplift) + new and expansion bookings; "
+                      "P50 is the mean of the simulated paths.")
+
 st.plotly_chart(uf.waterfall_chart(uf.waterfall(url, owners, as_of, quarters[0])), width="stretch")
 
 st.subheader("Deals that move the number")
@@ -129,3 +152,13 @@ with st.form("commit_form"):
     if st.form_submit_button("Save commit"):
         fc.save_commit(data.engine(), person, quarter, amount, note)
         st.success(f"Saved commit {usd(amount)} for {names.get(person, person)}, {quarter}.")
+history = fc.commit_history(data.engine(), person, quarter)
+if not history.empty:
+    last = history.iloc[0]
+    note_text = f": “{last.note}”" if isinstance(last.note, str) and last.note else ""
+    st.caption(f"Latest commit for {quarter}: {usd(last.amount_usd)} by {names.get(last.submitted_by, last.submitted_by)}"
+               f" on {pd.Timestamp(last.submitted_at):%d %b %Y %H:%M}{note_text}")
+    with st.expander(f"Commit history ({len(history)})"):
+        st.dataframe(history, hide_index=True, width="stretch", column_config={
+            **money, "submitted_at": st.column_config.DatetimeColumn("Submitted", format="D MMM YYYY HH:mm"),
+            "note": "Note", "submitted_by": "By"})

@@ -67,6 +67,18 @@ def save_commit(engine: Engine, person_id: str, quarter: str, amount_usd: float,
     return commit_id
 
 
+def commit_history(engine: Engine, person_id: str, quarter: str) -> pd.DataFrame:
+    """Every commit a leader entered in the app for a quarter, newest first."""
+    app = db.read_table("leader_commits", engine)
+    app = app[(app.person_id == person_id) & (app.quarter == quarter)]
+    return app.sort_values("submitted_at", ascending=False)[["submitted_at", "amount_usd", "note", "submitted_by"]]
+
+
+def ending_arr(engine: Engine) -> pd.DataFrame:
+    """The active version's ending ARR per node and quarter (empty before a run that wrote it)."""
+    return registry.read_results(engine, "forecast_arr", MODEL)
+
+
 def figures(engine: Engine, nodes: pd.DataFrame, person_ids: list[str], quarter: str) -> pd.DataFrame:
     """Header figures per person for a quarter, now and a week earlier, with the changes."""
     n = nodes[(nodes.product_id == ALL) & nodes.person_id.isin(person_ids) & (nodes.quarter == quarter)]

@@ -12,8 +12,9 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
+from models.conformal import factor_draws, ratio_scores
 from models.forecast import RunRateModel
-from models.simulate import leaf_paths, node_summary
+from models.simulate import leaf_paths, summarize
 from models.winprob import WinProbModel
 from services import forecast_data as fd
 
@@ -30,6 +31,11 @@ class Tree:
     leaves: pd.DataFrame  # owner_id, product_id
     nodes: pd.DataFrame  # person_id, role, parent_id, product_id
     membership: sparse.csr_matrix  # (n_nodes, n_leaves)
+
+    @property
+    def levels(self) -> np.ndarray:
+        """Conformal level of each node: its role, and whether it is a by-product node."""
+        return (self.nodes.role.astype(str) + np.where(self.nodes.product_id == ALL, "", "|product")).to_numpy()
 
     def leaf_index(self, owner: pd.Series, product: pd.Series) -> np.ndarray:
         key = pd.MultiIndex.from_frame(self.leaves)
@@ -90,8 +96,14 @@ def size_pools(data: fd.SalesData, tree: Tree, cutoff: pd.Timestamp) -> list[np.
 
 def forecast_at(data: fd.SalesData, hist_feats: pd.DataFrame, tree: Tree, origin: pd.Timestamp,
                 wp: WinProbModel, rr: RunRateModel, rr_cutoff: pd.Timestamp, quarters: int = 1,
-                n_paths: int = 1000, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Node forecasts for the origin's quarter and the next `quarters - 1`, and the scored open deals."""
+                n_paths: int = 1000, seed: int = 0, rr_factors: dict[str, np.ndarray] | None = None,
+                paths_out: list[np.ndarray] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Node forecasts for the origin's quarter and the next `quarters - 1`, and the scored open deals.
+
+    The run-rate part's spread: with `rr_factors` (per node level, see `runrate_factors`) each node's
+    run-rate paths are its prediction times the level's conformal factors; without, a compound Poisson
+    sum of recent deal sizes per leaf. `paths_out`, when given, receives the node paths of the
+    not-yet-closed bookings per quarter (closed-won excluded), for the ending-ARR simulation."""
     origin = pd.Timestamp(origin).normalize()
     q0 = pd.Period(origin, "Q")
     snap = fd.expand_horizons(fd.state_at(data, [origin], hist_feats), quarters)
@@ -109,12 +121,17 @@ def forecast_at(data: fd.SalesData, hist_feats: pd.DataFrame, tree: Tree, origin
         ok = dl >= 0
         rr_leaf = rr_q[h].reindex(pd.MultiIndex.from_frame(tree.leaves), fill_value=0.0).to_numpy()
         paths = leaf_paths(n, dl[ok], deals.amount_usd.to_numpy()[ok], deals.p_win.to_numpy()[ok],
-                           rr_leaf, pools, n_paths=n_paths, seed=seed + h)
+                           np.zeros(n) if rr_factors else rr_leaf, pools, n_paths=n_paths, seed=seed + h)
+        node_paths = tree.membership @ paths
+        if rr_factors:
+            node_paths += (tree.membership @ rr_leaf)[:, None] * _factor_matrix(tree, rr_factors)
+        if paths_out is not None:
+            paths_out.append(node_paths)
         closed_leaf = _per_leaf(tree, closed.owner_id, closed.product_id, closed.amount_usd)
         in_q = deals.close_in_target.to_numpy()[ok] == 1
         pipe_leaf = _per_leaf(tree, deals.owner_id[ok][in_q], deals.product_id[ok][in_q], deals.amount_usd[ok][in_q])
         exp_leaf = _per_leaf(tree, deals.owner_id[ok], deals.product_id[ok], deals.amount_usd[ok] * deals.p_win[ok])
-        s = node_summary(paths, tree.membership)
+        s = summarize(node_paths)
         closed_n = tree.membership @ closed_leaf
         frame = tree.nodes.assign(
             quarter=str(q), origin_date=origin, closed_won_usd=closed_n,
@@ -124,6 +141,48 @@ def forecast_at(data: fd.SalesData, hist_feats: pd.DataFrame, tree: Tree, origin
         out.append(frame)
     deals = snap.assign(contribution_usd=snap.amount_usd * snap.p_win)
     return pd.concat(out, ignore_index=True), deals
+
+
+def _factor_matrix(tree: Tree, factors: dict[str, np.ndarray]) -> np.ndarray:
+    levels = tree.levels
+    missing = sorted(set(levels) - set(factors))
+    if missing:
+        raise ValueError(f"no conformal factors for node levels {missing}")
+    keys = sorted(factors)
+    stack = np.vstack([factors[k] for k in keys])
+    return stack[np.searchsorted(keys, levels)]
+
+
+def runrate_check(data: fd.SalesData, tree: Tree, rr: RunRateModel, rr_cutoff: pd.Timestamp,
+                  origin: pd.Timestamp) -> pd.DataFrame:
+    """Per node: the run-rate prediction for the origin's quarter and the actual fresh bookings (won in
+    the quarter from deals created after the origin), for conformal calibration."""
+    origin = pd.Timestamp(origin).normalize()
+    q = pd.Period(origin, "Q")
+    pred = _runrate_by_quarter(data, rr, rr_cutoff, origin, 1)[0]
+    pred_leaf = pred.reindex(pd.MultiIndex.from_frame(tree.leaves), fill_value=0.0).to_numpy()
+    w = data.won
+    w = w[(w.close_date >= q.start_time.normalize()) & (w.close_date <= q.end_time.normalize())
+          & (w.created_date > origin)]
+    act_leaf = _per_leaf(tree, w.owner_id, w.product_id, w.amount_usd)
+    return pd.DataFrame({"level": tree.levels, "quarter": str(q), "origin_date": origin,
+                         "predicted_usd": tree.membership @ pred_leaf, "actual_usd": tree.membership @ act_leaf})
+
+
+def runrate_factors(checks: pd.DataFrame, levels: np.ndarray, n_paths: int = 1000,
+                    exclude_quarter: str | None = None, seed: int = 0) -> dict[str, np.ndarray] | None:
+    """Conformal factors per node level from `runrate_check` rows (leaving out `exclude_quarter`, the
+    quarter being backtested). None when any level has too few scores: the caller falls back."""
+    c = checks if exclude_quarter is None else checks[checks.quarter != exclude_quarter]
+    out = {}
+    for i, level in enumerate(sorted(set(levels))):
+        part = c[c.level == level]
+        f = factor_draws(ratio_scores(part.actual_usd, part.predicted_usd), n_paths, seed=seed + i)
+        if f is None:
+            log.warning("run-rate intervals: too few conformal scores at level %s", level)
+            return None
+        out[level] = f
+    return out
 
 
 def _per_leaf(tree: Tree, owner, product, amount) -> np.ndarray:

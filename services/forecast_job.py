@@ -4,8 +4,10 @@ Backtest: for each of the last 6 complete quarters the models are fitted on data
 start and the quarter is forecast as of weeks 0, 1, 4, 6 and 8 (weeks 0 and 6 are scored; 1, 4, 8 feed
 the track record). Live: fitted as of `version.as_of`, forecasts for this quarter and the next two, as
 of `as_of` and of a week earlier (for "change since last week").
-Tables: `forecast_nodes` (one row per origin, quarter, person and product incl. ALL) and
-`forecast_deals` (open deals scored as of as_of).
+Tables: `forecast_nodes` (one row per origin, quarter, person and product incl. ALL),
+`forecast_deals` (open deals scored as of as_of) and `forecast_arr` (ending ARR per node and quarter,
+see services/forecast_arr.py). Run-rate intervals are cross-conformal: each backtest quarter's factors
+come from the run-rate errors of the other backtest quarters; the live forecast uses all of them.
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from sqlalchemy.engine import Engine
 from models.forecast import seasonal_naive, wape
 from models.winprob import auc, expected_calibration_error
 from services import db, registry
+from services import forecast_arr as fa
 from services import forecast_data as fd
 from services import forecast_engine as fe
 
@@ -44,15 +47,22 @@ def run(engine: Engine, version: registry.Version) -> tuple[dict, dict]:
     wp = fe.train_winprob(data, hf, as_of)
     qs = fd.quarter_start(as_of)
     rr = fe.train_runrate(data, qs)
-    live, deals = [], None
+    factors = fe.runrate_factors(bt_nodes.attrs["runrate_checks"], tree.levels)
+    metrics["runrate_interval"] = "conformal" if factors else "compound_poisson"
+    live, deals, paths = [], None, []
     for origin in (as_of - pd.Timedelta(days=7), as_of):
-        nodes, d = fe.forecast_at(data, hf, tree, origin, wp, rr, qs, quarters=3)
+        paths = []
+        nodes, d = fe.forecast_at(data, hf, tree, origin, wp, rr, qs, quarters=3, rr_factors=factors,
+                                  paths_out=paths)
         live.append(nodes.assign(kind="live", week=int((origin - qs).days // 7)))
         deals = d
     nodes = pd.concat([*live, bt_nodes.assign(kind="backtest")], ignore_index=True)
     metrics["coherence_max_abs_gap_usd"] = coherence_gap(nodes)
     registry.write_results(engine, NODES_TABLE, nodes, version)
     registry.write_results(engine, DEALS_TABLE, deals[DEAL_COLUMNS], version)
+    arr, arr_info = fa.ending_arr(fa.load_subscriptions(engine), data.churn, tree, as_of, paths)
+    registry.write_results(engine, fa.TABLE, arr, version)
+    metrics.update(arr_info)
     now = nodes[(nodes.kind == "live") & (nodes.origin_date == as_of) & (nodes.role == "cro")
                 & (nodes.product_id == fe.ALL)]
     log.info("forecast for %s: P50 %.0f", now.quarter.tolist(), now.p50_usd.sum())
@@ -72,21 +82,31 @@ def backtest(data: fd.SalesData, hf: pd.DataFrame, tree: fe.Tree, as_of: pd.Time
     if len(chosen) < quarters:
         log.warning("only %d of %d backtest quarters have %d months of history before them", len(chosen),
                     quarters, MIN_HISTORY_MONTHS)
+    fitted, checks = {}, []
+    for q in chosen:  # first pass: models per quarter and the run-rate's conformity scores
+        qs = q.start_time.normalize()
+        fitted[q] = (fe.train_winprob(data, hf, qs), fe.train_runrate(data, qs))
+        checks += [fe.runrate_check(data, tree, fitted[q][1], qs, qs + pd.Timedelta(days=7 * w))
+                   for w in BACKTEST_WEEKS]
+    checks = pd.concat(checks, ignore_index=True)
     node_parts, deal_parts = [], []
-    for q in chosen:
+    for q in chosen:  # second pass: forecasts, intervals calibrated on the other quarters (cross-conformal)
         qs, qe = q.start_time.normalize(), q.end_time.normalize()
-        wp = fe.train_winprob(data, hf, qs)
-        rr = fe.train_runrate(data, qs)
+        wp, rr = fitted[q]
+        factors = fe.runrate_factors(checks, tree.levels, exclude_quarter=str(q))
         actual = fd.bookings(data, qs, qe)
         act_node = tree.membership @ fe._per_leaf(tree, actual.owner_id, actual.product_id, actual.amount_usd)
         for week in BACKTEST_WEEKS:
-            nodes, deals = fe.forecast_at(data, hf, tree, qs + pd.Timedelta(days=7 * week), wp, rr, qs)
+            nodes, deals = fe.forecast_at(data, hf, tree, qs + pd.Timedelta(days=7 * week), wp, rr, qs,
+                                          rr_factors=factors)
             node_parts.append(nodes.assign(week=week, actual_usd=act_node))
             if week in SCORED_WEEKS:
                 deals = deals.assign(week=week, won_in_quarter=fd.label(deals, data.opps).to_numpy())
                 deal_parts.append(deals)
         log.info("backtest %s done", q)
-    return pd.concat(node_parts, ignore_index=True), pd.concat(deal_parts, ignore_index=True)
+    nodes = pd.concat(node_parts, ignore_index=True)
+    nodes.attrs["runrate_checks"] = checks
+    return nodes, pd.concat(deal_parts, ignore_index=True)
 
 
 def baselines(data: fd.SalesData, tree: fe.Tree, quarter: pd.Period) -> pd.DataFrame:

@@ -16,6 +16,11 @@ def live_nodes(url: str) -> pd.DataFrame:
     return fc.live_nodes(data.engine_for(url))
 
 
+@st.cache_data(ttl=TTL, max_entries=4, show_spinner=False)
+def ending_arr(url: str) -> pd.DataFrame:
+    return fc.ending_arr(data.engine_for(url))
+
+
 @st.cache_data(ttl=TTL, max_entries=16, show_spinner=False)
 def actuals(url: str, owners: tuple[str, ...]) -> pd.DataFrame:
     return fc.quarterly_actuals(data.engine_for(url), list(owners))
@@ -51,6 +56,20 @@ def forecast_chart(actual: pd.DataFrame, fut: pd.DataFrame, commits: pd.DataFram
                         marker={"symbol": "diamond", "size": 11, "color": "#d62728"})
     fig.update_layout(title="Bookings by quarter", yaxis_title="USD", height=360, margin={"t": 40, "b": 10},
                       legend={"orientation": "h", "y": -0.15})
+    return fig
+
+
+def arr_chart(rows: pd.DataFrame) -> go.Figure:
+    """Ending ARR per quarter: P50 with P10-P90 whiskers, against the ARR running today."""
+    fig = go.Figure()
+    fig.add_scatter(x=rows["quarter"], y=rows["p50_usd"], mode="lines+markers", name="Ending ARR P50",
+                    line={"color": "#2ca02c"}, error_y={"type": "data", "symmetric": False,
+                                                         "array": rows["p90_usd"] - rows["p50_usd"],
+                                                         "arrayminus": rows["p50_usd"] - rows["p10_usd"]})
+    fig.add_scatter(x=rows["quarter"], y=rows["starting_arr_usd"], mode="lines", name="ARR today",
+                    line={"color": "#9aa5b1", "dash": "dot"})
+    fig.update_layout(title="Ending ARR by quarter (P10-P90 whiskers)", yaxis_title="USD", height=320,
+                      margin={"t": 40, "b": 10}, legend={"orientation": "h", "y": -0.2})
     return fig
 
 
