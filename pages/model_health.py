@@ -8,6 +8,7 @@ from services.outcomes import CAVEAT, by_action, by_tier
 from ui import data
 from ui import health_charts as charts
 from ui import health_data as hd
+from ui.actions import action_panel
 from ui.widgets import empty_state
 
 st.title("Model health")
@@ -86,6 +87,13 @@ with data_tab:
 
 with outcomes_tab:
     frame = hd.outcome_report(url)
+    open_flags = frame[frame.outcome == "pending"] if not frame.empty else frame
+    if not open_flags.empty:
+        with st.expander(f"Act on a flagged account ({open_flags.account_id.nunique():,} with a renewal ahead)"):
+            ids = sorted(open_flags.account_id.unique())
+            account = st.selectbox("Account", ids, key="mh_action_account")
+            action_panel(account)
+        frame = hd.outcome_report(url)  # again: an action logged above shows at once
     if frame.empty:
         st.info("No outcome report yet: it needs an active churn model and the outcomes job "
                 "(`python -m services.cli train`).", icon=":material/info:")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from services import actions
-from ui import data
+from ui import data, health_data
 
 
 def action_panel(account_id: str, cluster_name: str | None = None, risk_reason: str | None = None,
@@ -36,7 +36,7 @@ def action_panel(account_id: str, cluster_name: str | None = None, risk_reason: 
             except ValueError as exc:
                 st.error(str(exc))
             else:
-                st.cache_data.clear()
+                health_data.outcome_report.clear()
                 st.success(f"Logged: {actions.ACTION_LABELS[kind]} on {account_id}.")
     logged = actions.account_actions(engine, account_id)
     if not logged.empty:
