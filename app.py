@@ -13,8 +13,8 @@ PAGES = {
         st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:", default=True),
     ],
     "Customers": [
-        # st.Page("pages/churn_risk.py", title="Churn risk", icon=":material/warning:"),
-        # st.Page("pages/account.py", title="Account", icon=":material/domain:"),
+        st.Page("pages/churn_risk.py", title="Churn risk", icon=":material/warning:"),
+        st.Page("pages/account.py", title="Account", icon=":material/domain:"),
         st.Page("pages/adoption.py", title="Adoption", icon=":material/stacked_line_chart:"),
     ],
     "Sales": [
