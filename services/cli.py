@@ -140,6 +140,18 @@ def cmd_scorecard(args: argparse.Namespace, engine: Engine) -> int:
     return 1 if any(isinstance(v, dict) and "error" in v for v in card.values()) else 0
 
 
+def cmd_churn_fit(args: argparse.Namespace, engine: Engine) -> int:
+    from services.churn_custom import TableError, run_custom
+
+    try:
+        result = run_custom(engine, args.table, args.id, args.label)
+    except TableError as exc:
+        print(f"Rejected: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(result, indent=2, default=str))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m services.cli", description=__doc__.split("\n")[0])
     parser.add_argument("--database-url", help="overrides FORESIGHT_DATABASE_URL")
@@ -164,6 +176,10 @@ def build_parser() -> argparse.ArgumentParser:
     models.add_argument("action", choices=["list", "activate", "rollback"])
     models.add_argument("version", nargs="?", help="the version to activate")
     models.add_argument("--model", default=None, help="only this model (list, rollback)")
+    cfit = sub.add_parser("churn-fit", help="churn pipeline on your own feature table (5-fold out-of-fold)")
+    cfit.add_argument("--table", required=True, help="a CSV file or a table in the database")
+    cfit.add_argument("--id", required=True, help="the account id column (unique)")
+    cfit.add_argument("--label", required=True, help="the binary churn label column")
     card = sub.add_parser("scorecard", help="print the scorecard as JSON")
     card.add_argument("--json", action="store_true", help="compact one-line JSON")
     return parser
@@ -171,7 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 COMMANDS: dict[str, Callable[[argparse.Namespace, Engine], int]] = {
     "seed": cmd_seed, "import": cmd_import, "export": cmd_export, "train": cmd_train,
-    "scorecard": cmd_scorecard, "models": cmd_models,
+    "scorecard": cmd_scorecard, "models": cmd_models, "churn-fit": cmd_churn_fit,
 }
 
 
