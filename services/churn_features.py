@@ -58,7 +58,7 @@ class Inputs:
     adoption: pd.DataFrame | None
     month0: pd.Period
     panels: dict[str, np.ndarray]  # name -> (n_accounts, n_months) float arrays, NaN = not measured
-    pricing_models: list[str]
+    pricing_models: list[str]  # capacity families: per_seat, volume
 
     @property
     def index(self) -> pd.Index:
@@ -113,9 +113,11 @@ def load_inputs(engine: Engine) -> Inputs:
         with np.errstate(invalid="ignore"):
             return np.where(count > 0, total / count, np.nan)
 
-    pricing_models = sorted(usage["pricing_model"].dropna().unique())
+    # capacity families: seat-priced products, and everything priced by a volume (allowance, usage value...)
+    usage["family"] = np.where(usage["pricing_model"] == "per_seat", "per_seat", "volume")
+    pricing_models = sorted(usage["family"].unique())
     for pm in pricing_models:
-        panels[f"use_{pm}"] = panel(usage["use"], (usage["pricing_model"] == pm).to_numpy())
+        panels[f"use_{pm}"] = panel(usage["use"], (usage["family"] == pm).to_numpy())
     everything = np.ones(len(usage), bool)
     panels["breadth"] = panel(usage["breadth"], everything)
     panels["jobs"] = panel(usage["jobs"], everything)
@@ -171,10 +173,10 @@ def _at(panel: np.ndarray, rows: np.ndarray, col: np.ndarray) -> np.ndarray:
     return np.where(ok, panel[rows, np.clip(col, 0, panel.shape[1] - 1)], np.nan)
 
 
-def _unit_price_change(subs: pd.DataFrame, rows: pd.DataFrame) -> np.ndarray:
-    """ARR-weighted change of the unit price (ARR / quantity) per product over the last 12 months."""
+def _price_volume_change(subs: pd.DataFrame, rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """ARR change over the last 12 months split into price and volume: ARR-weighted per-product change of
+    the unit price (ARR / quantity) and of the contracted quantity (products held at both dates)."""
     s = subs[subs.quantity > 0]
-    out = np.full(len(rows), np.nan)
     keys = rows[["account_id", "as_of"]].reset_index(drop=True)
     frames = []
     for lag, name in ((0, "now"), (365, "before")):
@@ -184,16 +186,15 @@ def _unit_price_change(subs: pd.DataFrame, rows: pd.DataFrame) -> np.ndarray:
         m = m[(m.start_date <= m["when"]) & (m.end_date > m["when"])]
         m = m.groupby(["account_id", "as_of", "product_id"], as_index=False).agg(
             arr=("arr_usd", "sum"), qty=("quantity", "sum"))
-        m[name] = m["arr"] / m["qty"]
-        frames.append(m.rename(columns={"arr": f"arr_{name}"})[["account_id", "as_of", "product_id", name,
-                                                               f"arr_{name}"]])
+        frames.append(m.rename(columns={"arr": f"arr_{name}", "qty": f"qty_{name}"}))
     j = frames[0].merge(frames[1], on=["account_id", "as_of", "product_id"])
-    j["chg"] = (j["now"] / j["before"] - 1) * j["arr_now"]
-    g = j.groupby(["account_id", "as_of"]).agg(chg=("chg", "sum"), w=("arr_now", "sum"))
-    g = (g["chg"] / g["w"]).rename("v").reset_index()
-    got = keys.merge(g, on=["account_id", "as_of"], how="left")["v"].to_numpy()
-    out[:] = got
-    return out
+    price_now, price_before = j["arr_now"] / j["qty_now"], j["arr_before"] / j["qty_before"]
+    j["price"] = (price_now / price_before - 1) * j["arr_now"]
+    j["volume"] = (j["qty_now"] / j["qty_before"] - 1) * j["arr_now"]
+    g = j.groupby(["account_id", "as_of"]).agg(price=("price", "sum"), volume=("volume", "sum"), w=("arr_now", "sum"))
+    g = pd.DataFrame({"price": g["price"] / g["w"], "volume": g["volume"] / g["w"]}).reset_index()
+    got = keys.merge(g, on=["account_id", "as_of"], how="left")
+    return got["price"].to_numpy(), got["volume"].to_numpy()
 
 
 def build(inputs: Inputs, dates: list[pd.Timestamp], labels: bool = False,
@@ -234,7 +235,6 @@ def build(inputs: Inputs, dates: list[pd.Timestamp], labels: bool = False,
         p = P[f"use_{pm}"]
         now = _at(p, acct, mon)
         feats[f"use_{pm}_now"] = now
-        feats[f"use_{pm}_3m"] = _window(p, acct, mon, 3)
         feats[f"use_{pm}_trend_3m"] = now - _at(p, acct, mon - 3)
         feats[f"use_{pm}_trend_6m"] = now - _at(p, acct, mon - 6)
         feats[f"use_{pm}_pre_renewal"] = _window(p, acct, anchor, 3)
@@ -249,10 +249,10 @@ def build(inputs: Inputs, dates: list[pd.Timestamp], labels: bool = False,
     created = inputs.accounts["created_date"].to_numpy()[acct]
     feats["tenure_years"] = (as_of - created).astype("m8[D]").astype(float) / 365.25
     feats["arr_log"] = np.log1p(arr)
-    arr_year_ago = _arr_at(inputs.subs, idx, np.array([d - pd.Timedelta(days=365) for d in dates], dtype="M8[ns]"),
-                           acct, di)
-    feats["arr_change_12m"] = np.where(arr_year_ago > 0, arr / np.maximum(arr_year_ago, 1e-9) - 1, np.nan)
-    feats["price_change_12m"] = _unit_price_change(s, df)
+    # ARR change split into price and volume; accounts younger than a year have had no renewal: 0
+    price, volume = _price_volume_change(s, df)
+    feats["price_change_12m"] = np.nan_to_num(price, nan=0.0)
+    feats["quantity_change_12m"] = np.nan_to_num(volume, nan=0.0)
     feats["products_owned"] = df["products_owned"].to_numpy(float)
     feats["days_to_renewal"] = df["days_to_renewal"].to_numpy()
     feats["csm_actions_180d"] = _recent_actions(inputs.actions, df)

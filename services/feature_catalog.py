@@ -12,8 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-PRICING_LABELS = {"per_seat": "Seat activation", "allowance": "Allowance use",
-                  "usage_value": "Contracted volume use", "flat": "Usage"}
+PRICING_LABELS = {"per_seat": "Seat activation", "volume": "Volume use (allowance and contracted volume)"}
 GROUPS = ("Seat activation", "Consumption", "Usage trend", "Adoption breadth", "Support load", "Tenure",
           "Commercial", "Price change", "Customer success", "Adoption cluster", "Other")
 
@@ -68,7 +67,8 @@ def describe(feature: str) -> FeatureInfo:
                                "{value:.0f} severe support cases in the 6 months up to six months before renewal"),
         "tenure_years": ("Tenure", "Tenure", "Customer for {value:.1f} years"),
         "arr_log": ("ARR", "Commercial", "ARR of {usd}"),
-        "arr_change_12m": ("ARR change (12 months)", "Commercial", "ARR {dir} {abs:.0%} over the last 12 months"),
+        "quantity_change_12m": ("Contracted quantity change (12 months)", "Commercial",
+                                "Contracted quantity {dir} {abs:.0%} over the last 12 months"),
         "price_change_12m": ("Price change at last renewal", "Price change",
                              "Unit price {dir} {abs:.0%} at the last renewal"),
         "products_owned": ("Products owned", "Commercial", "Owns {value:.0f} product(s)"),

@@ -1,0 +1,102 @@
+"""Account 360: ARR and subscriptions, usage against capacity, churn risk and its reasons, cases,
+open opportunities and logged actions. Other pages link here with `?account_id=A000123`."""
+from __future__ import annotations
+
+import streamlit as st
+
+from ui import churn as uc
+from ui import data
+from ui.widgets import empty_state, usd
+
+st.title("Account")
+url = data.current_url()
+if not data.has_accounts(url):
+    empty_state()
+    st.stop()
+
+account_id = st.text_input("Account id", value=st.query_params.get("account_id", ""), placeholder="A000123",
+                           key="account_id_input").strip()
+if not account_id:
+    st.info("Open an account from the churn risk list, or type its id.", icon=":material/domain:")
+    st.stop()
+st.query_params["account_id"] = account_id
+view = uc.account_360(url, account_id)
+if view is None:
+    st.error(f"No account with id {account_id!r}.", icon=":material/error:")
+    st.stop()
+
+acc = view.account
+st.header(f"{acc['name']} ({account_id})")
+st.caption(f"{acc.get('segment')} · {acc.get('industry')} · {acc.get('region')} · owner {acc.get('owner') or '-'} · "
+           f"CSM {acc.get('csm') or '-'} · customer since {acc['created_date']:%d %b %Y}")
+hist = view.risk_history
+cols = st.columns(4)
+latest = hist.iloc[-1] if not hist.empty else None
+cols[0].metric("ARR", usd(latest["arr_usd"]) if latest is not None else "-")
+if latest is not None:
+    delta = (f"{100 * (latest['probability'] - hist.iloc[-2]['probability']):+.1f} pts"
+             if len(hist) > 1 else None)
+    cols[1].metric("Churn probability (180 days)", f"{latest['probability']:.0%}", delta, delta_color="inverse")
+    cols[2].metric("Risk tier", str(latest["tier"]).capitalize())
+    cols[3].metric("Expected ARR at risk", usd(latest["expected_arr_at_risk_usd"]))
+else:
+    cols[1].metric("Churn probability", "not scored")
+
+left, right = st.columns([3, 2])
+with left:
+    st.subheader("Why this risk")
+    if view.reasons.empty:
+        st.caption("No risk-raising reasons recorded for this account.")
+    for r in view.reasons.itertuples():
+        st.markdown(f"{r.rank}. **{r.reason}** · _{r.group}_")
+    if not view.contributions.empty:
+        st.plotly_chart(uc.group_waterfall(view.contributions), width="stretch")
+        st.caption("Contributions are on the model's log-odds scale (before calibration); positive raises risk.")
+with right:
+    if not hist.empty:
+        st.plotly_chart(uc.risk_history_line(hist), width="stretch")
+
+st.subheader("Subscriptions")
+st.dataframe(view.subscriptions[["product", "start_date", "end_date", "arr_usd", "quantity", "subscription_id"]],
+             hide_index=True, width="stretch", column_config={
+                 "product": "Product", "start_date": st.column_config.DateColumn("Start", format="D MMM YYYY"),
+                 "end_date": st.column_config.DateColumn("End", format="D MMM YYYY"),
+                 "arr_usd": st.column_config.NumberColumn("ARR", format="dollar"),
+                 "quantity": st.column_config.NumberColumn("Quantity", format="localized"),
+                 "subscription_id": "Subscription"})
+
+st.subheader("Usage against capacity")
+products = list(dict.fromkeys(view.usage["product"].dropna()))
+if not products:
+    st.caption("No usage recorded.")
+for chunk in range(0, len(products), 2):
+    for col, product in zip(st.columns(2), products[chunk:chunk + 2]):
+        col.plotly_chart(uc.usage_vs_capacity(view.usage, product), width="stretch")
+
+c1, c2 = st.columns(2)
+with c1:
+    st.subheader("Support cases")
+    cases = view.cases.head(50)
+    st.dataframe(cases[["case_id", "opened_date", "closed_date", "severity", "csat"]] if not cases.empty else cases,
+                 hide_index=True, width="stretch", column_config={
+                     "case_id": "Case", "opened_date": st.column_config.DateColumn("Opened", format="D MMM YYYY"),
+                     "closed_date": st.column_config.DateColumn("Closed", format="D MMM YYYY"),
+                     "severity": st.column_config.NumberColumn("Severity", help="1 is most severe"),
+                     "csat": st.column_config.NumberColumn("CSAT", format="%.0f")})
+with c2:
+    st.subheader("Open opportunities")
+    if view.opportunities.empty:
+        st.caption("No open opportunities.")
+    else:
+        st.dataframe(view.opportunities[["opportunity_id", "product", "type", "stage", "amount_usd", "close_date"]],
+                     hide_index=True, width="stretch", column_config={
+                         "opportunity_id": "Opportunity", "product": "Product", "type": "Type", "stage": "Stage",
+                         "amount_usd": st.column_config.NumberColumn("Amount", format="dollar"),
+                         "close_date": st.column_config.DateColumn("Close date", format="D MMM YYYY")})
+st.subheader("Actions logged")
+if view.actions.empty:
+    st.caption("No customer-success actions logged on this account.")
+else:
+    st.dataframe(view.actions[["created_at", "action_type", "person", "note"]], hide_index=True, width="stretch",
+                 column_config={"created_at": st.column_config.DatetimeColumn("When", format="D MMM YYYY HH:mm"),
+                                "action_type": "Action", "person": "By", "note": "Note"})

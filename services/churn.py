@@ -1,0 +1,179 @@
+"""Read side of churn risk for pages: at-risk list, portfolio summary, account 360. No Streamlit."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from services import registry
+from services.churn_job import CONTRIBUTIONS, MODEL, REASONS, SCORES, TIERS
+from services.db import read_table
+from services.hierarchy import Scope, filter_accounts, resolve_scope
+
+TIER_ORDER = [name for name, _ in TIERS]
+
+
+def is_trained(engine: Engine, model: str = MODEL) -> bool:
+    return registry.active_version(engine, model) is not None
+
+
+def model_info(engine: Engine, model: str = MODEL) -> dict[str, Any]:
+    """The active version's metrics and as-of (empty when the model is not trained)."""
+    v = registry.versions(engine, model)
+    v = v[v.status == "active"]
+    if v.empty:
+        return {}
+    row = v.iloc[0]
+    return {"version": row["version"], "as_of": pd.Timestamp(row["as_of"]), "created_at": row["created_at"],
+            "metrics": registry.active_metrics(engine, model)}
+
+
+def score_dates(engine: Engine, model: str = MODEL) -> list[pd.Timestamp]:
+    s = registry.read_results(engine, SCORES, model)
+    return sorted(s["score_date"].unique()) if not s.empty else []
+
+
+def _pick_date(dates: list[pd.Timestamp], as_of: Any) -> pd.Timestamp | None:
+    if not dates:
+        return None
+    if as_of is None:
+        return pd.Timestamp(dates[-1])
+    ok = [d for d in dates if d <= pd.Timestamp(as_of)]
+    return pd.Timestamp(ok[-1] if ok else dates[0])
+
+
+def at_risk(engine: Engine, scope: Scope = Scope(), as_of: Any = None, csm_id: str | None = None) -> pd.DataFrame:
+    """Scored accounts in scope at the latest score date <= as_of, sorted by expected ARR at risk.
+
+    Columns: account_id, name, segment, region, csm, probability, tier, change_pp (probability change
+    since the previous month-end, in points), previous_tier, arr_usd, expected_arr_at_risk_usd,
+    days_to_renewal, renewal_date, reason_1..3, adoption_cluster (when present), score_date."""
+    scores = registry.read_results(engine, SCORES, MODEL)
+    if scores.empty:
+        return pd.DataFrame()
+    dates = sorted(scores.score_date.unique())
+    when = _pick_date(dates, as_of)
+    prev_dates = [d for d in dates if d < when]
+    cur = scores[scores.score_date == when].copy()
+    if prev_dates:
+        prev = scores[scores.score_date == prev_dates[-1]].set_index("account_id")
+        cur["previous_probability"] = cur.account_id.map(prev["probability"])
+        cur["previous_tier"] = cur.account_id.map(prev["tier"])
+    else:
+        cur["previous_probability"] = np.nan
+        cur["previous_tier"] = None
+    cur["change_pp"] = 100 * (cur["probability"] - cur["previous_probability"])
+    accounts = read_table("accounts", engine, columns=["account_id", "name", "segment", "region", "owner_id",
+                                                       "csm_id"])
+    people = read_table("people", engine, columns=["person_id", "name"])
+    accounts = filter_accounts(accounts, resolve_scope(read_table("people", engine), scope))
+    if csm_id:
+        accounts = accounts[accounts.csm_id == csm_id]
+    names = dict(zip(people.person_id, people.name))
+    accounts = accounts.assign(csm=accounts.csm_id.map(names), owner=accounts.owner_id.map(names))
+    out = cur.merge(accounts.drop(columns=["owner_id"]), on="account_id", how="inner")
+    reasons = registry.read_results(engine, REASONS, MODEL)
+    if not reasons.empty and when == dates[-1]:
+        wide = reasons.pivot_table(index="account_id", columns="rank", values="reason", aggfunc="first")
+        for r in (1, 2, 3):
+            out[f"reason_{r}"] = out.account_id.map(wide[r]) if r in wide else None
+    else:
+        for r in (1, 2, 3):
+            out[f"reason_{r}"] = None
+    keep = ["account_id", "name", "segment", "region", "csm", "owner", "csm_id", "probability", "tier",
+            "change_pp", "previous_tier", "arr_usd", "expected_arr_at_risk_usd", "days_to_renewal",
+            "renewal_date", "reason_1", "reason_2", "reason_3", "score_date"]
+    if "adoption_cluster" in out:
+        keep.insert(9, "adoption_cluster")
+    return out[keep].sort_values("expected_arr_at_risk_usd", ascending=False, ignore_index=True)
+
+
+@dataclass
+class Portfolio:
+    arr_by_tier: pd.DataFrame  # tier, accounts, arr_usd, expected_arr_at_risk_usd
+    movements: pd.DataFrame  # previous_tier, tier, accounts, arr_usd
+    renewals_90d: pd.DataFrame  # tier, accounts, arr_usd
+    totals: dict[str, float] = field(default_factory=dict)
+
+
+def portfolio(risk: pd.DataFrame) -> Portfolio:
+    """Portfolio summary of an `at_risk()` frame: ARR by tier, tier movements, renewals due in 90 days."""
+    tiers = pd.CategoricalDtype(TIER_ORDER, ordered=True)
+    r = risk.assign(tier=risk.tier.astype(tiers))
+    by_tier = r.groupby("tier", observed=False).agg(
+        accounts=("account_id", "size"), arr_usd=("arr_usd", "sum"),
+        expected_arr_at_risk_usd=("expected_arr_at_risk_usd", "sum")).reset_index()
+    moved = r.assign(previous_tier=r.previous_tier.fillna("new")).groupby(
+        ["previous_tier", "tier"], observed=True).agg(accounts=("account_id", "size"),
+                                                      arr_usd=("arr_usd", "sum")).reset_index()
+    due = r[r.days_to_renewal <= 90].groupby("tier", observed=False).agg(
+        accounts=("account_id", "size"), arr_usd=("arr_usd", "sum")).reset_index()
+    up = r.previous_tier.notna() & (r.previous_tier.map({t: i for i, t in enumerate(TIER_ORDER)}).fillna(-1)
+                                    > r.tier.cat.codes)
+    totals = {"accounts": float(len(r)), "arr_usd": float(r.arr_usd.sum()),
+              "expected_arr_at_risk_usd": float(r.expected_arr_at_risk_usd.sum()),
+              "moved_to_higher_tier": float(up.sum())}
+    return Portfolio(by_tier, moved, due, totals)
+
+
+@dataclass
+class Account360:
+    account: dict[str, Any]
+    subscriptions: pd.DataFrame
+    usage: pd.DataFrame  # product, month, capacity, consumption, use
+    risk_history: pd.DataFrame  # score_date, probability, tier
+    reasons: pd.DataFrame  # rank, reason, group, contribution
+    contributions: pd.DataFrame  # explanation shape: group, feature, value, contribution, base_value
+    cases: pd.DataFrame
+    opportunities: pd.DataFrame
+    actions: pd.DataFrame
+
+
+def _where(engine: Engine, table: str, account_id: str, columns: list[str] | None = None) -> pd.DataFrame:
+    if not sa.inspect(engine).has_table(table):
+        return pd.DataFrame()
+    return read_table(table, engine, columns=columns, where="account_id = :a", params={"a": account_id})
+
+
+def account_360(engine: Engine, account_id: str) -> Account360 | None:
+    """Everything about one account (None when the id is unknown)."""
+    acc = _where(engine, "accounts", account_id)
+    if acc.empty:
+        return None
+    people = read_table("people", engine, columns=["person_id", "name"])
+    names = dict(zip(people.person_id, people.name))
+    account = acc.iloc[0].to_dict()
+    account["owner"] = names.get(account.get("owner_id"))
+    account["csm"] = names.get(account.get("csm_id"))
+    products = read_table("products", engine)
+    pname = dict(zip(products.product_id, products.name))
+    subs = _where(engine, "subscriptions", account_id).sort_values("start_date", ascending=False)
+    subs["product"] = subs.product_id.map(pname)
+    with engine.connect() as conn:
+        usage = pd.read_sql(sa.text(
+            "SELECT u.product_id, u.month, SUM(CASE WHEN c.role='capacity' THEN u.value END) AS capacity, "
+            "SUM(CASE WHEN c.role='consumption' THEN u.value END) AS consumption FROM usage_monthly u "
+            "JOIN metric_catalog c ON c.metric_id = u.metric_id WHERE u.account_id = :a "
+            "GROUP BY u.product_id, u.month ORDER BY u.month"), conn, params={"a": account_id})
+    usage["month"] = pd.to_datetime(usage["month"])
+    usage["product"] = usage.product_id.map(pname)
+    usage["use"] = usage.consumption / usage.capacity.where(usage.capacity > 0)
+    scores = registry.read_results(engine, SCORES, MODEL, "account_id = :a", {"a": account_id})
+    history = scores.sort_values("score_date")[["score_date", "probability", "tier", "arr_usd",
+                                                "expected_arr_at_risk_usd"]] if not scores.empty else scores
+    reasons = registry.read_results(engine, REASONS, MODEL, "account_id = :a", {"a": account_id})
+    reasons = reasons.sort_values("rank") if not reasons.empty else reasons
+    contrib = registry.read_results(engine, CONTRIBUTIONS, MODEL, "subject_id = :a", {"a": account_id})
+    cases = _where(engine, "support_cases", account_id).sort_values("opened_date", ascending=False)
+    opps = _where(engine, "opportunities", account_id)
+    opps = opps[~opps.is_closed.astype(bool)] if not opps.empty else opps
+    if not opps.empty:
+        opps = opps.assign(product=opps.product_id.map(pname)).sort_values("close_date")
+    actions = _where(engine, "csm_actions", account_id)
+    if not actions.empty:
+        actions = actions.assign(person=actions.person_id.map(names)).sort_values("created_at", ascending=False)
+    return Account360(account, subs, usage, history, reasons, contrib, cases, opps, actions)
