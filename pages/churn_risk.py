@@ -64,6 +64,13 @@ with tab_list:
         "reason_1": "Top reason", "reason_2": "Second reason", "reason_3": "Third reason",
         "csm": "CSM", "region": "Region", "segment": "Segment",
     })
+    with st.container(horizontal=True, vertical_alignment="bottom"):
+        labels = dict(zip(view.account_id, view.name + " (" + view.account_id + ")"))
+        pick = st.selectbox("Open an account", list(labels)[:200], format_func=labels.get, key="churn_open",
+                            placeholder="Choose an account", index=0 if labels else None)
+        if pick:
+            st.page_link("pages/account.py", label="Open account view", icon=":material/open_in_new:",
+                         query_params={"account_id": pick})
     st.download_button("Download CSV", view.drop(columns=["account_link"]).to_csv(index=False).encode(),
                        file_name=f"at_risk_{score_date:%Y%m%d}.csv", mime="text/csv",
                        icon=":material/download:")

@@ -46,12 +46,13 @@ def _pick_date(dates: list[pd.Timestamp], as_of: Any) -> pd.Timestamp | None:
     return pd.Timestamp(ok[-1] if ok else dates[0])
 
 
-def at_risk(engine: Engine, scope: Scope = Scope(), as_of: Any = None, csm_id: str | None = None) -> pd.DataFrame:
+def at_risk(engine: Engine, scope: Scope | None = None, as_of: Any = None, csm_id: str | None = None) -> pd.DataFrame:
     """Scored accounts in scope at the latest score date <= as_of, sorted by expected ARR at risk.
 
     Columns: account_id, name, segment, region, csm, probability, tier, change_pp (probability change
     since the previous month-end, in points), previous_tier, arr_usd, expected_arr_at_risk_usd,
     days_to_renewal, renewal_date, reason_1..3, adoption_cluster (when present), score_date."""
+    scope = scope or Scope()
     scores = registry.read_results(engine, SCORES, MODEL)
     if scores.empty:
         return pd.DataFrame()

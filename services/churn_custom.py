@@ -93,13 +93,16 @@ def validate(frame: pd.DataFrame, id_col: str, label_col: str) -> tuple[pd.DataF
     return X, y
 
 
-def fit_table(frame: pd.DataFrame, id_col: str, label_col: str, folds: int = 5,
-              seed: int = 0) -> tuple[dict[str, Any], ChurnClassifier, pd.DataFrame, np.ndarray]:
+PARAMS = {"n_estimators": 300, "learning_rate": 0.03, "num_leaves": 7, "min_child_samples": 30}
+
+
+def fit_table(frame: pd.DataFrame, id_col: str, label_col: str, folds: int = 5, seed: int = 0,
+              params: dict[str, Any] | None = None) -> tuple[dict[str, Any], ChurnClassifier, pd.DataFrame, np.ndarray]:
     """Out-of-fold metrics of LightGBM vs logistic on the same folds; final model on all rows."""
     X, y = validate(frame, id_col, label_col)
     oof, oof_base = np.zeros(len(y)), np.zeros(len(y))
     skf = StratifiedKFold(folds, shuffle=True, random_state=seed)
-    params = {"n_estimators": 300, "learning_rate": 0.03, "num_leaves": 7, "min_child_samples": 30}
+    params = {**PARAMS, **(params or {})}
     for tr, te in skf.split(X, y):
         fit_i, cal_i = train_test_split(tr, test_size=0.2, stratify=y[tr], random_state=seed)
         m = ChurnClassifier(**params).fit(X.iloc[fit_i], y[fit_i], X.iloc[cal_i], y[cal_i])

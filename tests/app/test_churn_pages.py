@@ -1,0 +1,55 @@
+"""AppTest: the churn risk page and the account 360 view on the shared trained demo."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from health_db import trained_copy
+
+from services import churn
+from services.db import get_engine
+
+
+@pytest.fixture()
+def trained_url(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    url = trained_copy(tmp_path_factory, tmp_path / "trained.db")
+    monkeypatch.setenv("FORESIGHT_DATABASE_URL", url)
+    return url
+
+
+def test_churn_page_untrained(demo_db_url: str, run_app) -> None:
+    at = run_app("pages/churn_risk.py")
+    assert at.title[0].value == "Churn risk"
+    assert any("No churn model is trained yet" in i.value for i in at.info)
+
+
+def test_churn_page_lists_accounts_by_expected_arr_at_risk(trained_url: str, run_app) -> None:
+    at = run_app("pages/churn_risk.py")
+    table = at.dataframe[0].value
+    risk = churn.at_risk(get_engine(trained_url))
+    assert len(table) == len(risk) > 0
+    assert list(table["name"].head(5)) == list(risk["name"].head(5))
+    assert table["account_link"].iloc[0] == f"account?account_id={risk.account_id.iloc[0]}"
+    at.multiselect(key="churn_tiers").set_value(["high"]).run()
+    assert len(at.dataframe[0].value) == (risk.tier == "high").sum()
+    at.multiselect(key="churn_tiers").set_value(["high", "medium", "low"]).run()
+    at.text_input(key="churn_search").set_value(risk.account_id.iloc[1]).run()
+    assert list(at.dataframe[0].value["name"]) == [risk.name.iloc[1]]
+
+
+def test_account_view_from_query_param(trained_url: str, run_app) -> None:
+    risk = churn.at_risk(get_engine(trained_url))
+    account = risk.account_id.iloc[0]
+    at = run_app(None)
+    at.query_params["account_id"] = account
+    at.switch_page("pages/account.py").run()
+    assert not at.exception
+    assert any(account in h.value for h in at.header)
+    assert any("Churn probability" in m.label for m in at.metric)
+    assert len(at.dataframe) >= 1
+
+
+def test_account_view_unknown_id(trained_url: str, run_app) -> None:
+    at = run_app("pages/account.py")
+    at.text_input(key="account_id_input").set_value("A999999").run()
+    assert any("No account with id" in e.value for e in at.error)

@@ -1,0 +1,82 @@
+"""The churn job on the shared trained demo (300 accounts, 30 months): features, scores, reasons."""
+from __future__ import annotations
+
+import sqlite3
+
+import numpy as np
+import pandas as pd
+import pytest
+from health_db import trained_db
+
+from services import churn, churn_features, registry
+from services.churn_job import MODEL, REASONS, SCORES, TIERS
+from services.db import get_engine
+from services.scorecard_churn import section
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory: pytest.TempPathFactory):
+    return get_engine(f"sqlite:///{trained_db(tmp_path_factory)}")
+
+
+def test_features_are_point_in_time(engine, tmp_path) -> None:
+    """Deleting everything after t leaves the features at t unchanged."""
+    t = pd.Timestamp(registry.versions(engine, MODEL).iloc[0]["as_of"]) - pd.DateOffset(months=7)
+    t = t + pd.offsets.MonthEnd(0)
+    before = churn_features.build(churn_features.load_inputs(engine), [t])
+    src = engine.url.database
+    copy = tmp_path / "cut.db"
+    with sqlite3.connect(src) as a, sqlite3.connect(copy) as b:
+        a.backup(b)
+        day = t.strftime("%Y-%m-%d")
+        b.execute("DELETE FROM usage_monthly WHERE month > ?", (day,))
+        b.execute("DELETE FROM support_cases WHERE opened_date > ?", (day,))
+        b.execute("DELETE FROM subscriptions WHERE start_date > ?", (day,))
+        b.execute("DELETE FROM csm_actions WHERE created_at > ?", (day + " 23:59:59",))
+    after = churn_features.build(churn_features.load_inputs(get_engine(f"sqlite:///{copy}")), [t])
+    cols = churn_features.feature_columns(before)
+    assert len(before) > 100
+    pd.testing.assert_frame_equal(before[["account_id", *cols]].reset_index(drop=True),
+                                  after[["account_id", *cols]].reset_index(drop=True), check_dtype=False)
+
+
+def test_scores_tiers_and_expected_arr(engine) -> None:
+    scores = registry.read_results(engine, SCORES, MODEL)
+    assert scores.score_date.nunique() == 13
+    latest = scores[scores.score_date == scores.score_date.max()]
+    assert latest.account_id.is_unique and (latest.arr_usd > 0).all()
+    assert np.allclose(latest.expected_arr_at_risk_usd, latest.probability * latest.arr_usd)
+    cut = dict(TIERS)
+    high = latest.probability >= cut["high"]
+    assert (latest.tier[high] == "high").all() and (latest.tier[latest.probability < cut["medium"]] == "low").all()
+    # churn happens at renewals: no renewal within 180 days means the off-renewal rate
+    off = latest[latest.days_to_renewal > churn_features.HORIZON_DAYS]
+    assert off.probability.nunique() <= 1
+
+
+def test_reasons_read_as_sentences(engine) -> None:
+    reasons = registry.read_results(engine, REASONS, MODEL)
+    assert not reasons.empty and reasons.groupby("account_id")["rank"].max().max() <= 3
+    assert (reasons.contribution > 0).all()
+    assert not reasons.reason.str.contains(r"\{|not measured").any()
+
+
+def test_scorecard_section_measures_against_truth(engine) -> None:
+    card = section(engine)
+    for key in ("auc", "pr_auc", "brier", "ece", "lift_top_decile", "auc_baseline_logreg", "n_train", "n_test",
+                "auc_oracle", "planted_drivers_recovered"):
+        assert key in card
+    assert 0.5 < card["auc"] <= 1 and card["auc_oracle"] > 0.7 and card["n_test"] > 0
+    assert card["additivity_max_abs_err"] < 1e-6
+
+
+def test_at_risk_list_and_portfolio(engine) -> None:
+    risk = churn.at_risk(engine)
+    assert risk.expected_arr_at_risk_usd.is_monotonic_decreasing
+    assert risk.change_pp.notna().mean() > 0.8
+    summary = churn.portfolio(risk)
+    assert summary.arr_by_tier.arr_usd.sum() == pytest.approx(risk.arr_usd.sum())
+    assert summary.movements.accounts.sum() == len(risk)
+    view = churn.account_360(engine, risk.account_id.iloc[0])
+    assert view is not None and len(view.risk_history) >= 2 and not view.subscriptions.empty
+    assert churn.account_360(engine, "NOPE") is None
