@@ -30,10 +30,18 @@ def main() -> None:
     accounts = int(sys.argv[1]) if len(sys.argv) > 1 else 5000
     url = sys.argv[2] if len(sys.argv) > 2 else f"sqlite:///{tempfile.mkdtemp()}/bench_forecast.db"
     engine = db.get_engine(url)
+    t_seed = time.perf_counter()
     if not db.read_table("accounts", engine, columns=["account_id"]).shape[0]:
         frames = generate(accounts=accounts, months=36, seed=0)
+        subs = frames["subscriptions"]
+        dangling = subs.renewal_of.notna() & ~subs.renewal_of.isin(subs.subscription_id)
+        if dangling.any():  # simulator defect at 100k accounts: reported, not the forecast's concern
+            print(f"note: {int(dangling.sum())} subscriptions renew a subscription the simulator did not emit; "
+                  "renewal_of set to null so the contract accepts the data")
+            subs.loc[dangling, "renewal_of"] = None
         import_frames({k: v for k, v in frames.items() if k in contract.SPECS}, "bench", engine,
                       extra_tables={k: v for k, v in frames.items() if k not in contract.SPECS})
+    print(f"seeded in {time.perf_counter() - t_seed:.0f}s wall")
     w0, c0 = time.perf_counter(), time.process_time()
     r = train.train_all(engine, only=["forecast"], force=True)["forecast"]
     wall, cpu = time.perf_counter() - w0, time.process_time() - c0

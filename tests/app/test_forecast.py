@@ -1,30 +1,17 @@
 """AppTest for the forecast page, against a small demo company with the forecast trained once."""
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-
-TRAIN = ("import sys; from services import db, train; "
-         "r = train.train_all(db.get_engine(sys.argv[1]), only=['forecast']); "
-         "assert r['forecast']['status'] == 'active', r")
+from fixtures.forecast_db import seed_and_train_forecast
 
 
 @pytest.fixture(scope="session")
 def forecast_db_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("forecast-db") / "demo.db"
-    url = f"sqlite:///{path}"
-    env = {**os.environ, "FORESIGHT_DATABASE_URL": url}
-    seed = [sys.executable, "-m", "services.cli", "seed", "--accounts", "300", "--months", "24", "--seed", "5"]
-    subprocess.run(seed, cwd=REPO_ROOT, env=env, check=True, capture_output=True, timeout=300)
-    subprocess.run([sys.executable, "-c", TRAIN, url], cwd=REPO_ROOT, env=env, check=True, capture_output=True,
-                   timeout=600)
+    seed_and_train_forecast(path, accounts=300, months=24, seed=5)
     return path
 
 
@@ -44,7 +31,9 @@ def test_forecast_page_shows_company_figures(forecast_db_url, run_app):
     assert {"Quota", "Commit", "Forecast P50", "Closed won", "Gap to commit", "Pipeline coverage"} <= set(labels)
     p50 = next(m for m in at.metric if m.label == "Forecast P50")
     assert p50.value.startswith("$") and p50.value != "$0"
-    assert len(at.dataframe) >= 3  # team, by product, deals
+    assert len(at.dataframe) >= 4  # team, by product, ending ARR, deals
+    assert "Ending ARR" in [h.value for h in at.subheader]
+    assert not any("No ending-ARR forecast" in c.value for c in at.caption)
 
 
 def test_drill_down_and_save_commit(forecast_db_url, run_app):

@@ -16,6 +16,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -56,12 +57,12 @@ def _wait_healthy(base_url: str, proc: subprocess.Popen) -> None:
     raise RuntimeError(f"streamlit did not become healthy within {SERVER_START_TIMEOUT_S}s")
 
 
-@pytest.fixture(scope="session")
-def app_server(e2e_db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Base URL of the app (`streamlit run app.py` via ui.serve) on a free port against the seeded database."""
+@contextmanager
+def serve_app(db_url: str, log_path: Path) -> Iterator[str]:
+    """Run the app (`streamlit run app.py` via ui.serve) on a free port against `db_url`; yield its base URL."""
     port = free_port()
-    log = (tmp_path_factory.mktemp("e2e-server") / "streamlit.log").open("w+")
-    env = {**os.environ, "FORESIGHT_DATABASE_URL": e2e_db_url}
+    log = log_path.open("w+")
+    env = {**os.environ, "FORESIGHT_DATABASE_URL": db_url}
     cmd = [
         sys.executable, "-m", "ui.serve",  # streamlit run app.py, see ui/serve.py
         "--server.port", str(port), "--server.address", "127.0.0.1",
@@ -80,6 +81,13 @@ def app_server(e2e_db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+@pytest.fixture(scope="session")
+def app_server(e2e_db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Base URL of the app on a free port against the seeded database (see serve_app)."""
+    with serve_app(e2e_db_url, tmp_path_factory.mktemp("e2e-server") / "streamlit.log") as base_url:
+        yield base_url
 
 
 @pytest.fixture(scope="session")

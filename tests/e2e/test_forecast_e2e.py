@@ -1,0 +1,71 @@
+"""End to end: drill from the company to a rep on the forecast page, save a commit with a note, reload
+the page, go back to the rep and find the commit (amount in the header, note in the latest-commit line)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import open_app_page, serve_app
+from fixtures.forecast_db import seed_and_train_forecast
+
+NOTE = "e2e: two late deals pulled in"
+AMOUNT = 432_000
+
+
+@pytest.fixture(scope="module")
+def forecast_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    folder = tmp_path_factory.mktemp("forecast-e2e")
+    url = seed_and_train_forecast(folder / "forecast.db", accounts=200, months=20, seed=4)
+    with serve_app(url, folder / "streamlit.log") as base_url:
+        yield base_url
+
+
+def _settle(page: object) -> None:
+    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=60_000)
+    page.wait_for_timeout(500)
+    exceptions = page.locator('[data-testid="stException"]')
+    assert exceptions.count() == 0, exceptions.first.inner_text()
+
+
+def _choose(page: object, label: str, option_index: int | None = None, option_text: str | None = None) -> str:
+    page.get_by_test_id("stSelectbox").filter(has_text=label).first.click()
+    options = page.get_by_role("option")
+    option = options.filter(has_text=option_text).first if option_text else options.nth(option_index)
+    text = option.inner_text().strip()
+    option.click()
+    _settle(page)
+    return text
+
+
+def test_drill_to_a_rep_save_a_commit_and_find_it_after_reload(forecast_server: str, browser_page: object,
+                                                                 screenshot_dir: Path) -> None:
+    page = browser_page
+    open_app_page(page, forecast_server, "forecast", "Forecast")
+    page.screenshot(path=screenshot_dir / "forecast_company.png", full_page=True)
+    names = []
+    for _ in range(3):  # company -> region -> manager -> rep
+        names.append(_choose(page, "Drill down to", option_index=1))
+        assert names[-1] in page.get_by_test_id("stCaptionContainer").filter(has_text="As of").first.inner_text()
+    rep = names[-1]
+    assert page.get_by_text("A rep: no team below.").count() == 1
+    page.get_by_label("Commit for").fill(str(AMOUNT))
+    page.get_by_label("Note").fill(NOTE)
+    page.get_by_role("button", name="Save commit").click()
+    _settle(page)
+    assert page.get_by_text("Saved commit").count() == 1
+    page.screenshot(path=screenshot_dir / "forecast_rep_commit.png", full_page=True)
+
+    page.reload(wait_until="domcontentloaded")
+    page.get_by_role("heading", name="Forecast", exact=True).first.wait_for(timeout=60_000)
+    _settle(page)
+    caption = page.get_by_test_id("stCaptionContainer").filter(has_text="As of").first
+    assert rep not in caption.inner_text()  # the reload went back to the company
+    for name in names:  # the same path down again
+        _choose(page, "Drill down to", option_text=name)
+    commit_tile = page.get_by_test_id("stMetric").filter(has_text="Commit").first
+    assert "432" in commit_tile.inner_text()
+    latest = page.get_by_text("Latest commit for").first.inner_text()
+    assert NOTE in latest and "$432" in latest
+    page.screenshot(path=screenshot_dir / "forecast_rep_after_reload.png", full_page=True)
