@@ -102,8 +102,8 @@ arr = arr[(arr.person_id == person) & (arr.product_id == "ALL")] if not arr.empt
 if arr.empty:
     st.caption("No ending-ARR forecast in the active version: retrain with `python -m services.cli train`.")
 else:
-    arr_left, arr_right = st.columns([2, 3])
-    arr_left.plotly_chart(uf.arr_chart(arr), width="stretch")
+    st.plotly_chart(uf.arr_chart(arr), width="stretch")
+    arr_right = st.container()
     sources = {"churn_model": "churn model", "historical_rate": "historical renewal rate",
                "mixed": "churn model within 180 days, historical rate after"}
     arr_right.dataframe(
