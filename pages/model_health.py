@@ -100,14 +100,20 @@ with outcomes_tab:
     else:
         st.caption(CAVEAT)
         eff = hd.effect(frame)
+        trained = hd.version_metrics(url, "outcomes")  # the adjusted estimate needs features: the job stores it
         c = st.columns(4)
         c[0].metric("Flagged renewals due", f"{eff.get('n_flagged_due', 0):,}")
         c[1].metric("Acted on", f"{eff.get('n_acted', 0):,}")
-        est = eff.get("action_effect_estimate")
-        c[2].metric("Churn cut by acting (adjusted)", "n/a" if est is None else f"{est:.0%}")
+        est, band = trained.get("action_effect_estimate"), trained.get("action_effect_interval_90")
+        c[2].metric("Churn cut by acting (adjusted)", "n/a" if est is None else f"{est:.0%}",
+                    help="G-computation at the last training run" + (
+                        f"; 90% bootstrap interval {band[0]:.0%} to {band[1]:.0%}" if band else ""))
         raw = eff.get("action_effect_raw")
-        c[3].metric("Churn cut, unadjusted", "n/a" if raw is None else f"{raw:.0%}")
-        money = {"save_rate": st.column_config.ProgressColumn("Save rate", format="percent", min_value=0.0,
+        c[3].metric("Churn cut, unadjusted", "n/a" if raw is None else f"{raw:.0%}",
+                    help="1 - churn rate of acted / churn rate of not acted, flagged renewals due")
+        money = {"action_type": "First action", "tier": "Worst tier", "acted": "Acted",
+                 "renewals_due": "Renewals due", "renewed": "Renewed", "downsold": "Downsold",
+                 "churned": "Churned", "pending": "Pending", "save_rate": st.column_config.ProgressColumn("Save rate", format="percent", min_value=0.0,
                                                               max_value=1.0),
                  "arr_before_usd": st.column_config.NumberColumn("ARR before", format="dollar"),
                  "arr_after_usd": st.column_config.NumberColumn("ARR after", format="dollar"),

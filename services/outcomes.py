@@ -34,8 +34,9 @@ CHURN_ARR_LOSS = 0.5  # the churn model's label: losing more than half the ARR a
 STRATA = 5
 NO_ACTION = "no action"
 CAVEAT = ("Observational: CSMs chose whom to act on, so acted and not-acted accounts differ in more than "
-          "the action. The effect estimate compares them within bands of the risk score six months "
-          "before the renewal; read it as a guide, not as a controlled experiment.")
+          "the action. The adjusted effect compares acted accounts with what a model of churn on their "
+          "behaviour six months before the renewal predicts without the action; read it as a guide, "
+          "not as a controlled experiment.")
 
 
 def flag_windows(scores: pd.DataFrame) -> pd.DataFrame:

@@ -21,8 +21,10 @@ def metric_history(history: pd.DataFrame, metrics: list[str], title: str) -> go.
     for m in metrics:
         s = h[h.metric == m]
         dash = "dash" if "baseline" in m else "solid"
-        fig.add_scatter(x=s.created_at, y=s.value, name=m, mode="lines+markers", line={"dash": dash},
+        when = pd.to_datetime(s.created_at).dt.strftime("%d %b %H:%M:%S")
+        fig.add_scatter(x=when, y=s.value, name=m, mode="lines+markers", line={"dash": dash},
                         text=s.version + " (" + s.status + ")", hovertemplate="%{text}<br>%{y:.4f}")
+    fig.update_xaxes(type="category", title="Version trained")
     return _layout(fig, title)
 
 
