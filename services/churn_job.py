@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from models import explain
@@ -161,6 +162,18 @@ def reasons(model: ChurnClassifier, latest: pd.DataFrame, n_reasons: int = 3) ->
     return expl, out
 
 
+def _add_missing_columns(engine: Engine, table: str, frame: pd.DataFrame) -> None:
+    """Result tables written by an older version of this job may lack newer columns: add them."""
+    if not sa.inspect(engine).has_table(table):
+        return
+    have = {c["name"] for c in sa.inspect(engine).get_columns(table)}
+    with engine.begin() as conn:
+        for col in frame.columns.difference(sorted(have)):
+            kind = "FLOAT" if pd.api.types.is_numeric_dtype(frame[col]) else (
+                "TIMESTAMP" if pd.api.types.is_datetime64_any_dtype(frame[col]) else "TEXT")
+            conn.execute(sa.text(f'ALTER TABLE "{table}" ADD COLUMN "{col}" {kind}'))
+
+
 def run(engine: Engine, version: registry.Version) -> tuple[dict[str, Any], dict[str, Any]]:
     as_of = pd.Timestamp(version.as_of).normalize()
     inputs = cf.load_inputs(engine)
@@ -168,10 +181,9 @@ def run(engine: Engine, version: registry.Version) -> tuple[dict[str, Any], dict
     scores, latest = score(model, inputs, as_of)
     expl, why = reasons(model, latest)
     expl = expl.assign(score_date=as_of)
-    registry.write_results(engine, BACKTEST, backtest, version)
-    registry.write_results(engine, SCORES, scores, version)
-    registry.write_results(engine, CONTRIBUTIONS, expl, version)
-    registry.write_results(engine, REASONS, why, version)
+    for table, frame in ((BACKTEST, backtest), (SCORES, scores), (CONTRIBUTIONS, expl), (REASONS, why)):
+        _add_missing_columns(engine, table, frame)
+        registry.write_results(engine, table, frame, version)
     churn_drift.store(engine, version, inputs, metrics["train_window"], latest[model.feature_names_])
     metrics.update(n_scored=int((scores.score_date == as_of).sum()), score_dates=int(scores.score_date.nunique()))
     log.info("churn: auc %.3f (logistic %.3f), ece %.3f, %d accounts scored", metrics["auc"],
