@@ -153,8 +153,9 @@ def reasons(model: ChurnClassifier, latest: pd.DataFrame, n_reasons: int = 3) ->
     top = expl[(expl.feature != explain.OTHER) & (expl.contribution > 0)]
     top = top.sort_values(["subject_id", "contribution"], ascending=[True, False])
     top = top.drop_duplicates(["subject_id", "group"]).groupby("subject_id").head(n_reasons)
-    records = latest.set_index("account_id")[cols]
-    text = [feature_catalog.reason(f, records.loc[a].to_dict()) for a, f in zip(top.subject_id, top.feature)]
+    records = latest[latest.account_id.isin(top.subject_id.unique())].set_index("account_id")[cols]
+    by_account = records.to_dict("index")
+    text = [feature_catalog.reason(f, by_account[a]) for a, f in zip(top.subject_id, top.feature)]
     out = pd.DataFrame({"account_id": top.subject_id.to_numpy(), "feature": top.feature.to_numpy(),
                         "group": top.group.to_numpy(), "contribution": top.contribution.to_numpy(),
                         "reason": text})
