@@ -10,12 +10,10 @@ the agreement with the planted archetypes (read from the simulator's truth, benc
 from __future__ import annotations
 
 import logging
-import os
 import sys
 import time
 from pathlib import Path
 
-os.environ.setdefault("OMP_NUM_THREADS", str(os.cpu_count() or 2))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import pandas as pd

@@ -34,6 +34,7 @@ from sklearn.base import BaseEstimator
 from sklearn.cluster import KMeans
 from sklearn.metrics import adjusted_rand_score, silhouette_score
 from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +83,8 @@ class AdoptionClusters(BaseEstimator):
     def __init__(self, k_range: tuple[int, int] = (4, 9), stability_threshold: float = 0.85,
                  n_bootstrap: int = 6, selection_rows: int = 5_000, max_fit_rows: int = 50_000,
                  silhouette_rows: int = 3_000,
-                 match_distance: float = 1.0, n_init: int = 4, random_state: int = 0) -> None:
+                 match_distance: float = 1.0, n_init: int = 4, n_threads: int | None = 1,
+                 random_state: int = 0) -> None:
         self.k_range = k_range
         self.stability_threshold = stability_threshold
         self.n_bootstrap = n_bootstrap
@@ -91,6 +93,7 @@ class AdoptionClusters(BaseEstimator):
         self.silhouette_rows = silhouette_rows
         self.match_distance = match_distance
         self.n_init = n_init
+        self.n_threads = n_threads
         self.random_state = random_state
 
     # ------------------------------------------------------------------ fitting
@@ -117,6 +120,12 @@ class AdoptionClusters(BaseEstimator):
         return float(np.mean(aris)), ref.cluster_centers_
 
     def fit(self, X: pd.DataFrame, y: None = None, previous: pd.DataFrame | None = None) -> AdoptionClusters:
+        """Fit (OpenMP threads limited to `n_threads`: on a shared 2-core box, 2 spinning threads per
+        k-means made the 100k benchmark 17x slower than 1)."""
+        with threadpool_limits(limits=self.n_threads):
+            return self._fit(X, previous)
+
+    def _fit(self, X: pd.DataFrame, previous: pd.DataFrame | None) -> AdoptionClusters:
         """Fit on a frame with the `SIGNALS` columns (one row per account).
 
         `previous`: the prior model's centroids (index cluster_id, SIGNALS columns in signal units)
