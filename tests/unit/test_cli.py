@@ -69,3 +69,15 @@ def test_unavailable_database_exits_2_without_traceback(capsys: pytest.CaptureFi
     err = capsys.readouterr().err
     assert err.startswith("error: Cannot reach database postgresql+psycopg2://u:***@127.0.0.1:1/x")
     assert "Traceback" not in err
+
+
+def test_seed_loads_a_valid_demo_company(db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["--database-url", db_url, "seed", "--accounts", "60", "--months", "18", "--seed", "1"]
+    assert main(args) == 0
+    engine = db.get_engine(db_url)
+    assert len(db.read_table("accounts", engine)) >= 60
+    assert db.table_exists("truth_params", engine)
+    assert main([*args, "--if-empty"]) == 0
+    assert "not seeding" in capsys.readouterr().out
+    log = db.read_table("imports", engine)
+    assert list(log["status"]) == ["success"] and log["source"][0].startswith("demo seed")
