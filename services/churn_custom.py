@@ -93,7 +93,7 @@ def validate(frame: pd.DataFrame, id_col: str, label_col: str) -> tuple[pd.DataF
     return X, y
 
 
-PARAMS = {"n_estimators": 300, "learning_rate": 0.03, "num_leaves": 7, "min_child_samples": 30}
+PARAMS = {"n_estimators": 600, "learning_rate": 0.02, "num_leaves": 3, "min_child_samples": 30, "colsample_bytree": 0.5}
 
 
 def fit_table(frame: pd.DataFrame, id_col: str, label_col: str, folds: int = 5, seed: int = 0,
