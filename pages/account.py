@@ -6,6 +6,7 @@ import streamlit as st
 
 from ui import churn as uc
 from ui import data
+from ui.actions import action_panel
 from ui.widgets import empty_state, usd
 
 st.title("Account")
@@ -100,3 +101,7 @@ else:
     st.dataframe(view.actions[["created_at", "action_type", "person", "note"]], hide_index=True, width="stretch",
                  column_config={"created_at": st.column_config.DatetimeColumn("When", format="D MMM YYYY HH:mm"),
                                 "action_type": "Action", "person": "By", "note": "Note"})
+top = view.reasons.iloc[0] if not view.reasons.empty else None
+action_panel(account_id, cluster_name=latest.get("adoption_cluster") if latest is not None else None,
+             risk_reason=top["reason"] if top is not None else None, reason_group=top["group"] if top is not None else None,
+             show_log=False, on_logged=uc.account_360.clear)

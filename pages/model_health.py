@@ -24,7 +24,7 @@ with models_tab:
     if overview.empty:
         st.info("No model has been trained yet: run `python -m services.cli train`.", icon=":material/info:")
     else:
-        st.dataframe(overview, hide_index=True, use_container_width=True, column_config={
+        st.dataframe(overview, hide_index=True, width="stretch", column_config={
             "model": "Model", "active_version": "Active version",
             "trained_at": st.column_config.DatetimeColumn("Trained", format="D MMM YYYY HH:mm"),
             "as_of": st.column_config.DateColumn("Data as of"), "versions": "Versions", "rejected": "Rejected",
@@ -37,13 +37,13 @@ with models_tab:
                                 key=f"mh_metrics_{model}")
         if chosen:
             st.plotly_chart(charts.metric_history(history, chosen, f"{model}: metrics over versions"),
-                            use_container_width=True)
+                            width="stretch")
         if model == "churn":
             curve = hd.churn_calibration(url)
             if not curve.empty:
-                st.plotly_chart(charts.calibration(curve), use_container_width=True)
+                st.plotly_chart(charts.calibration(curve), width="stretch")
         st.markdown("**Versions** (newest first; `python -m services.cli models activate VERSION` or `rollback`)")
-        st.dataframe(hd.versions(url, model), hide_index=True, use_container_width=True, column_config={
+        st.dataframe(hd.versions(url, model), hide_index=True, width="stretch", column_config={
             "created_at": st.column_config.DatetimeColumn("Trained", format="D MMM YYYY HH:mm"),
             "as_of": st.column_config.DateColumn("Data as of"), "artifact_path": None})
         with st.expander("All metrics of the active version"):
@@ -60,30 +60,30 @@ with drift_tab:
         n_flag = int(summary.flagged.sum())
         st.subheader(f"{m.capitalize()}: {n_flag} of {len(summary)} features drifted (PSI > 0.2)")
         st.dataframe(summary[["feature", "psi", "flagged", "n_reference", "n_current"]], hide_index=True,
-                     use_container_width=True, column_config={
+                     width="stretch", column_config={
                          "feature": "Feature", "psi": st.column_config.ProgressColumn(
                              "PSI", format="%.3f", min_value=0.0, max_value=max(0.5, float(summary.psi.max()))),
                          "flagged": "Flagged", "n_reference": "Training rows", "n_current": "Scoring rows"})
         feature = st.selectbox("Distribution of", summary.feature.tolist(), key=f"drift_feature_{m}")
-        st.plotly_chart(charts.drift_distribution(bins, feature), use_container_width=True)
+        st.plotly_chart(charts.drift_distribution(bins, feature), width="stretch")
 
 with data_tab:
     fresh = hd.freshness(url)
     st.subheader("Freshness (as of today)")
-    st.dataframe(fresh, hide_index=True, use_container_width=True, column_config={
+    st.dataframe(fresh, hide_index=True, width="stretch", column_config={
         "table": "Table", "rule": "Rule", "latest": st.column_config.DateColumn("Latest"),
         "covers_to": st.column_config.DateColumn("Covers to"), "age_days": "Age (days)",
         "max_age_days": "Allowed (days)", "status": "Status"})
     history, rules = hd.imports(url)
     st.subheader("Import history")
-    st.dataframe(history, hide_index=True, use_container_width=True, column_config={
+    st.dataframe(history, hide_index=True, width="stretch", column_config={
         "import_id": None, "started_at": st.column_config.DatetimeColumn("Started", format="D MMM YYYY HH:mm"),
         "finished_at": st.column_config.DatetimeColumn("Finished", format="D MMM YYYY HH:mm"),
         "source": "Source", "status": "Status", "rows_loaded": st.column_config.NumberColumn("Rows", format="%d"),
         "failed_rules": "Failed rules"})
     if not rules.empty:
         st.subheader("Failed contract rules of the latest rejected import")
-        st.dataframe(rules.drop(columns=["import_id"]), hide_index=True, use_container_width=True)
+        st.dataframe(rules.drop(columns=["import_id"]), hide_index=True, width="stretch")
 
 with outcomes_tab:
     frame = hd.outcome_report(url)
@@ -122,15 +122,15 @@ with outcomes_tab:
         left, right = st.columns(2)
         with left:
             st.plotly_chart(charts.save_rates(actions_table, "action_type", "Save rate by action"),
-                            use_container_width=True)
+                            width="stretch")
         with right:
-            st.dataframe(by_tier(frame), hide_index=True, use_container_width=True, column_config=money)
-        st.dataframe(actions_table, hide_index=True, use_container_width=True, column_config=money)
+            st.dataframe(by_tier(frame), hide_index=True, width="stretch", column_config=money)
+        st.dataframe(actions_table, hide_index=True, width="stretch", column_config=money)
         st.subheader("Flagged accounts")
         show = frame.sort_values("renewal_date", ascending=False)[
             ["account_id", "renewal_date", "tier", "p_start", "acted", "action_type", "n_actions", "outcome",
              "arr_before_usd", "arr_after_usd"]]
-        st.dataframe(show, hide_index=True, use_container_width=True, column_config={
+        st.dataframe(show, hide_index=True, width="stretch", column_config={
             "account_id": "Account", "renewal_date": st.column_config.DateColumn("Renewal"), "tier": "Worst tier",
             "p_start": st.column_config.NumberColumn("Risk 6 months before", format="percent"),
             "acted": "Acted", "action_type": "First action", "n_actions": "Actions", "outcome": "Outcome",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import streamlit as st
 
 from services import actions
@@ -9,8 +11,11 @@ from ui import data, health_data
 
 
 def action_panel(account_id: str, cluster_name: str | None = None, risk_reason: str | None = None,
-                 reason_group: str | None = None) -> None:
-    """Draw the playbook suggestion and the log-an-action form for one account."""
+                 reason_group: str | None = None, show_log: bool = True,
+                 on_logged: Callable[[], None] | None = None) -> None:
+    """Draw the playbook suggestion and the log-an-action form for one account.
+
+    `on_logged` runs after an action is stored (e.g. to clear the caller's cached account view)."""
     engine = data.engine()
     playbook = actions.suggest_playbook(cluster_name, reason_group)
     with st.container(border=True):
@@ -37,9 +42,11 @@ def action_panel(account_id: str, cluster_name: str | None = None, risk_reason: 
                 st.error(str(exc))
             else:
                 health_data.outcome_report.clear()
+                if on_logged is not None:
+                    on_logged()
                 st.success(f"Logged: {actions.ACTION_LABELS[kind]} on {account_id}.")
-    logged = actions.account_actions(engine, account_id)
-    if not logged.empty:
+    logged = actions.account_actions(engine, account_id) if show_log else None
+    if logged is not None and not logged.empty:
         st.dataframe(logged[["created_at", "action_type", "note"]].head(10), hide_index=True,
                      column_config={"created_at": st.column_config.DatetimeColumn("When", format="D MMM YYYY"),
                                     "action_type": "Action", "note": "Note"})

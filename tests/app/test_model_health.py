@@ -55,3 +55,19 @@ def test_logging_an_action_shows_in_the_report(trained_url: str, run_app) -> Non
     assert row.acted.all() and (row.n_actions >= 1).all()
     if before.empty:  # the first action in the window names the row's action type
         assert (row.action_type == "executive_meeting").all()
+
+
+def test_account_page_logs_an_action_and_keeps_playbook_feedback(trained_url: str, run_app) -> None:
+    engine = db.get_engine(trained_url)
+    account = registry.read_results(engine, "churn_scores", "churn").account_id.iloc[0]
+    at = run_app("pages/account.py")
+    at.text_input(key="account_id_input").set_value(account).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any(m.value.startswith("**Suggested playbook:") for m in at.markdown)
+    at.text_area(key=f"action_note_{account}").set_value("QBR scheduled")
+    at.button[[b.label for b in at.button].index("Log action")].click().run()
+    assert actions.account_actions(engine, account).note.iloc[0] == "QBR scheduled"
+    at.checkbox(key=f"pb_wrong_{account}").check().run()
+    at.button(key=f"pb_dismiss_{account}").click().run()
+    fb = actions.feedback(engine)
+    assert fb.account_id.tolist() == [account] and fb.decision.tolist() == ["dismissed"] and fb.reason_wrong.all()
