@@ -99,18 +99,23 @@ def state_at(data: SalesData, origins: list[pd.Timestamp], hist_feats: pd.DataFr
     hf = _history_features(data.hist) if hist_feats is None else hist_feats
     cols = ["opportunity_id", "snapshot_date", "stage", "amount_usd", "close_date", "forecast_category",
             "pushes", "amount_changes", "stage_since"]
-    hf = hf[cols].sort_values("snapshot_date", kind="stable")
+    hf = hf[cols].sort_values(["opportunity_id", "snapshot_date"], kind="stable").reset_index(drop=True)
     meta = data.opps[["opportunity_id", "account_id", "owner_id", "product_id", "type", "segment",
                       "created_date"]]
-    parts = []
-    for origin in origins:
-        origin = pd.Timestamp(origin)
-        last = hf[hf["snapshot_date"] <= origin].groupby("opportunity_id", sort=False).tail(1)
-        last = last[~last["stage"].isin(["Closed Won", "Closed Lost"])]
-        parts.append(last.assign(origin=origin))
-    if not parts:
+    o = np.unique(pd.to_datetime(pd.Series(origins, dtype="datetime64[ns]")).to_numpy())
+    if len(o) == 0:
         return pd.DataFrame(columns=[*cols, "origin"])
-    snap = pd.concat(parts, ignore_index=True).merge(meta, on="opportunity_id", how="inner")
+    # a history row is the deal's state at every origin in [its snapshot_date, the deal's next snapshot_date)
+    nxt = hf.groupby("opportunity_id", sort=False)["snapshot_date"].shift(-1)
+    first = np.searchsorted(o, hf["snapshot_date"].to_numpy(), side="left")
+    last = np.searchsorted(o, nxt.fillna(pd.Timestamp.max).to_numpy(), side="left")
+    n = np.maximum(last - first, 0)
+    rows = np.repeat(np.arange(len(hf)), n)
+    at = np.repeat(first, n) + np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n)
+    snap = hf.iloc[rows].assign(origin=o[at])
+    snap = snap[~snap["stage"].isin(["Closed Won", "Closed Lost"])]
+    snap = snap.sort_values(["origin", "snapshot_date"], kind="stable")
+    snap = snap.reset_index(drop=True).merge(meta, on="opportunity_id", how="inner")
     snap["stage_n"] = snap["stage"].map(STAGE_ORDER).astype(float)
     snap["age_days"] = (snap["origin"] - snap["created_date"]).dt.days
     snap["log_amount"] = np.log1p(snap["amount_usd"].clip(lower=0))

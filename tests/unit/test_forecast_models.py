@@ -201,3 +201,16 @@ def test_commits_keep_history_and_the_latest_wins(engine):
         fc.save_commit(engine, "R1", "next quarter", 1.0)
     with pytest.raises(ValueError, match="zero or more"):
         fc.save_commit(engine, "R1", "2026Q1", -5.0)
+
+
+def test_vectorised_states_match_a_per_origin_reference(frames):
+    data = sales_data(frames)
+    origins = list(pd.date_range(data.hist.snapshot_date.min() + pd.Timedelta(days=30),
+                                 data.hist.snapshot_date.max(), freq="45D"))
+    snap = fd.state_at(data, origins)
+    for origin in origins[::3]:
+        ref = data.hist[data.hist.snapshot_date <= origin].groupby("opportunity_id").tail(1)
+        ref = ref[~ref.stage.isin(["Closed Won", "Closed Lost"])].set_index("opportunity_id")
+        got = snap[snap.origin == origin].set_index("opportunity_id")
+        assert sorted(got.index) == sorted(ref.index)
+        assert (got.snapshot_date == ref.loc[got.index, "snapshot_date"]).all()
