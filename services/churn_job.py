@@ -37,6 +37,8 @@ CAL_DATES = 3
 SCORE_MONTHS = 12
 MAX_TRAIN_ROWS = 400_000
 TOP_K = 8
+MIN_REASON_LOG_ODDS = 0.05
+CATEGORICAL_REASONS = ("adoption_cluster",)
 # shallow trees: the renewal decision is close to additive in log-odds (tuned out of time on the demo)
 MODEL_PARAMS = {"num_leaves": 4, "n_estimators": 600, "min_child_samples": 100, "colsample_bytree": 0.5}
 TIERS = (("high", 0.25), ("medium", 0.10), ("low", 0.0))
@@ -150,7 +152,9 @@ def reasons(model: ChurnClassifier, latest: pd.DataFrame, n_reasons: int = 3) ->
     groups = feature_catalog.groups(cols)
     expl = explain.explanation_frame(latest.account_id, cols, explain.numeric_values(latest[cols]), contrib,
                                      groups, top_k=TOP_K)
-    top = expl[(expl.feature != explain.OTHER) & (expl.contribution > 0)]
+    # risk-raising reasons only, with a measured value and a material contribution
+    top = expl[(expl.feature != explain.OTHER) & (expl.contribution > MIN_REASON_LOG_ODDS)
+               & (expl.value.notna() | expl.feature.isin(CATEGORICAL_REASONS))]
     top = top.sort_values(["subject_id", "contribution"], ascending=[True, False])
     top = top.drop_duplicates(["subject_id", "group"]).groupby("subject_id").head(n_reasons)
     records = latest[latest.account_id.isin(top.subject_id.unique())].set_index("account_id")[cols]
