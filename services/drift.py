@@ -120,4 +120,7 @@ def store_drift(engine: Engine, version: registry.Version, reference: pd.DataFra
 
 def read_drift(engine: Engine, model: str) -> pd.DataFrame:
     """The binned distributions stored by the active version of `model` (empty if none)."""
-    return registry.read_results(engine, TABLE, model)
+    out = registry.read_results(engine, TABLE, model)
+    if "flagged" in out:
+        out["flagged"] = out.flagged.astype(bool)  # SQLite stores booleans as 0/1
+    return out
