@@ -13,12 +13,22 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
+from models.treeshap_fast import tree_shap_fast
+
 COLUMNS = ["subject_id", "feature", "group", "value", "contribution", "base_value"]
 OTHER = "other"
 
 
+FAST_FROM_ROWS = 2_000
+
+
 def tree_shap(booster: lgb.Booster, X: pd.DataFrame) -> np.ndarray:
-    """Exact TreeSHAP values, shape (n, n_features + 1); the last column is the base value."""
+    """Exact TreeSHAP values, shape (n, n_features + 1); the last column is the base value.
+
+    From `FAST_FROM_ROWS` rows on, the same values come from `models.treeshap_fast` (pred_contrib once
+    per occupied split-grid cell), several times faster on many rows."""
+    if len(X) >= FAST_FROM_ROWS:
+        return tree_shap_fast(booster, X)
     return np.asarray(booster.predict(X, pred_contrib=True))
 
 
@@ -85,3 +95,37 @@ def prediction(expl: pd.DataFrame) -> pd.Series:
     """Raw log-odds per subject reconstructed from an explanation: base + sum of contributions."""
     g = expl.groupby("subject_id", sort=False)
     return g["contribution"].sum().astype(float) + g["base_value"].first().astype(float)
+
+
+# ---------------------------------------------------------------- k-means (adoption) explanations
+def margin_frame(subject_ids: Sequence, signals: Sequence[str], values: np.ndarray, margin_terms: np.ndarray,
+                 groups: Mapping[str, str]) -> pd.DataFrame:
+    """The k-means margin decomposition in the one explanation shape: base 0, one row per signal whose
+    contribution is its share of ||x - runner-up||^2 - ||x - assigned||^2 (scaled space); sums exactly to
+    the margin."""
+    n = margin_terms.shape[0]
+    return explanation_frame(subject_ids, signals, values, np.column_stack([margin_terms, np.zeros(n)]), groups)
+
+
+def fit_surrogate(X: pd.DataFrame, labels: np.ndarray, n_estimators: int = 150, num_leaves: int = 15,
+                  random_state: int = 0) -> lgb.LGBMClassifier:
+    """A LightGBM classifier that learns to predict the cluster from the same signals (to explain it)."""
+    labels = np.asarray(labels)
+    if len(np.unique(labels)) < 2:
+        raise ValueError("the surrogate needs at least two clusters among the accounts")
+    return lgb.LGBMClassifier(n_estimators=n_estimators, num_leaves=num_leaves, learning_rate=0.1,
+                              min_child_samples=5, random_state=random_state, n_jobs=2, verbose=-1).fit(X, labels)
+
+
+def fidelity(surrogate: lgb.LGBMClassifier, X: pd.DataFrame, labels: np.ndarray) -> float:
+    """Share of rows where the surrogate predicts the same cluster as k-means."""
+    return float(np.mean(surrogate.predict(X) == np.asarray(labels))) if len(X) else float("nan")
+
+
+def class_contributions(booster: lgb.Booster, X: pd.DataFrame, class_index: np.ndarray) -> np.ndarray:
+    """Multiclass TreeSHAP, each row's block for its own class: (n, n_features + 1) on that class's raw score."""
+    f = X.shape[1]
+    full = tree_shap(booster, X)
+    k = full.shape[1] // (f + 1)
+    blocks = full.reshape(len(X), k, f + 1)
+    return blocks[np.arange(len(X)), np.asarray(class_index, dtype=int)]

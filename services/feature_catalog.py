@@ -76,6 +76,13 @@ def describe(feature: str) -> FeatureInfo:
         "csm_actions_180d": ("CSM actions (180 days)", "Customer success",
                              "{value:.0f} customer-success action(s) logged in the last 180 days"),
         "adoption_cluster": ("Adoption cluster", "Adoption cluster", "In the adoption cluster \"{value}\""),
+        # adoption signals (k-means inputs, shares 0-1; use_trend a change of capacity use)
+        "seat_use": ("Seat use", "Seat activation", "Uses {value:.0%} of its licensed seats"),
+        "volume_use": ("Volume use", "Consumption", "Consumes {value:.0%} of its allowance or contracted volume"),
+        "breadth": ("Feature breadth", "Adoption breadth", "Uses {value:.0%} of the product features it pays for"),
+        "job_completion": ("Job completion", "Adoption breadth",
+                           "Completes {value:.0%} of its customer jobs end to end"),
+        "use_trend": ("Use trend (3 months)", "Usage trend", "Capacity use {dir} by {abs:.0%} points in 3 months"),
     }
     if feature in fixed:
         label, group, template = fixed[feature]
