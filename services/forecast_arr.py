@@ -118,3 +118,33 @@ def ending_arr(subs: pd.DataFrame, churn: pd.DataFrame, tree: Tree, as_of: pd.Ti
     info = {**hist, "ending_arr_churn_model_share": model_share,
             "ending_arr_source": "churn_model" if model_share > 0 else "historical_rate"}
     return pd.concat(out, ignore_index=True), info
+
+
+def backtest(subs: pd.DataFrame, churn: pd.DataFrame, bt_nodes: pd.DataFrame) -> dict:
+    """Company ending ARR forecast at the start of each backtest quarter (expected value: ARR running the
+    day before + expected renewal change + the week-0 bookings P50) against the ARR running on the
+    quarter's last day; the flat baseline keeps today's ARR. Quarters without a year of renewals before
+    them are skipped."""
+    rows = []
+    company = bt_nodes[(bt_nodes.role == "cro") & (bt_nodes.product_id == "ALL") & (bt_nodes.week == 0)]
+    for quarter, bookings in company.groupby("quarter")["p50_usd"].first().items():
+        q = pd.Period(quarter, "Q")
+        origin, end = q.start_time.normalize() - pd.Timedelta(days=1), q.end_time.normalize()
+        try:
+            hist = renewal_history(subs, origin)
+        except ValueError:
+            continue
+        running = subs[(subs.start_date <= origin) & (subs.end_date > origin)]
+        renewing = running[running.end_date <= end]
+        p, src = churn_probabilities(renewing, churn, origin, hist["churn_rate_at_renewal"])
+        arr = renewing.arr_usd.to_numpy()
+        change = float((arr * (hist["renewal_arr_ratio"] * (1 - p) - 1)).sum())
+        actual = subs[(subs.start_date <= end) & (subs.end_date > end)].arr_usd.sum()
+        rows.append((running.arr_usd.sum(), running.arr_usd.sum() + change + bookings, actual,
+                     float((src == "churn_model").mean()) if len(src) else 0.0))
+    if not rows:
+        return {}
+    start, pred, actual, share = (np.array(c, float) for c in zip(*rows))
+    return {"arr_wape_company": float(np.abs(pred - actual).sum() / actual.sum()),
+            "arr_wape_company_flat": float(np.abs(start - actual).sum() / actual.sum()),
+            "arr_backtest_quarters": len(rows), "arr_backtest_churn_model_share": float(share.mean())}

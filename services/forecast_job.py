@@ -63,6 +63,7 @@ def run(engine: Engine, version: registry.Version) -> tuple[dict, dict]:
     arr, arr_info = fa.ending_arr(fa.load_subscriptions(engine), data.churn, tree, as_of, paths)
     registry.write_results(engine, fa.TABLE, arr, version)
     metrics.update(arr_info)
+    metrics.update(fa.backtest(fa.load_subscriptions(engine), data.churn, bt_nodes))
     now = nodes[(nodes.kind == "live") & (nodes.origin_date == as_of) & (nodes.role == "cro")
                 & (nodes.product_id == fe.ALL)]
     log.info("forecast for %s: P50 %.0f", now.quarter.tolist(), now.p50_usd.sum())

@@ -214,3 +214,15 @@ def test_vectorised_states_match_a_per_origin_reference(frames):
         got = snap[snap.origin == origin].set_index("opportunity_id")
         assert sorted(got.index) == sorted(ref.index)
         assert (got.snapshot_date == ref.loc[got.index, "snapshot_date"]).all()
+
+
+def test_arr_backtest_scores_the_expected_ending_arr_against_the_actual():
+    subs = subs_frame()
+    nodes = pd.DataFrame({"role": ["cro"], "product_id": ["ALL"], "week": [0], "quarter": ["2025Q3"],
+                          "p50_usd": [0.0]})
+    m = fa.backtest(subs, pd.DataFrame(), nodes)
+    # as of 2025-06-30 (history: S1 renewed +10%, S3 churned): running S2 110 + S5 200, nothing renews in Q3
+    assert m["arr_backtest_quarters"] == 1
+    assert m["arr_wape_company"] == pytest.approx(0.0) and m["arr_wape_company_flat"] == pytest.approx(0.0)
+    m = fa.backtest(subs, pd.DataFrame(), nodes.assign(p50_usd=31.0))
+    assert m["arr_wape_company"] == pytest.approx(31 / 310)
