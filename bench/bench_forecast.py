@@ -26,7 +26,7 @@ BAR_S = {5000: 90, 100_000: 600}
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.WARNING)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     accounts = int(sys.argv[1]) if len(sys.argv) > 1 else 5000
     url = sys.argv[2] if len(sys.argv) > 2 else f"sqlite:///{tempfile.mkdtemp()}/bench_forecast.db"
     engine = db.get_engine(url)
@@ -49,7 +49,9 @@ def main() -> None:
     print(f"accounts={accounts} train+backtest+forecast wall={wall:.1f}s cpu={cpu:.1f}s"
           + (f" bar={bar}s cpu/bar={cpu / bar:.2f}" if bar else ""))
     keys = ["wape_company", "wape_company_seasonal_naive", "wape_company_commit", "wape_region", "wape_rep",
-            "coverage_p10_p90", "coherence_max_abs_gap_usd", "win_prob_auc", "win_prob_ece"]
+            "coverage_p10_p90", "coverage_p10_p90_by_level", "runrate_interval", "coherence_max_abs_gap_usd",
+            "win_prob_auc", "win_prob_ece", "ending_arr_source", "ending_arr_churn_model_share",
+            "arr_wape_company", "arr_wape_company_flat", "arr_backtest_quarters"]
     print(json.dumps({k: r.get(k) for k in keys}, indent=1))
     sn = r.get("wape_company_seasonal_naive")
     if sn:
