@@ -1,8 +1,9 @@
 """Monte-Carlo over deal outcomes and not-yet-created bookings, summed bottom-up so every level agrees.
 
 Leaves are (rep, product). Each simulated path draws every open deal as won (its full amount) or not
-with its probability, and each leaf's not-yet-created bookings as a compound Poisson sum of deal
-sizes drawn from the product's recent won deals, with the run-rate model's mean. Node paths are sums
+with its probability, and (when no conformal factors are available, see models/conformal.py) each
+leaf's not-yet-created bookings as a compound Poisson sum of deal sizes drawn from the product's
+recent won deals, with the run-rate model's mean. Node paths are sums
 of leaf paths, so the point forecast (the mean of the paths) of a parent equals the sum of its
 children's exactly; P10/P90 are quantiles of each node's own paths.
 """

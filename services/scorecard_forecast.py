@@ -31,5 +31,7 @@ def section(engine: Engine) -> dict[str, Any]:
         "wape_company_lt_commit": None if w is None or c is None else w < c,
         "coverage_p10_p90_in_0.72_0.88": None if cov is None else 0.72 <= cov <= 0.88,
         "coherence_under_1_usd": None if gap is None else gap < 1.0,
+        "arr_wape_company_lt_flat": None if m.get("arr_wape_company") is None
+        else m["arr_wape_company"] < m["arr_wape_company_flat"],
     }
     return out
