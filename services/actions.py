@@ -69,6 +69,9 @@ REASON_PLAYBOOKS = {
                       ("Review the last uplift against the value delivered", "Prepare a renewal offer")),
     "tenure": Playbook("New customer onboarding check", "success_plan",
                        ("Check onboarding milestones", "Name a champion and a second contact")),
+    "seat": CLUSTER_PLAYBOOKS["unused"],
+    "trend": CLUSTER_PLAYBOOKS["declining"],
+    "breadth": CLUSTER_PLAYBOOKS["shallow"],
 }
 DEFAULT_PLAYBOOK = Playbook("Health check call", "call",
                             ("Call the main contact", "Confirm goals and risks before the renewal"))
