@@ -1,0 +1,303 @@
+"""Read side of the explanation layer for the workbench: subjects, stored explanations, what-if, suggestions.
+
+Stored explanations come from `services.explain_job` (active `explain` version). A what-if recomputes a
+single row on demand with the active model (churn: probability, tier and TreeSHAP; adoption: cluster
+and margin decomposition), milliseconds per call. Churn what-if edits keep the account consistent:
+changing a usage level (`use_*_now`) by d moves its 3- and 6-month trends by d and its 3-month mean by
+d/3. Suggestions search the actionable signals for the smallest change that lowers the risk tier (churn)
+or moves the account into a healthy cluster (adoption).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from models import explain
+from models.adoption import SIGNALS, AdoptionClusters
+from services import explain_job, feature_catalog, registry
+
+MODELS = {"churn": "Churn risk (accounts)", "adoption_margin": "Adoption cluster (accounts)",
+          "winprob": "Win probability (opportunities)", "forecast_node": "Forecast (people)"}
+HEALTHY = ("Healthy", "Expansion-ready")
+ACTIONABLE = re.compile(r"use_.+_now|breadth_3m|jobs_3m|csm_actions_180d")
+STEPS_SHARE = np.round(np.arange(0.05, 0.55, 0.05), 2)
+STEPS_COUNT = np.arange(1, 6)
+
+
+def available(engine: Engine) -> list[str]:
+    """Models with stored explanations (plus the forecast decomposition when a forecast is active)."""
+    version = registry.active_version(engine, explain_job.MODEL)
+    have: list[str] = []
+    if version is not None:
+        with engine.connect() as conn:
+            got = {r[0] for r in conn.execute(sa.text(
+                f'SELECT DISTINCT model FROM "{explain_job.SAMPLE_TABLE}" WHERE model_version = :v'), {"v": version})}
+        have = [m for m in ("churn", "adoption_margin", "winprob") if m in got]
+    if registry.active_version(engine, "forecast"):
+        have.append("forecast_node")
+    return have
+
+
+def stored(engine: Engine, model: str, subject_id: str | None = None) -> pd.DataFrame:
+    """Stored explanation rows of one model (one subject, or all)."""
+    where, params = "model = :m", {"m": model}
+    if subject_id is not None:
+        where += " AND subject_id = :s"
+        params["s"] = subject_id
+    return registry.read_results(engine, explain_job.TABLE, explain_job.MODEL, where=where, params=params)
+
+
+def sample(engine: Engine, model: str) -> pd.DataFrame:
+    """All features for a sample of subjects (global importance, beeswarm, dependence)."""
+    return registry.read_results(engine, explain_job.SAMPLE_TABLE, explain_job.MODEL, where="model = :m",
+                                 params={"m": model})
+
+
+def subjects(engine: Engine, model: str) -> pd.DataFrame:
+    """`subject_id, label, prediction` for the picker, highest risk / largest first."""
+    if model == "churn":
+        s = registry.read_results(engine, "churn_scores", "churn")
+        s = s[s.score_date == s.score_date.max()].sort_values("probability", ascending=False)
+        return pd.DataFrame({"subject_id": s.account_id, "label": s.account_id + " · " + s.tier + " risk",
+                             "prediction": s.probability}).reset_index(drop=True)
+    if model == "adoption_margin":
+        m = registry.read_results(engine, "adoption_membership", "adoption")
+        m = m[m.month == m.month.max()].sort_values("account_id")
+        return pd.DataFrame({"subject_id": m.account_id, "label": m.account_id + " · " + m.cluster_name,
+                             "prediction": m.cluster_id}).reset_index(drop=True)
+    if model == "winprob":
+        d = registry.read_results(engine, "forecast_deals", "forecast")
+        d = d[d.h == 0].sort_values("contribution_usd", ascending=False)
+        return pd.DataFrame({"subject_id": d.opportunity_id, "prediction": d.p_win,
+                             "label": d.opportunity_id + " · " + d.stage + " · $" + (d.amount_usd / 1e3).round(0)
+                             .astype(int).astype(str) + "k"}).reset_index(drop=True)
+    if model == "forecast_node":
+        n = _live_nodes(engine)
+        n = n[n.quarter == n.quarter.min()]
+        return pd.DataFrame({"subject_id": n.person_id, "label": n.person_id + " · " + n.role,
+                             "prediction": n.p50_usd}).reset_index(drop=True)
+    raise ValueError(f"unknown model {model!r}; choose one of {', '.join(MODELS)}")
+
+
+def _live_nodes(engine: Engine) -> pd.DataFrame:
+    n = registry.read_results(engine, "forecast_nodes", "forecast", where="kind = 'live' AND product_id = 'ALL'")
+    return n[n.origin_date == n.origin_date.max()] if len(n) else n
+
+
+def forecast_node(engine: Engine, person_id: str) -> pd.DataFrame:
+    """A forecast node's P50 for the current quarter as an additive decomposition (USD, base 0):
+    bookings closed so far + expected value of open deals + run-rate from deals not yet created."""
+    n = _live_nodes(engine)
+    n = n[(n.person_id == person_id) & (n.quarter == n.quarter.min())]
+    if n.empty:
+        raise LookupError(f"no live forecast for {person_id!r}")
+    r = n.iloc[0]
+    parts = {"Closed won": r.closed_won_usd, "Open pipeline (expected)": r.pipeline_expected_usd,
+             "Run-rate (deals not yet created)": r.runrate_usd}
+    parts["Simulation difference"] = r.p50_usd - sum(parts.values())
+    return pd.DataFrame({"subject_id": person_id, "feature": list(parts), "group": list(parts),
+                         "value": np.nan, "contribution": list(parts.values()), "base_value": 0.0})
+
+
+# ---------------------------------------------------------------- churn what-if
+@dataclass
+class ChurnRow:
+    account_id: str
+    values: dict[str, Any]
+
+
+def churn_row(engine: Engine, account_id: str) -> ChurnRow:
+    r = registry.read_results(engine, explain_job.CHURN_ROWS, explain_job.MODEL, where="account_id = :a",
+                              params={"a": account_id})
+    if r.empty:
+        raise LookupError(f"account {account_id!r} has no churn features at the as-of date")
+    return ChurnRow(account_id, r.drop(columns=["model_version", "as_of"]).iloc[0].to_dict())
+
+
+def actionable(features: list[str]) -> list[str]:
+    return [f for f in features if ACTIONABLE.fullmatch(f)]
+
+
+def apply_edits(values: dict[str, Any], edits: dict[str, float]) -> dict[str, Any]:
+    """The row with `edits` applied (usage levels carry their trends and 3-month mean along)."""
+    out = dict(values)
+    for f, new in edits.items():
+        if f not in out:
+            raise ValueError(f"unknown feature {f!r}")
+        old = out[f]
+        out[f] = float(new)
+        m = re.fullmatch(r"use_(.+)_now", f)
+        if m and old is not None and not pd.isna(old):
+            d = float(new) - float(old)
+            for dep, w in ((f"use_{m.group(1)}_trend_3m", 1.0), (f"use_{m.group(1)}_trend_6m", 1.0),
+                           (f"use_{m.group(1)}_3m", 1 / 3)):
+                if dep in out and out[dep] is not None and not pd.isna(out[dep]):
+                    out[dep] = float(out[dep]) + w * d
+    return out
+
+
+def churn_predict(model: Any, rows: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
+    """(calibrated probability, raw log-odds) for feature rows."""
+    X = pd.DataFrame(rows)[model.feature_names_]
+    raw = model.decision_function(X)
+    return 1 / (1 + np.exp(-model.calibrated_logit(raw))), raw
+
+
+def churn_explain(model: Any, values: dict[str, Any], subject_id: str = "what-if") -> pd.DataFrame:
+    cols = model.feature_names_
+    X = pd.DataFrame([values])[cols]
+    contrib = explain.tree_shap(model.booster_.booster_, model.transform_frame(X))
+    return explain.explanation_frame([subject_id], cols, explain.numeric_values(X), contrib,
+                                     feature_catalog.groups(cols))
+
+
+def tier_of(p: float, tiers: dict[str, float]) -> str:
+    for name, cut in sorted(tiers.items(), key=lambda kv: -kv[1]):
+        if p >= cut:
+            return name
+    return "low"
+
+
+def _candidates(values: dict[str, Any], feature: str) -> np.ndarray:
+    v = values.get(feature)
+    if v is None or pd.isna(v):
+        return np.zeros(0)
+    if feature == "csm_actions_180d":
+        return float(v) + STEPS_COUNT
+    steps = np.unique(np.clip(float(v) + STEPS_SHARE, 0, 1.0))
+    return steps[steps > float(v)]
+
+
+def suggest_churn(model: Any, values: dict[str, Any], tiers: dict[str, float], max_edits: int = 3) -> dict[str, Any]:
+    """Smallest change of actionable signals that lowers the tier: all single-signal steps in one batch
+    (smallest step that crosses wins); else the best step greedily, up to `max_edits` signals."""
+    p0 = float(churn_predict(model, [values])[0][0])
+    t0 = tier_of(p0, tiers)
+    if t0 == "low":
+        return {"edits": {}, "probability": p0, "tier": t0, "note": "already in the low-risk tier"}
+    edits: dict[str, float] = {}
+    cur, p_cur = dict(values), p0
+    for _ in range(max_edits):
+        cands = [(f, c) for f in actionable(model.feature_names_) if f not in edits for c in _candidates(cur, f)]
+        if not cands:
+            break
+        rows = [apply_edits(cur, {f: c}) for f, c in cands]
+        p = churn_predict(model, rows)[0]
+        size = np.array([(c - float(cur[f])) / (5.0 if f == "csm_actions_180d" else 0.5) for f, c in cands])
+        crossed = np.array([tier_of(float(q), tiers) != t0 for q in p])
+        if crossed.any():
+            i = int(np.flatnonzero(crossed)[np.argmin(size[crossed])])
+            edits[cands[i][0]] = float(cands[i][1])
+            cur, p_cur = rows[i], float(p[i])
+            break
+        gain = (p_cur - p) / np.maximum(size, 1e-9)
+        i = int(np.argmax(gain))
+        if p[i] >= p_cur:
+            break
+        edits[cands[i][0]] = float(cands[i][1])
+        cur, p_cur = rows[i], float(p[i])
+    return {"edits": edits, "probability": p_cur, "tier": tier_of(p_cur, tiers),
+            "note": "" if tier_of(p_cur, tiers) != t0 else "no change of up to 3 actionable signals lowers the tier"}
+
+
+# ---------------------------------------------------------------- adoption what-if
+def adoption_signals(engine: Engine, account_id: str) -> dict[str, float]:
+    s = registry.read_results(engine, "adoption_signals", "adoption", where="account_id = :a",
+                              params={"a": account_id})
+    if s.empty:
+        raise LookupError(f"account {account_id!r} has no adoption signals")
+    return {k: float(v) for k, v in s.sort_values("month").iloc[-1][SIGNALS].items()}
+
+
+def adoption_whatif(km: AdoptionClusters, signals: dict[str, float], subject_id: str = "what-if"
+                    ) -> dict[str, Any]:
+    """Cluster, runner-up and the exact margin decomposition for one signal row."""
+    X = pd.DataFrame([signals])[SIGNALS].astype(float)
+    dec = km.margin_decomposition(X).iloc[0]
+    frame = explain.margin_frame([subject_id], SIGNALS, X.to_numpy(), dec[SIGNALS].to_numpy(float)[None, :],
+                                 feature_catalog.groups(SIGNALS))
+    names = km.name_of_
+    return {"cluster_id": int(dec.cluster_id), "cluster": names[int(dec.cluster_id)],
+            "runner_up_id": int(dec.runner_up_id), "runner_up": names[int(dec.runner_up_id)],
+            "margin": float(dec.margin), "explanation": frame}
+
+
+def suggest_adoption(km: AdoptionClusters, signals: dict[str, float], steps: int = 200) -> dict[str, Any]:
+    """Smallest move along the straight line (scaled space) to the nearest healthy centroid that lands the
+    account in a healthy cluster; the edits are in signal units."""
+    names = km.name_of_
+    x = km.transform(pd.DataFrame([signals]))[0]
+    own = int(km.predict(pd.DataFrame([signals]))[0])
+    if names[own].startswith(HEALTHY):
+        return {"edits": {}, "cluster": names[own], "note": "already in a healthy cluster"}
+    healthy = [i for i, cid in enumerate(km.cluster_ids_) if names[int(cid)].startswith(HEALTHY)]
+    if not healthy:
+        return {"edits": {}, "cluster": names[own], "note": "no healthy cluster in this model"}
+    centres = km.kmeans_.cluster_centers_
+    target = min(healthy, key=lambda i: float(np.sum((centres[i] - x) ** 2)))
+    ts = np.linspace(0, 1, steps + 1)[1:]
+    path = x[None, :] + ts[:, None] * (centres[target] - x)[None, :]
+    raw = km.scaler_.inverse_transform(path)
+    labels = km.predict(pd.DataFrame(raw, columns=SIGNALS))
+    ok = np.flatnonzero([names[int(c)].startswith(HEALTHY) for c in labels])
+    i = int(ok[0]) if len(ok) else len(ts) - 1
+    new = dict(zip(SIGNALS, raw[i].tolist()))
+    edits = {s: new[s] for s in SIGNALS if abs(new[s] - signals[s]) > 1e-3}
+    return {"edits": edits, "cluster": names[int(labels[i])], "note": ""}
+
+
+# ---------------------------------------------------------------- global views and model card
+def importance(sample_frame: pd.DataFrame, by: str = "group") -> pd.DataFrame:
+    """Mean |contribution| per group or feature (largest first)."""
+    per = sample_frame.groupby(["subject_id", by], sort=False)["contribution"].sum().abs()
+    out = per.groupby(level=by).mean().rename("mean_abs_contribution").reset_index()
+    return out.sort_values("mean_abs_contribution", ascending=False, ignore_index=True)
+
+
+def cohort(sample_frame: pd.DataFrame, subject_ids: list[str]) -> pd.DataFrame:
+    """Mean contribution per group: a cohort of subjects against all sampled subjects."""
+    per = sample_frame.groupby(["subject_id", "group"], sort=False)["contribution"].sum().reset_index()
+    everyone = per.groupby("group")["contribution"].mean().rename("all")
+    chosen = per[per.subject_id.isin(subject_ids)].groupby("group")["contribution"].mean().rename("cohort")
+    out = pd.concat([everyone, chosen], axis=1).fillna(0.0).reset_index()
+    out["difference"] = out["cohort"] - out["all"]
+    return out.sort_values("difference", key=np.abs, ascending=False, ignore_index=True)
+
+
+def model_card(engine: Engine, model: str) -> dict[str, Any]:
+    """Training window, data version, metrics against baselines, calibration and cut-offs of the model
+    behind an explanation (read from the registry; nothing is refitted)."""
+    owner = {"churn": "churn", "adoption_margin": "adoption", "winprob": "forecast",
+             "forecast_node": "forecast"}[model]
+    v = registry.versions(engine, owner)
+    v = v[v.status == "active"]
+    if v.empty:
+        return {}
+    row = v.iloc[0]
+    m = registry.active_metrics(engine, owner)
+    card: dict[str, Any] = {"model": owner, "version": row.version, "as_of": str(row.as_of),
+                            "code_version": row.code_version, "data": row.data_fingerprint,
+                            "metrics": {k: x for k, x in m.items() if isinstance(x, int | float)}}
+    if owner == "churn":
+        card.update(training_window=m.get("train_window"), test_window=m.get("test_window"),
+                    cut_offs=m.get("tiers"), baselines={"auc": m.get("auc"),
+                                                        "auc_baseline_logreg": m.get("auc_baseline_logreg")})
+        bt = registry.read_results(engine, "churn_backtest", "churn")
+        if len(bt):
+            bins = pd.cut(bt.probability, np.linspace(0, 1, 11), include_lowest=True)
+            cal = bt.groupby(bins, observed=True).agg(predicted=("probability", "mean"),
+                                                      observed=("label_churn", "mean"), n=("probability", "size"))
+            card["calibration"] = cal.reset_index(drop=True)
+    elif owner == "forecast":
+        card["baselines"] = {k: x for k, x in m.items() if k.startswith("wape_") and not isinstance(x, dict)}
+    else:
+        card["baselines"] = {k: m.get(k) for k in ("k", "stability", "silhouette")}
+    ex = registry.active_metrics(engine, explain_job.MODEL).get("models", {})
+    card["explanation"] = ex.get({"adoption_margin": "adoption"}.get(model, model), {})
+    return card
