@@ -1,0 +1,200 @@
+"""Workbench: why a model said what it said, for one subject or the whole population, and what would change it."""
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from models.adoption import SIGNALS
+from services import explain as svc
+from services import feature_catalog
+from ui import data
+from ui import explain as ux
+from ui import explain_charts as charts
+from ui.widgets import empty_state
+
+st.title("Workbench")
+url = data.current_url()
+if not data.has_accounts(url):
+    empty_state()
+    st.stop()
+models = ux.available(url)
+if not models:
+    st.info("No explanations yet: run `python -m services.cli train` (the explain job runs last).",
+            icon=":material/info:")
+    st.stop()
+
+LOG_ODDS = {"churn", "winprob"}
+c1, c2 = st.columns([1, 2])
+model = c1.selectbox("Model", models, format_func=svc.MODELS.get, key="wb_model")
+subjects = ux.subjects(url, model)
+if subjects.empty:
+    st.info("This model has no scored subjects at the as-of date.", icon=":material/info:")
+    st.stop()
+labels = dict(zip(subjects.subject_id, subjects.label))
+subject = c2.selectbox("Subject", subjects.subject_id, format_func=labels.get, key="wb_subject")
+expl = ux.stored(url, model, subject)
+if model in LOG_ODDS:
+    st.caption("Contributions are on the log-odds scale, where they add up exactly from the base value to the "
+               "model's raw output; the top axis shows the matching probability (before calibration).")
+elif model == "adoption_margin":
+    st.caption("Adoption clusters come from k-means: each signal's share of the squared-distance margin between "
+               "the assigned cluster and the nearest other one (scaled units; the shares add up to the margin).")
+else:
+    st.caption("The forecast P50 of the current quarter split into its parts (USD).")
+
+local, whatif, glob, card, compare = st.tabs(["Local", "What-if", "Global", "Model card", "Compare"])
+names = feature_catalog.labels(sorted(expl.feature.unique()))
+
+
+def reasons(frame: pd.DataFrame, values: dict) -> list[str]:
+    top = frame[(frame.feature != "other") & (frame.contribution > 0)].nlargest(3, "contribution")
+    return [feature_catalog.reason(f, values) for f in top.feature]
+
+
+with local:
+    raw = st.toggle("Show raw features instead of groups", key="wb_raw")
+    by = "feature" if raw else "group"
+    if model == "adoption_margin":
+        km = ux.active_artifact(url, "adoption")
+        w = svc.adoption_whatif(km, ux.adoption_signals(url, subject), subject)
+        a, b = st.columns(2)
+        a.metric("Cluster", w["cluster"])
+        b.metric("Nearest other cluster", w["runner_up"], help="the runner-up centroid")
+        st.plotly_chart(charts.waterfall(expl, by="feature", log_odds=False, labels=names,
+                                         title=f"Why {w['cluster']} and not {w['runner_up']} (margin {w['margin']:.2f})"),
+                        key="wb_margin")
+        sur = ux.stored(url, "adoption_surrogate", subject)
+        if len(sur):
+            st.plotly_chart(charts.waterfall(sur, by=by, labels=names,
+                                             title="Surrogate LightGBM: the cluster's score (log-odds)"),
+                            key="wb_surrogate")
+    else:
+        st.plotly_chart(charts.waterfall(expl, by=by, log_odds=model in LOG_ODDS, labels=names,
+                                         title="From the base value to the prediction"), key="wb_waterfall")
+    if model == "churn":
+        st.subheader("Reasons")
+        for text in reasons(expl, ux.churn_row(url, subject)):
+            st.markdown(f"- {text}")
+    if model != "forecast_node":
+        st.dataframe(expl[["feature", "group", "value", "contribution"]].sort_values("contribution", key=abs,
+                                                                                       ascending=False),
+                     hide_index=True, column_config={"value": st.column_config.NumberColumn(format="%.3f"),
+                                                     "contribution": st.column_config.NumberColumn(format="%+.3f")})
+
+
+@st.fragment
+def churn_whatif() -> None:
+    art = ux.active_artifact(url, "churn")
+    values = ux.churn_row(url, subject)
+    model_ = art["model"]
+    tiers = dict(art["tiers"])
+    edits = {}
+    cols = st.columns(3)
+    for i, f in enumerate(svc.actionable(model_.feature_names_)):
+        v = values.get(f)
+        if v is None or pd.isna(v):
+            continue
+        if f == "csm_actions_180d":
+            new = cols[i % 3].number_input(names.get(f, f), 0, 50, int(v), key=f"wb_wi_{subject}_{f}")
+        else:
+            new = cols[i % 3].slider(feature_catalog.describe(f).label, 0.0, 1.0, float(min(max(v, 0), 1)), 0.01,
+                                     key=f"wb_wi_{subject}_{f}")
+        if abs(float(new) - float(v)) > 1e-9:
+            edits[f] = float(new)
+    p0 = float(svc.churn_predict(model_, [values])[0][0])
+    row = svc.apply_edits(values, edits)
+    p1 = float(svc.churn_predict(model_, [row])[0][0])
+    a, b = st.columns(2)
+    a.metric("Churn probability (what-if)", f"{p1:.1%}", delta=f"{(p1 - p0) * 100:+.1f} pts", delta_color="inverse")
+    b.metric("Risk tier (what-if)", svc.tier_of(p1, tiers), delta=f"was {svc.tier_of(p0, tiers)}", delta_color="off")
+    st.plotly_chart(charts.waterfall(svc.churn_explain(model_, row, subject), by="group",
+                                     title="What-if contributions"), key="wb_wi_chart")
+    if st.button("Suggest the smallest change that lowers the tier", key="wb_suggest"):
+        s = svc.suggest_churn(model_, values, tiers)
+        if s["edits"]:
+            st.dataframe(pd.DataFrame({"signal": [names.get(f, f) for f in s["edits"]],
+                                       "now": [values[f] for f in s["edits"]], "to": list(s["edits"].values())}),
+                         hide_index=True)
+        st.write(f"New probability {s['probability']:.1%}, tier {s['tier']}. {s['note']}")
+
+
+@st.fragment
+def adoption_whatif() -> None:
+    km = ux.active_artifact(url, "adoption")
+    sig = ux.adoption_signals(url, subject)
+    new = {}
+    cols = st.columns(len(SIGNALS))
+    for c, s in zip(cols, SIGNALS):
+        lo, hi = (-1.0, 1.0) if s == "use_trend" else (0.0, max(1.5, sig[s]))
+        new[s] = c.slider(feature_catalog.describe(s).label, lo, hi, float(min(max(sig[s], lo), hi)), 0.01,
+                          key=f"wb_ad_{subject}_{s}")
+    w = svc.adoption_whatif(km, new, subject)
+    a, b = st.columns(2)
+    a.metric("Cluster (what-if)", w["cluster"])
+    b.metric("Nearest other cluster", w["runner_up"])
+    st.plotly_chart(charts.waterfall(w["explanation"], by="feature", log_odds=False, labels=names,
+                                     title="What-if margin decomposition"), key="wb_ad_chart")
+    if st.button("Suggest the smallest move to a healthy cluster", key="wb_ad_suggest"):
+        s = svc.suggest_adoption(km, sig)
+        if s["edits"]:
+            st.dataframe(pd.DataFrame({"signal": list(s["edits"]), "now": [sig[k] for k in s["edits"]],
+                                       "to": list(s["edits"].values())}), hide_index=True)
+        st.write(f"Lands in: {s['cluster']}. {s['note']}")
+
+
+with whatif:
+    if model == "churn":
+        churn_whatif()
+    elif model == "adoption_margin":
+        adoption_whatif()
+    else:
+        st.info("What-if editing covers accounts (churn risk and adoption cluster).", icon=":material/info:")
+
+with glob:
+    smp = ux.sample(url, model) if model != "forecast_node" else pd.DataFrame()
+    if smp.empty:
+        st.info("Global views cover the account and opportunity models.", icon=":material/info:")
+    else:
+        imp_g, imp_f = svc.importance(smp, "group"), svc.importance(smp, "feature")
+        a, b = st.columns(2)
+        a.plotly_chart(charts.importance_bar(imp_g, "group", "Importance by group"), key="wb_imp_g")
+        b.plotly_chart(charts.importance_bar(imp_f, "feature", "Importance by feature"), key="wb_imp_f")
+        top = imp_f.feature.head(10).tolist()
+        glabels = feature_catalog.labels(top)
+        st.plotly_chart(charts.beeswarm(smp, top, labels=glabels), key="wb_bees")
+        a, b = st.columns(2)
+        feat = a.selectbox("Dependence of", top, key="wb_dep")
+        colour = b.selectbox("Coloured by", [f for f in top if f != feat], key="wb_dep_c")
+        st.plotly_chart(charts.dependence(smp, feat, colour), key="wb_dep_chart")
+        segment = subjects.label.str.split(" · ").str[-1]
+        pick = st.selectbox("Cohort", sorted(segment.unique()), key="wb_cohort")
+        ids = subjects.subject_id[segment == pick].tolist()
+        st.plotly_chart(charts.cohort_bar(svc.cohort(smp, ids), f"Cohort “{pick}” against all"), key="wb_cohort_chart")
+
+with card:
+    mc = ux.model_card(url, model)
+    if not mc:
+        st.info("No active model.", icon=":material/info:")
+    else:
+        st.write(f"**{mc['model']}** · version `{mc['version']}` · as of {mc['as_of']} · code {mc['code_version']}")
+        if mc.get("training_window"):
+            st.write(f"Training window {mc['training_window'][0]} to {mc['training_window'][1]}; "
+                     f"out-of-time test {mc['test_window'][0]} to {mc['test_window'][1]}")
+        if mc.get("cut_offs"):
+            st.write("Risk tiers: " + ", ".join(f"{k} ≥ {v:.0%}" for k, v in mc["cut_offs"].items()))
+        st.dataframe(pd.DataFrame({"metric": list(mc["metrics"]), "value": list(mc["metrics"].values())}),
+                     hide_index=True, column_config={"value": st.column_config.NumberColumn(format="%.4g")})
+        if mc.get("calibration") is not None:
+            st.plotly_chart(charts.calibration(mc["calibration"]), key="wb_cal")
+        st.caption(f"Data version: {mc['data']}")
+
+with compare:
+    other = st.selectbox("Compare with", [s for s in subjects.subject_id if s != subject], format_func=labels.get,
+                         key="wb_other")
+    if other:
+        a, b = st.columns(2)
+        lo = model in LOG_ODDS
+        fb = "feature" if model == "adoption_margin" else "group"
+        a.plotly_chart(charts.waterfall(expl, by=fb, log_odds=lo, labels=names, title=labels[subject]), key="wb_c1")
+        b.plotly_chart(charts.waterfall(ux.stored(url, model, other), by=fb, log_odds=lo, labels=names,
+                                        title=labels[other]), key="wb_c2")
