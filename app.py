@@ -19,7 +19,7 @@ PAGES = {
     ],
     "Sales": [
         st.Page("pages/forecast.py", title="Forecast", icon=":material/trending_up:"),
-        # st.Page("pages/workbench.py", title="Workbench", icon=":material/handyman:"),
+        st.Page("pages/workbench.py", title="Workbench", icon=":material/handyman:"),
     ],
     "Admin": [
         st.Page("pages/model_health.py", title="Model health", icon=":material/monitor_heart:"),
