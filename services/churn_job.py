@@ -132,7 +132,8 @@ def score(model: ChurnClassifier, inputs: cf.Inputs, as_of: pd.Timestamp) -> tup
     rows = cf.build(inputs, dates)
     raw = model.decision_function(rows[model.feature_names_])
     p_renewal = 1 / (1 + np.exp(-model.calibrated_logit(raw)))
-    p = horizon_probability(p_renewal, rows, model.off_window_rate_)
+    off_rate = getattr(model, "off_window_rate_", None)  # None: a model from before the renewal window
+    p = p_renewal if off_rate is None else horizon_probability(p_renewal, rows, off_rate)
     scores = pd.DataFrame({
         "account_id": rows.account_id, "score_date": rows.as_of, "probability": p, "tier": tier(p),
         "probability_at_renewal": p_renewal,
