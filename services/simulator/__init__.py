@@ -81,7 +81,8 @@ def generate(accounts: int = 5000, months: int = 36, seed: int = 0, as_of: date 
         "forecast_category": opp["forecast_category"], "is_closed": opp["is_closed"], "is_won": opp["is_won"],
     })
     history = pd.DataFrame({
-        "opportunity_id": opp_ids[hist["opp"]], "snapshot_date": _days(hist["day"]), "stage": hist["stage"],
+        "opportunity_id": pd.Categorical.from_codes(hist["opp"].to_numpy(), categories=opp_ids),
+        "snapshot_date": _days(hist["day"]), "stage": hist["stage"],
         "amount_usd": hist["amount_usd"].round(2), "close_date": _days(hist["close_day"]),
         "forecast_category": hist["forecast_category"],
     })
@@ -155,10 +156,12 @@ def _subscriptions(ev, acct_ids, as_of_day) -> pd.DataFrame:
 
 
 def _usage(ev, acct_ids, metric_ids, base) -> pd.DataFrame:
+    sizes = np.array([len(u[0]) for u in ev.usage])
     acct = np.concatenate([u[0] for u in ev.usage])
-    metric = np.concatenate([u[1] for u in ev.usage])
-    month = np.concatenate([np.full(len(u[0]), u[2]) for u in ev.usage])
-    value = np.concatenate([np.broadcast_to(u[3], len(u[0])) for u in ev.usage]).astype(float)
+    metric = np.repeat(np.array([u[1] for u in ev.usage], dtype=np.int8), sizes)
+    month = np.repeat(np.array([u[2] for u in ev.usage], dtype=np.int16), sizes)
+    value = np.concatenate([u[3] for u in ev.usage]).astype(float)
+    ev.usage.clear()
     catalog = metric_catalog_frame().set_index("metric_id")
     prod_of_metric = catalog.loc[metric_ids, "product_id"].to_numpy()
     return pd.DataFrame({

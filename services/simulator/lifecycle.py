@@ -55,7 +55,7 @@ def churn_logit(act, trend, severe_cases, tenure_years, price_change):
 @dataclass
 class Events:
     subs: list = field(default_factory=list)  # (sub_id, acct, prod, start_day, end_day, arr, qty, renewal_of)
-    usage: list = field(default_factory=list)  # (acct, metric_idx, month, value)
+    usage: list = field(default_factory=list)  # (acct array, metric_idx, month, value array)
     cases: list = field(default_factory=list)  # (acct, month, severe_count, other_count)
     deals: list = field(default_factory=list)  # (acct, prod, type, close_day, amount, won)
     renewals: list = field(default_factory=list)  # (acct, day, p_churn, churned, acted)
@@ -176,11 +176,11 @@ def run(rng, acc, months_total: int, first_future_month: int, drift: str | None)
                 act_obs[has] = cons / np.maximum(cap, 1)
             if m >= 0 and m < first_future_month:
                 b = metric_base[k]
-                ev.usage.append((a, np.full(len(a), b), m, cap))
-                ev.usage.append((a, np.full(len(a), b + 1), m, cons))
+                ev.usage.append((a.astype(np.int32), b, m, cap.astype(np.float32)))
+                ev.usage.append((a.astype(np.int32), b + 1, m, np.asarray(cons, np.float32)))
                 j = b + 2
                 for _ in p["value"]:
-                    ev.usage.append((a, np.full(len(a), j), m, np.round(cons / acc["aov"][a])))
+                    ev.usage.append((a.astype(np.int32), j, m, np.round(cons / acc["aov"][a]).astype(np.float32)))
                     j += 1
                 st = state[a]
                 p_use = np.where(st == DECL, 0.9 * np.minimum(1, lvl_vol[a] / 0.85 if volume[k]
@@ -193,7 +193,7 @@ def run(rng, acc, months_total: int, first_future_month: int, drift: str | None)
                         pu = np.where(st == SHALLOW, np.where(pick, 0.97, 0.03), p_use)
                         used = rng.random(len(a)) < pu
                         val = rng.poisson(scale[used] * rng.uniform(0.3, 2.0, used.sum())) + 1
-                        ev.usage.append((a[used], np.full(used.sum(), j + f), m, val.astype(float)))
+                        ev.usage.append((a[used].astype(np.int32), j + f, m, val.astype(np.float32)))
                         f += 1
         act_hist[live, h] = np.where(owned[live][:, seat_k].any(1), act_obs, np.nan_to_num(vol_obs))
         rate = case_rate[live] * CASE_STATE_MULT[s] * (2.5 if drift == "support_load" and shift else 1.0)

@@ -5,7 +5,8 @@ import numpy as np
 import pandas as pd
 
 STAGES = np.array(["Qualify", "Discover", "Propose", "Negotiate", "Closed Won", "Closed Lost"])
-CATEGORY_OF_STAGE = np.array(["pipeline", "pipeline", "best_case", "commit", "closed", "closed"])
+CATEGORIES = ["pipeline", "best_case", "commit", "closed", "omitted"]
+CATEGORY_CODE_OF_STAGE = np.array([0, 0, 1, 2, 3, 3])
 TYPES = np.array(["new", "expansion", "renewal"])
 CYCLE_DAYS = np.array([40.0, 75.0, 140.0])  # new business, by segment
 LOST_PER_WON = {"new_logo": 1.8, "cross_sell": 1.0, "expansion": 0.4}
@@ -40,7 +41,7 @@ def _lost(deals, rows, rng, acct, shift):
 
 
 def opportunities(rng, deals: dict, segment: np.ndarray, window_start: int, as_of: int):
-    """Build opportunities and their history. Returns (opportunities, history, hidden outcomes)."""
+    """Build opportunities and their history as seen at as_of. Returns (opportunities, history, kept ids)."""
     n = len(deals["acct"])
     seg = segment[deals["acct"]]
     typ = deals["type"]
@@ -48,7 +49,11 @@ def opportunities(rng, deals: dict, segment: np.ndarray, window_start: int, as_o
     cycle = np.where(typ == 2, 90.0, cycle).astype(np.int64) + 7
     close = deals["close"].astype(np.int64)
     created = close - cycle
-    keep = created >= window_start
+    # only deals created inside the window (and by as_of) become opportunities
+    sub = np.flatnonzero((created >= window_start) & (created <= as_of))
+    deals = {k: v[sub] for k, v in deals.items()}
+    typ, close, created, cycle, n = typ[sub], close[sub], created[sub], cycle[sub], len(sub)
+    keep = np.ones(n, dtype=bool)
     won = deals["won"]
     max_stage = np.where(won, 3, rng.choice(4, size=n, p=[0.35, 0.30, 0.20, 0.15]))
     max_stage = np.where((typ == 2) & ~won, np.maximum(max_stage, 2), max_stage)
@@ -88,24 +93,28 @@ def opportunities(rng, deals: dict, segment: np.ndarray, window_start: int, as_o
     add(o, created[o] + (rng.uniform(0.1, 0.9, len(o)) * cycle[o]).astype(np.int64), amt=amount[o])
     add(ids, close, np.where(won, 4, 5), amount, close)
 
-    ev = pd.DataFrame({"opp": np.concatenate(ev_opp), "day": np.concatenate(ev_day),
-                       "stage": np.concatenate(ev_stage), "amount": np.concatenate(ev_amount),
-                       "close": np.concatenate(ev_close)})
-    ev["day"] = np.minimum(ev["day"], close[ev["opp"]])
-    ev = ev[keep[ev["opp"].to_numpy()] & (ev["day"] <= as_of)]
-    ev = ev.sort_values(["opp", "day"], kind="stable")
-    ev[["stage", "close"]] = ev[["stage", "close"]].replace(-1, np.nan)
-    ev[["stage", "amount", "close"]] = ev.groupby("opp")[["stage", "amount", "close"]].ffill()
-    ev = ev.groupby(["opp", "day"], as_index=False).last()
-    ev["stage"] = ev["stage"].astype(int)
-    ev["close"] = ev["close"].astype(np.int64)
-    cat = CATEGORY_OF_STAGE[ev["stage"].to_numpy()]
-    ev["category"] = np.where(omitted[ev["opp"].to_numpy()] & (ev["stage"] < 2), "omitted", cat)
+    opp_a, day_a = np.concatenate(ev_opp), np.concatenate(ev_day)
+    day_a = np.minimum(day_a, close[opp_a])
+    sel = keep[opp_a] & (day_a <= as_of)
+    order = np.lexsort((day_a[sel], opp_a[sel]))  # stable: the creation row leads each deal
+    opp_a, day_a = opp_a[sel][order], day_a[sel][order]
+    # every deal's first row carries all fields, so a plain forward fill never crosses deals
+    stage_a = _ffill(np.concatenate(ev_stage)[sel][order], np.concatenate(ev_stage)[sel][order] >= 0)
+    close_a = _ffill(np.concatenate(ev_close)[sel][order], np.concatenate(ev_close)[sel][order] >= 0)
+    amount_raw = np.concatenate(ev_amount)[sel][order]
+    amount_a = _ffill(amount_raw, ~np.isnan(amount_raw))
+    last_of_day = np.r_[(opp_a[1:] != opp_a[:-1]) | (day_a[1:] != day_a[:-1]), True]
+    ev = pd.DataFrame({"opp": opp_a, "day": day_a, "stage": stage_a.astype(int), "amount": amount_a,
+                       "close": close_a.astype(np.int64)})[last_of_day].reset_index(drop=True)
+    # categorical codes, not strings: millions of history rows at 100k accounts
+    cat = np.where(omitted[ev["opp"].to_numpy()] & (ev["stage"] < 2), len(CATEGORIES) - 1,
+                   CATEGORY_CODE_OF_STAGE[ev["stage"].to_numpy()])
+    ev["category"] = pd.Categorical.from_codes(cat, categories=CATEGORIES)
 
-    last = ev.groupby("opp").tail(1).set_index("opp")
+    last = ev[np.r_[ev["opp"].to_numpy()[1:] != ev["opp"].to_numpy()[:-1], True]].set_index("opp")
     visible = last.index.to_numpy()
     opp = pd.DataFrame({
-        "idx": visible,
+        "idx": sub[visible],
         "acct": deals["acct"][visible],
         "product": deals["prod"][visible],
         "type": TYPES[typ[visible]],
@@ -118,8 +127,14 @@ def opportunities(rng, deals: dict, segment: np.ndarray, window_start: int, as_o
         "is_won": last["stage"].to_numpy() == 4,
     })
     hist = ev.rename(columns={"amount": "amount_usd", "close": "close_day", "category": "forecast_category"})
-    hist["stage"] = STAGES[hist["stage"].to_numpy()]
-    return opp, hist, keep
+    hist["opp"] = sub[hist["opp"].to_numpy()]
+    hist["stage"] = pd.Categorical.from_codes(hist["stage"].to_numpy(), categories=STAGES)
+    return opp, hist, sub
+
+
+def _ffill(values: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    idx = np.maximum.accumulate(np.where(valid, np.arange(len(values)), 0))
+    return values[idx]
 
 
 def commits_and_quotas(rng, people: pd.DataFrame, expected_rep_q: pd.DataFrame, as_of: pd.Timestamp):
