@@ -89,3 +89,14 @@ def csv_folder(tmp_path: Path) -> Callable[[dict[str, pd.DataFrame]], Path]:
         return write_csvs(frames, tmp_path / f"csv_{uuid.uuid4().hex[:8]}")
 
     return make
+
+
+@pytest.fixture(scope="session")
+def explain_db_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file with a small demo company and adoption, churn and explain trained (once per session;
+    copy it before changing it). Shared by the workbench unit, AppTest and e2e tests."""
+    from explain_db import seed_and_train
+
+    path = tmp_path_factory.mktemp("explain-db") / "demo.db"
+    seed_and_train(path)
+    return path
