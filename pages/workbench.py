@@ -95,7 +95,7 @@ def churn_whatif() -> None:
         if v is None or pd.isna(v):
             continue
         if f == "csm_actions_180d":
-            new = cols[i % 3].number_input(names.get(f, f), 0, 50, int(v), key=f"wb_wi_{subject}_{f}")
+            new = cols[i % 3].number_input(feature_catalog.describe(f).label, 0, 50, int(v), key=f"wb_wi_{subject}_{f}")
         else:
             new = cols[i % 3].slider(feature_catalog.describe(f).label, 0.0, 1.0, float(min(max(v, 0), 1)), 0.01,
                                      key=f"wb_wi_{subject}_{f}")
