@@ -364,11 +364,11 @@ def parse_column(s: pd.Series, kind: str, nullable: bool = True) -> tuple[pd.Ser
         return out, no_bad
     present = s.notna()
     if kind in ("float", "int"):
-        num = pd.to_numeric(s, errors="coerce") if s.dtype == object else s.astype(float)
-        num = num.astype(float)
+        num = pd.to_numeric(s, errors="coerce") if s.dtype == object else s
+        num = num.astype(float, copy=False)
         bad = present & (num.isna() | (kind == "int") & (num % 1 != 0))
         if kind == "float":
-            return num.where(~bad), bad
+            return (num.where(~bad) if bad.any() else num), bad
         return num.where(~bad).round().astype("Int64"), bad
     if kind == "bool":
         if pd.api.types.is_bool_dtype(s):
@@ -385,7 +385,7 @@ def parse_column(s: pd.Series, kind: str, nullable: bool = True) -> tuple[pd.Ser
             out = s.dt.tz_localize(None) if getattr(s.dt, "tz", None) is not None else s
         else:
             out = pd.to_datetime(s.where(present, None), errors="coerce", format="ISO8601")
-        out = out.astype("datetime64[ns]")
+        out = out.astype("datetime64[ns]", copy=False)
         if kind == "date":
             out = out.dt.normalize()
         return out, present & out.isna()
@@ -442,7 +442,8 @@ def _rule_name(spec: TableSpec, column: Any, check: str) -> str:
 
 
 def _validate_table(spec: TableSpec, raw: pd.DataFrame) -> tuple[pd.DataFrame, list[Failure]]:
-    raw = raw.rename(columns=lambda c: str(c).strip())
+    if any(not isinstance(c, str) or c != c.strip() for c in raw.columns):
+        raw = raw.rename(columns=lambda c: str(c).strip())
     failures: list[Failure] = []
     df = pd.DataFrame(index=raw.index)
     bad_cells: dict[str, pd.Index] = {}

@@ -86,6 +86,7 @@ def run(rng, acc, months_total: int, first_future_month: int, drift: str | None)
     price = np.ones(n)  # cumulative price factor from uplifts
     last_uplift = np.zeros(n)
     cur_sub = np.full((n, K), -1, dtype=np.int64)
+    cur_start = np.zeros((n, K), dtype=np.int64)
     term_end = np.zeros(n, dtype=np.int64)  # day index of the next renewal
     alive = np.zeros(n, dtype=bool)
     churned = np.zeros(n, dtype=bool)
@@ -106,6 +107,7 @@ def run(rng, acc, months_total: int, first_future_month: int, drift: str | None)
         arr = qty[idx, k] * acc["unit_price"][idx, k] * price[idx]
         ev.subs.append((ids, idx, np.full(len(idx), k), start, end, arr, qty[idx, k].copy(), renewal_of))
         cur_sub[idx, k] = ids
+        cur_start[idx, k] = start
         owned[idx, k] = True
         return arr
 
@@ -277,7 +279,7 @@ def run(rng, acc, months_total: int, first_future_month: int, drift: str | None)
             d = month_day(m, rng.integers(1, 29, len(grow)))
             for k in range(K):
                 g = grow[owned[grow, k]]
-                dd = d[owned[grow, k]]
+                dd = np.maximum(d[owned[grow, k]], cur_start[g, k] + 1)  # after the running term began
                 before = qty[g, k] * acc["unit_price"][g, k] * price[g]
                 qty[g, k] = np.round(qty[g, k] * 1.3) if not volume[k] else qty[g, k] * 1.3
                 # amendment: the running subscription ends, a larger one runs to the same renewal
