@@ -189,10 +189,12 @@ def _storage_values(df: pd.DataFrame, table: sa.Table) -> dict[str, Any]:
         if isinstance(col.type, (sa.Date, sa.DateTime)):
             ts = pd.to_datetime(s, format="ISO8601") if s.dtype == object else s
             vals = ts.to_numpy(dtype="datetime64[us]")
-            text = np.datetime_as_string(vals, unit="D" if isinstance(col.type, sa.Date) else "us")
+            codes, uniques = pd.factorize(vals)  # few distinct dates: format each once; NaT -> -1
+            text = np.datetime_as_string(np.asarray(uniques, dtype="datetime64[us]"),
+                                         unit="D" if isinstance(col.type, sa.Date) else "us")
             if not isinstance(col.type, sa.Date):
                 text = np.char.replace(text, "T", " ")
-            out[col.name] = pd.Series(np.where(np.isnat(vals), None, text), dtype=object)
+            out[col.name] = pd.Series(np.append(text.astype(object), None)[codes], dtype=object)
         elif isinstance(col.type, sa.Boolean):
             out[col.name] = pd.Series([None if pd.isna(v) else bool(v) for v in s], dtype=object)
         elif isinstance(col.type, sa.Integer) and not pd.api.types.is_integer_dtype(s.dtype):
@@ -202,9 +204,18 @@ def _storage_values(df: pd.DataFrame, table: sa.Table) -> dict[str, Any]:
     return out
 
 
+def _as_list(v: pd.Series) -> list[Any]:
+    """Python values with None for nulls; categoricals and null-free columns without per-cell work."""
+    if isinstance(v.dtype, pd.CategoricalDtype):
+        cats = np.append(np.asarray(v.cat.categories, dtype=object), None)
+        return cats[v.cat.codes.to_numpy()].tolist()  # code -1 (null) picks the trailing None
+    if not v.hasnans:
+        return v.tolist()
+    return v.astype(object).where(v.notna(), None).tolist()
+
+
 def _rows(values: dict[str, Any]) -> list[tuple[Any, ...]]:
-    cols = [v.astype(object).where(v.notna(), None).tolist() for v in values.values()]
-    return list(zip(*cols, strict=True))
+    return list(zip(*(_as_list(v) for v in values.values()), strict=True))
 
 
 def _check_columns(df: pd.DataFrame, table: sa.Table) -> None:
