@@ -49,7 +49,7 @@ PAD = 24
 
 def churn_logit(act, trend, severe_cases, tenure_years, price_change):
     return (-2.6 + 4.5 * (0.65 - act) - 6.0 * trend + 0.45 * severe_cases
-            + 1.2 * np.exp(-tenure_years / 1.5) + 6.0 * price_change)
+            + 1.2 * np.exp(-tenure_years / 1.5) + 10.0 * price_change)
 
 
 @dataclass
