@@ -32,6 +32,20 @@ def tree_shap(booster: lgb.Booster, X: pd.DataFrame) -> np.ndarray:
     return np.asarray(booster.predict(X, pred_contrib=True))
 
 
+def model_contributions(model, X: pd.DataFrame) -> np.ndarray:
+    """Exact contributions of a churn classifier on its raw log-odds, shape (n, n_features + 1).
+
+    TreeSHAP of its trees plus, when it is boosted from a logistic logit, the exact per-feature split of
+    that logit (`model.linear_contributions`); the last column (base value) holds both parts' bases, so
+    base + sum(contributions) == `model.decision_function(X)` for every row. `X` is the raw feature frame."""
+    if model.booster_ is None:  # the logistic part alone
+        contrib = np.zeros((len(X), len(model.feature_names_) + 1))
+    else:
+        contrib = tree_shap(model.booster_.booster_, model.transform_frame(X))
+    linear = getattr(model, "linear_contributions", None)
+    return contrib + linear(X) if linear is not None else contrib
+
+
 def additivity_error(contrib: np.ndarray, raw: np.ndarray) -> float:
     """max |base + sum(contributions) - raw output| (0 up to float rounding for exact SHAP)."""
     return float(np.max(np.abs(contrib.sum(axis=1) - np.asarray(raw)))) if len(raw) else 0.0

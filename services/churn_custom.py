@@ -1,8 +1,12 @@
 """Bring your own feature table: the churn pipeline on any account-level table with a binary label.
 
-`fit_table(frame, id_col, label_col)` runs 5-fold stratified out-of-fold LightGBM (Platt-calibrated on
-an inner slice of each training fold) next to a plain logistic regression on the same folds, then fits
-the final model on all rows and scores them. `run_custom(engine, source, ...)` stores it as registry
+`fit_table(frame, id_col, label_col)` runs 5-fold stratified out-of-fold ChurnClassifier next to a plain
+logistic regression on the same folds, then fits the final model on all rows and scores them. In each
+training fold the classifier's logistic part is fitted on all the fold's rows and LightGBM boosts from its
+logit on 80% of them, the tree count early-stopped on the other 20%; the trees are kept only when they
+lower that slice's log loss by more than one standard error (else the model is the logistic part alone).
+No Platt step: the folds are exchangeable and both parts are fitted by log loss, and Platt on a fifth of
+a fold only added variance (lower out-of-fold AUC on 5 of 8 look-alike tables, ECE no better). `run_custom(engine, source, ...)` stores it as registry
 model `churn_custom` (scores in `churn_custom_scores`, reasons in `churn_custom_contributions`).
 """
 from __future__ import annotations
@@ -93,7 +97,8 @@ def validate(frame: pd.DataFrame, id_col: str, label_col: str) -> tuple[pd.DataF
     return X, y
 
 
-PARAMS = {"n_estimators": 600, "learning_rate": 0.02, "num_leaves": 3, "min_child_samples": 30, "colsample_bytree": 0.5}
+PARAMS = {"n_estimators": 600, "learning_rate": 0.02, "num_leaves": 3, "min_child_samples": 30, "colsample_bytree": 0.5,
+          "calibrate": False}
 
 
 def fit_table(frame: pd.DataFrame, id_col: str, label_col: str, folds: int = 5, seed: int = 0,
@@ -127,7 +132,7 @@ def run_custom(engine: Engine, source: str, id_col: str, label_col: str) -> dict
     p = model.predict_proba(X)[:, 1]
     ids = frame[id_col].astype(str).to_numpy()
     scores = pd.DataFrame({"account_id": ids, "probability": p, "tier": tier(p)})
-    contrib = explain.tree_shap(model.booster_.booster_, model.transform_frame(X))
+    contrib = explain.model_contributions(model, X)
     groups = {c: "Custom features" for c in X.columns}
     expl = explain.explanation_frame(ids, list(X.columns), explain.numeric_values(X), contrib, groups, top_k=5)
     metrics["additivity_max_abs_err"] = explain.additivity_error(contrib, model.decision_function(X))

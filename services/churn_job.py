@@ -94,7 +94,8 @@ def fit_and_backtest(inputs: cf.Inputs, as_of: pd.Timestamp) -> tuple[ChurnClass
     fit_w, cal_w = fit[in_window(fit)], cal[in_window(cal)]
     train_off = pd.concat([fit[~in_window(fit)], cal[~in_window(cal)]])
     off_rate = float(train_off.label_churn.mean()) if len(train_off) else 0.0
-    model = ChurnClassifier(**MODEL_PARAMS).fit(fit_w[cols], fit_w.label_churn, cal_w[cols], cal_w.label_churn)
+    model = ChurnClassifier(**MODEL_PARAMS).fit(fit_w[cols], fit_w.label_churn, cal_w[cols], cal_w.label_churn,
+                                                groups=fit_w.account_id.to_numpy())
     model.off_window_rate_ = off_rate
     p = horizon_probability(model.predict_proba(test[cols])[:, 1], test, off_rate)
     metrics: dict[str, Any] = classification_report(test.label_churn, p)
@@ -115,7 +116,7 @@ def fit_and_backtest(inputs: cf.Inputs, as_of: pd.Timestamp) -> tuple[ChurnClass
     # global drivers by mean |SHAP| on (a sample of) the test rows the classifier decides
     test_w = test[in_window(test)]
     sub = test_w.sample(min(len(test_w), 20_000), random_state=0) if len(test_w) else test_w
-    contrib = explain.tree_shap(model.booster_.booster_, model.transform_frame(sub[cols]))
+    contrib = explain.model_contributions(model, sub[cols])
     metrics["additivity_max_abs_err"] = explain.additivity_error(contrib, model.decision_function(sub[cols]))
     imp = explain.global_importance(cols, contrib, feature_catalog.groups(cols))
     metrics["top_features"] = [[r.feature, r.group, round(float(r.mean_abs_contribution), 5)]
@@ -148,8 +149,7 @@ def score(model: ChurnClassifier, inputs: cf.Inputs, as_of: pd.Timestamp) -> tup
 def reasons(model: ChurnClassifier, latest: pd.DataFrame, n_reasons: int = 3) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(contributions top-k + other in the explanation shape, top reasons per account in plain words)."""
     cols = model.feature_names_
-    X = model.transform_frame(latest[cols])
-    contrib = explain.tree_shap(model.booster_.booster_, X)
+    contrib = explain.model_contributions(model, latest[cols])
     groups = feature_catalog.groups(cols)
     expl = explain.explanation_frame(latest.account_id, cols, explain.numeric_values(latest[cols]), contrib,
                                      groups, top_k=TOP_K)

@@ -152,7 +152,7 @@ def churn_predict(model: Any, rows: list[dict[str, Any]]) -> tuple[np.ndarray, n
 def churn_explain(model: Any, values: dict[str, Any], subject_id: str = "what-if") -> pd.DataFrame:
     cols = model.feature_names_
     X = pd.DataFrame([values])[cols]
-    contrib = explain.tree_shap(model.booster_.booster_, model.transform_frame(X))
+    contrib = explain.model_contributions(model, X)
     return explain.explanation_frame([subject_id], cols, explain.numeric_values(X), contrib,
                                      feature_catalog.groups(cols))
 

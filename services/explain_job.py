@@ -65,9 +65,8 @@ def explain_churn(engine: Engine, as_of: pd.Timestamp) -> tuple[pd.DataFrame, pd
     model, tiers = art["model"], dict(art.get("tiers", ()))
     cols = model.feature_names_
     rows = cf.build(cf.load_inputs(engine), [as_of]).reset_index(drop=True)
-    X = model.transform_frame(rows[cols])
     t0 = time.perf_counter()
-    contrib = explain.tree_shap(model.booster_.booster_, X)
+    contrib = explain.model_contributions(model, rows[cols])
     seconds = time.perf_counter() - t0
     raw = model.decision_function(rows[cols])
     expl = explain.explanation_frame(rows.account_id, cols, explain.numeric_values(rows[cols]), contrib,

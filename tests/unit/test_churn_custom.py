@@ -12,7 +12,7 @@ from services.cli import main
 
 @pytest.fixture(scope="module")
 def telco() -> pd.DataFrame:
-    return telco_like(2500, seed=1)
+    return telco_like(7043, seed=1)  # the size of the public IBM Telco table
 
 
 @pytest.mark.parametrize("change, message", [
@@ -42,8 +42,18 @@ def test_blank_total_charges_read_as_numbers(telco: pd.DataFrame) -> None:
 
 def test_out_of_fold_auc_at_least_logistic(telco: pd.DataFrame) -> None:
     metrics, *_ = fit_table(telco, "customerID", "Churn")
-    # The bar is auc >= logistic. On this look-alike (whose label is close to additive in log-odds,
-    # like the real table) LightGBM currently lands about 0.005 below logistic: guard that it stays close.
-    assert metrics["auc"] >= metrics["auc_baseline_logreg"] - 0.01
+    assert metrics["auc"] >= metrics["auc_baseline_logreg"]  # the bar, on the same folds
     assert metrics["auc"] > 0.8
     assert metrics["ece"] < 0.05
+
+
+def test_trees_are_kept_where_the_signal_is_not_additive() -> None:
+    rng = np.random.default_rng(3)
+    n = 4000
+    frame = pd.DataFrame({"id": np.arange(n), "a": rng.normal(size=n), "b": rng.normal(size=n),
+                          "plan": rng.choice(["basic", "pro", "max"], n)})
+    logit = 2.5 * (np.abs(frame.a) > 1) - 1.5 * (frame.b * frame.a > 0.5) + 0.3 * (frame.plan == "max") - 1
+    frame["churned"] = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
+    metrics, model, *_ = fit_table(frame, "id", "churned")
+    assert model.n_trees_ > 0
+    assert metrics["auc"] > metrics["auc_baseline_logreg"] + 0.1

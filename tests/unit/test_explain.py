@@ -21,12 +21,34 @@ def test_tree_shap_adds_up_to_the_raw_output() -> None:
     model, X = _model()
     contrib = explain.tree_shap(model.booster_.booster_, model.transform_frame(X))
     assert contrib.shape == (len(X), X.shape[1] + 1)
+    trees_only = model.decision_function(X) - model.linear_logit(X)
+    assert explain.additivity_error(contrib, trees_only) < 1e-6
+
+
+def test_contributions_of_trees_boosted_from_a_logistic_logit_add_up() -> None:
+    model, X = _model()
+    contrib = explain.model_contributions(model, X)
+    assert contrib.shape == (len(X), X.shape[1] + 1)
+    assert model.linear_ is not None and np.ptp(contrib[:, -1]) < 1e-9  # one base value for all rows
     assert explain.additivity_error(contrib, model.decision_function(X)) < 1e-6
+    linear = model.linear_contributions(X)
+    assert np.abs(linear[:, :-1].mean(axis=0)).max() < 1e-9  # centred on the training rows
+    assert np.abs(linear[:, 2]).max() < np.abs(linear[:, 0]).max() / 5  # c has no effect, a has
+
+
+def test_logistic_part_alone_when_no_tree_helps() -> None:
+    rng = np.random.default_rng(1)
+    X = pd.DataFrame({"a": rng.normal(size=3000), "kind": rng.choice(["x", "y"], 3000)})
+    y = (rng.random(3000) < 1 / (1 + np.exp(-(X.a - 0.5 * (X.kind == "y"))))).astype(int)
+    model = ChurnClassifier(n_estimators=100).fit(X.iloc[:2400], y[:2400], X.iloc[2400:], y[2400:])
+    contrib = explain.model_contributions(model, X)
+    assert model.n_trees_ == 0 and model.booster_ is None
+    assert explain.additivity_error(contrib, model.decision_function(X)) < 1e-9
 
 
 def test_top_k_keeps_the_sum_and_one_shape() -> None:
     model, X = _model()
-    contrib = explain.tree_shap(model.booster_.booster_, model.transform_frame(X))
+    contrib = explain.model_contributions(model, X)
     ids = [f"A{i}" for i in range(len(X))]
     groups = {"a": "Alpha", "b": "Beta", "c": "Beta", "kind": "Kind"}
     full = explain.explanation_frame(ids, list(X.columns), explain.numeric_values(X), contrib, groups)
