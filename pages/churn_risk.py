@@ -3,19 +3,58 @@ from __future__ import annotations
 
 import streamlit as st
 
-from services.churn import portfolio
+from services.churn import MODEL_LABELS, portfolio
 from ui import churn as uc
 from ui import data, filters
 from ui.widgets import empty_state, usd
 
 st.title("Churn risk")
 url = data.current_url()
-if not data.has_accounts(url):
+models = uc.trained_models(url)
+if not models and not data.has_accounts(url):
     empty_state()
     st.stop()
-if not uc.is_trained(url):
+if not models:
     st.info("No churn model is trained yet. Run `python -m services.cli train` (or `make db`).",
             icon=":material/model_training:")
+    st.stop()
+model = models[0] if len(models) == 1 else st.segmented_control(
+    "Model", models, default=models[0], format_func=MODEL_LABELS.get, key="churn_model", required=True)
+
+
+def custom_view() -> None:
+    """The bring-your-own model (`churn-fit`): its scores, tiers and contributions."""
+    info = uc.model_info(url, "churn_custom")
+    m = info.get("metrics", {})
+    scores = uc.custom_scores(url)
+    st.caption(f"Trained with `churn-fit` on {m.get('n_rows', len(scores)):,} rows and {m.get('n_features', 0)} "
+               f"features · tiers: high ≥ 25%, medium ≥ 10% · model {info.get('version', '')}")
+    cols = st.columns(4)
+    cols[0].metric("Out-of-fold ROC AUC", f"{m.get('auc', float('nan')):.3f}",
+                   f"{m.get('auc', 0) - m.get('auc_baseline_logreg', 0):+.3f} vs logistic", delta_color="normal")
+    cols[1].metric("PR AUC", f"{m.get('pr_auc', float('nan')):.3f}")
+    cols[2].metric("Brier score", f"{m.get('brier', float('nan')):.3f}")
+    cols[3].metric("High-risk rows", f"{(scores.tier == 'high').sum():,}")
+    tiers = st.multiselect("Tier", ["high", "medium", "low"], default=["high", "medium", "low"], key="custom_tiers")
+    view = scores[scores.tier.isin(tiers)]
+    st.dataframe(view, hide_index=True, width="stretch", height=420, key="custom_table", column_config={
+        "account_id": "Id", "tier": "Tier",
+        "probability": st.column_config.ProgressColumn("Churn probability", format="percent", min_value=0,
+                                                       max_value=1),
+        "reason_1": "Top reason", "reason_2": "Second reason", "reason_3": "Third reason",
+        "log_odds": st.column_config.NumberColumn("Log-odds (model scale)", format="%.2f"),
+    })
+    pick = st.selectbox("Explain a row", list(view.account_id[:200]), key="custom_pick")
+    if pick is not None:
+        contrib = uc.custom_contributions(url, pick)
+        st.plotly_chart(uc.group_waterfall(contrib, f"Why {pick}: contributions by feature", by="feature"),
+                        width="stretch")
+    st.download_button("Download CSV", view.to_csv(index=False).encode(), file_name="churn_custom_scores.csv",
+                       mime="text/csv", icon=":material/download:")
+
+
+if model == "churn_custom":
+    custom_view()
     st.stop()
 
 scope = filters.current_scope()

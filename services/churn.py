@@ -10,6 +10,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from services import registry
+from services.churn_custom import CONTRIBUTIONS as C_CONTRIB
+from services.churn_custom import MODEL as C_MODEL
+from services.churn_custom import SCORES as C_SCORES
 from services.churn_job import CONTRIBUTIONS, MODEL, REASONS, SCORES, TIERS
 from services.db import read_table
 from services.hierarchy import Scope, filter_accounts, resolve_scope
@@ -178,3 +181,42 @@ def account_360(engine: Engine, account_id: str) -> Account360 | None:
     if not actions.empty:
         actions = actions.assign(person=actions.person_id.map(names)).sort_values("created_at", ascending=False)
     return Account360(account, subs, usage, history, reasons, contrib, cases, opps, actions)
+
+
+# ---------------------------------------------------------------- bring-your-own model (churn-fit)
+MODEL_LABELS = {MODEL: "Built-in churn model (demo accounts)", C_MODEL: "Your feature table (churn-fit)"}
+
+
+def trained_models(engine: Engine) -> list[str]:
+    """The churn models with an active version: the built-in one and/or the bring-your-own one."""
+    return [m for m in MODEL_LABELS if is_trained(engine, m)]
+
+
+def _reason_text(feature: str, value: float, contribution: float) -> str:
+    shown = feature if pd.isna(value) else f"{feature} = {value:,.4g}"
+    return f"{shown} ({contribution:+.2f} log-odds)"
+
+
+def custom_scores(engine: Engine) -> pd.DataFrame:
+    """Rows scored by the active `churn_custom` model, highest probability first, with the top three
+    risk-raising contributions in words: account_id, probability, tier, reason_1..3, log_odds."""
+    scores = registry.read_results(engine, C_SCORES, C_MODEL)
+    if scores.empty:
+        return scores
+    expl = registry.read_results(engine, C_CONTRIB, C_MODEL)
+    log_odds = expl.groupby("subject_id")["contribution"].sum() + expl.groupby("subject_id")["base_value"].first()
+    top = expl[(expl.feature != "other") & (expl.contribution > 0)].sort_values(
+        ["subject_id", "contribution"], ascending=[True, False]).groupby("subject_id").head(3)
+    top = top.assign(rank=top.groupby("subject_id").cumcount() + 1,
+                     text=[_reason_text(f, v, c) for f, v, c in zip(top.feature, top.value, top.contribution)])
+    wide = top.pivot(index="subject_id", columns="rank", values="text")
+    out = scores[["account_id", "probability", "tier"]].copy()
+    for r in (1, 2, 3):
+        out[f"reason_{r}"] = out.account_id.map(wide[r]) if r in wide else None
+    out["log_odds"] = out.account_id.map(log_odds.astype(float))
+    return out.sort_values("probability", ascending=False, ignore_index=True)
+
+
+def custom_contributions(engine: Engine, subject_id: str) -> pd.DataFrame:
+    """The stored explanation rows of one scored row of the `churn_custom` model."""
+    return registry.read_results(engine, C_CONTRIB, C_MODEL, "subject_id = :s", {"s": str(subject_id)})

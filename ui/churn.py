@@ -22,8 +22,23 @@ def is_trained(url: str) -> bool:
 
 
 @st.cache_data(ttl=TTL, max_entries=8, show_spinner=False)
-def model_info(url: str) -> dict:
-    return svc.model_info(engine_for(url))
+def model_info(url: str, model: str = svc.MODEL) -> dict:
+    return svc.model_info(engine_for(url), model)
+
+
+@st.cache_data(ttl=TTL, max_entries=8, show_spinner=False)
+def trained_models(url: str) -> list[str]:
+    return svc.trained_models(engine_for(url))
+
+
+@st.cache_data(ttl=TTL, max_entries=8, show_spinner="Reading scores...")
+def custom_scores(url: str) -> pd.DataFrame:
+    return svc.custom_scores(engine_for(url))
+
+
+@st.cache_data(ttl=TTL, max_entries=64, show_spinner=False)
+def custom_contributions(url: str, subject_id: str) -> pd.DataFrame:
+    return svc.custom_contributions(engine_for(url), subject_id)
 
 
 @st.cache_data(ttl=TTL, max_entries=32, show_spinner="Reading churn scores...")
@@ -93,9 +108,10 @@ def usage_vs_capacity(usage: pd.DataFrame, product: str) -> go.Figure:
     return fig
 
 
-def group_waterfall(contrib: pd.DataFrame, title: str = "Why this risk: contributions by group") -> go.Figure:
-    """Waterfall from the base value over grouped contributions (raw log-odds of the model)."""
-    g = contrib.groupby("group")["contribution"].sum().sort_values(key=abs, ascending=False)
+def group_waterfall(contrib: pd.DataFrame, title: str = "Why this risk: contributions by group",
+                    by: str = "group") -> go.Figure:
+    """Waterfall from the base value over grouped (or, with by="feature", raw) contributions (raw log-odds)."""
+    g = contrib.groupby(by)["contribution"].sum().sort_values(key=abs, ascending=False)
     base = float(contrib["base_value"].iloc[0])
     fig = go.Figure(go.Waterfall(
         orientation="h", measure=["absolute", *["relative"] * len(g), "total"],

@@ -5,8 +5,10 @@ from pathlib import Path
 
 import pytest
 from health_db import trained_copy
+from telco_like import telco_like
 
 from services import churn
+from services.churn_custom import run_custom
 from services.db import get_engine
 
 
@@ -53,3 +55,26 @@ def test_account_view_unknown_id(trained_url: str, run_app) -> None:
     at = run_app("pages/account.py")
     at.text_input(key="account_id_input").set_value("A999999").run()
     assert any("No account with id" in e.value for e in at.error)
+
+
+def test_churn_page_shows_the_bring_your_own_model(trained_url: str, tmp_path: Path, run_app) -> None:
+    path = tmp_path / "telco.csv"
+    telco_like(600, seed=2).to_csv(path, index=False)
+    engine = get_engine(trained_url)
+    run_custom(engine, str(path), "customerID", "Churn")
+    scores = churn.custom_scores(engine)
+    at = run_app("pages/churn_risk.py")
+    at.segmented_control(key="churn_model").set_value("churn_custom").run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert len(table) == len(scores) == 600
+    assert list(table["account_id"].head(5)) == list(scores.account_id.head(5))
+    assert table["probability"].is_monotonic_decreasing
+    assert table["reason_1"].iloc[0].endswith("log-odds)")
+    assert any("Out-of-fold ROC AUC" in m.label for m in at.metric)
+    assert at.selectbox(key="custom_pick").value == scores.account_id.iloc[0]
+    assert len(at.get("plotly_chart")) == 1
+    at.multiselect(key="custom_tiers").set_value(["high"]).run()
+    assert len(at.dataframe[0].value) == (scores.tier == "high").sum()
+    at.segmented_control(key="churn_model").set_value("churn").run()
+    assert len(at.dataframe[0].value) == len(churn.at_risk(engine))
