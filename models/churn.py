@@ -104,7 +104,7 @@ class ChurnClassifier(BaseEstimator, ClassifierMixin):
 
     def _fit_linear(self, X: pd.DataFrame, y: np.ndarray) -> None:
         """The logistic part and what `linear_contributions` needs: design column -> feature, mean design row."""
-        self.linear_ = logistic_baseline(X).fit(as_baseline_input(X), y)
+        self.linear_ = logistic_baseline(X).fit(self._linear_input(X), y)
         pre = self.linear_[0]
         owner: list[int] = []
         for name, _, cols in pre.transformers_:
@@ -117,15 +117,25 @@ class ChurnClassifier(BaseEstimator, ClassifierMixin):
         self.linear_owner_ = np.asarray(owner, dtype=int)
         self.linear_mean_ = np.asarray(self._design(X).mean(axis=0)).ravel()
 
+    def _linear_input(self, X: pd.DataFrame) -> pd.DataFrame:
+        """X in the kinds the logistic part was fitted on (rows rebuilt from dicts may hold None/object)."""
+        X = X[self.feature_names_].copy()
+        for c in X.columns:
+            if c in self.categories_:
+                X[c] = X[c].astype("string").astype(object).where(X[c].notna(), "missing")
+            else:
+                X[c] = pd.to_numeric(X[c], errors="coerce").astype(float)
+        return X
+
     def _design(self, X: pd.DataFrame) -> np.ndarray:
-        Z = self.linear_[0].transform(as_baseline_input(X[self.feature_names_]))
+        Z = self.linear_[0].transform(self._linear_input(X))
         return Z.toarray() if hasattr(Z, "toarray") else np.asarray(Z, dtype=float)
 
     def linear_logit(self, X: pd.DataFrame) -> np.ndarray:
         """The logistic part of the raw log-odds (0 without `linear_init`)."""
         if getattr(self, "linear_", None) is None:
             return np.zeros(len(X))
-        return self.linear_[-1].decision_function(self.linear_[0].transform(as_baseline_input(X[self.feature_names_])))
+        return self.linear_[-1].decision_function(self.linear_[0].transform(self._linear_input(X)))
 
     def linear_contributions(self, X: pd.DataFrame) -> np.ndarray:
         """Exact per-feature split of `linear_logit`, shape (n, n_features + 1), last column the base value."""

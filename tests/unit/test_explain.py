@@ -63,3 +63,13 @@ def test_top_k_keeps_the_sum_and_one_shape() -> None:
     assert set(grouped.group) == {"Alpha", "Beta", "Kind"}
     imp = explain.global_importance(list(X.columns), contrib, groups)
     assert imp.feature.iloc[0] == "a" and imp.feature.iloc[-1] == "c"
+
+
+def test_a_row_rebuilt_from_a_dict_with_none_scores_like_nan() -> None:
+    model, X = _model()
+    record = {**X.iloc[0].to_dict(), "a": None}  # what the workbench's what-if builds from stored rows
+    one = pd.DataFrame([record])
+    assert one["a"].dtype == object
+    expected = model.decision_function(X.head(1).assign(a=np.nan))
+    assert np.allclose(model.decision_function(one), expected)
+    assert explain.additivity_error(explain.model_contributions(model, one), expected) < 1e-6
