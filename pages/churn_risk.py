@@ -31,7 +31,7 @@ def custom_view() -> None:
                f"features · tiers: high ≥ 25%, medium ≥ 10% · model {info.get('version', '')}")
     cols = st.columns(4)
     cols[0].metric("Out-of-fold ROC AUC", f"{m.get('auc', float('nan')):.3f}",
-                   f"{m.get('auc', 0) - m.get('auc_baseline_logreg', 0):+.3f} vs logistic", delta_color="normal")
+                   f"{m.get('auc', 0) - m.get('auc_baseline_logreg', 0):+.4f} vs logistic", delta_color="normal")
     cols[1].metric("PR AUC", f"{m.get('pr_auc', float('nan')):.3f}")
     cols[2].metric("Brier score", f"{m.get('brier', float('nan')):.3f}")
     cols[3].metric("High-risk rows", f"{(scores.tier == 'high').sum():,}")
@@ -42,12 +42,12 @@ def custom_view() -> None:
         "probability": st.column_config.ProgressColumn("Churn probability", format="percent", min_value=0,
                                                        max_value=1),
         "reason_1": "Top reason", "reason_2": "Second reason", "reason_3": "Third reason",
-        "log_odds": st.column_config.NumberColumn("Log-odds (model scale)", format="%.2f"),
     })
     pick = st.selectbox("Explain a row", list(view.account_id[:200]), key="custom_pick")
     if pick is not None:
         contrib = uc.custom_contributions(url, pick)
-        st.plotly_chart(uc.group_waterfall(contrib, f"Why {pick}: contributions by feature", by="feature"),
+        st.plotly_chart(uc.group_waterfall(contrib, f"Why {pick}: contributions by feature", by="feature",
+                                           base_label="Base (all rows)", total_label="This row"),
                         width="stretch")
     st.download_button("Download CSV", view.to_csv(index=False).encode(), file_name="churn_custom_scores.csv",
                        mime="text/csv", icon=":material/download:")

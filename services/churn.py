@@ -192,28 +192,14 @@ def trained_models(engine: Engine) -> list[str]:
     return [m for m in MODEL_LABELS if is_trained(engine, m)]
 
 
-def _reason_text(feature: str, value: float, contribution: float) -> str:
-    shown = feature if pd.isna(value) else f"{feature} = {value:,.4g}"
-    return f"{shown} ({contribution:+.2f} log-odds)"
-
-
 def custom_scores(engine: Engine) -> pd.DataFrame:
     """Rows scored by the active `churn_custom` model, highest probability first, with the top three
-    risk-raising contributions in words: account_id, probability, tier, reason_1..3, log_odds."""
+    risk-raising contributions in words: account_id, probability, tier, reason_1..3."""
     scores = registry.read_results(engine, C_SCORES, C_MODEL)
     if scores.empty:
         return scores
-    expl = registry.read_results(engine, C_CONTRIB, C_MODEL)
-    log_odds = expl.groupby("subject_id")["contribution"].sum() + expl.groupby("subject_id")["base_value"].first()
-    top = expl[(expl.feature != "other") & (expl.contribution > 0)].sort_values(
-        ["subject_id", "contribution"], ascending=[True, False]).groupby("subject_id").head(3)
-    top = top.assign(rank=top.groupby("subject_id").cumcount() + 1,
-                     text=[_reason_text(f, v, c) for f, v, c in zip(top.feature, top.value, top.contribution)])
-    wide = top.pivot(index="subject_id", columns="rank", values="text")
-    out = scores[["account_id", "probability", "tier"]].copy()
-    for r in (1, 2, 3):
-        out[f"reason_{r}"] = out.account_id.map(wide[r]) if r in wide else None
-    out["log_odds"] = out.account_id.map(log_odds.astype(float))
+    keep = ["account_id", "probability", "tier", *[f"reason_{r}" for r in (1, 2, 3)]]
+    out = scores.reindex(columns=keep)  # versions written before reasons were stored: empty reasons
     return out.sort_values("probability", ascending=False, ignore_index=True)
 
 

@@ -25,7 +25,7 @@ from models import explain
 from models.churn import ChurnClassifier, as_baseline_input, logistic_baseline
 from models.churn_metrics import classification_report
 from services import registry
-from services.churn_job import tier
+from services.churn_job import _add_missing_columns, tier
 
 log = logging.getLogger(__name__)
 MODEL = "churn_custom"
@@ -123,6 +123,28 @@ def fit_table(frame: pd.DataFrame, id_col: str, label_col: str, folds: int = 5, 
     return metrics, final, X, y
 
 
+def _shown(value: Any) -> str:
+    if isinstance(value, float | np.floating):
+        return f"{value:,.4g}"
+    return str(value)
+
+
+def top_reasons(expl: pd.DataFrame, X: pd.DataFrame, ids: np.ndarray, n: int = 3) -> pd.DataFrame:
+    """reason_1..n per id: the largest risk-raising contributions as "feature = value (+x.xx log-odds)",
+    with the row's own value (category text included)."""
+    top = expl[(expl.feature != explain.OTHER) & (expl.contribution > 0)].sort_values(
+        ["subject_id", "contribution"], ascending=[True, False]).groupby("subject_id").head(n)
+    row_of = dict(zip(ids, range(len(ids))))
+    text = []
+    for sid, f, c in zip(top.subject_id, top.feature, top.contribution):
+        v = X[f].iloc[row_of[sid]]
+        text.append(f"{f} {'missing' if pd.isna(v) else '= ' + _shown(v)} ({c:+.2f} log-odds)")
+    top = top.assign(rank=top.groupby("subject_id").cumcount() + 1, text=text)
+    wide = top.pivot(index="subject_id", columns="rank", values="text").reindex(columns=range(1, n + 1))
+    wide.columns = [f"reason_{r}" for r in wide.columns]
+    return wide
+
+
 def run_custom(engine: Engine, source: str, id_col: str, label_col: str) -> dict[str, Any]:
     """Fit, store as registry model `churn_custom` (active), write scores and contributions."""
     frame = read_source(source, engine)
@@ -136,6 +158,8 @@ def run_custom(engine: Engine, source: str, id_col: str, label_col: str) -> dict
     groups = {c: "Custom features" for c in X.columns}
     expl = explain.explanation_frame(ids, list(X.columns), explain.numeric_values(X), contrib, groups, top_k=5)
     metrics["additivity_max_abs_err"] = explain.additivity_error(contrib, model.decision_function(X))
+    scores = scores.join(top_reasons(expl, X, ids), on="account_id")
+    _add_missing_columns(engine, SCORES, scores)  # tables written before reasons were stored
     registry.write_results(engine, SCORES, scores, version)
     registry.write_results(engine, CONTRIBUTIONS, expl, version)
     registry.save_artifact(version, {"model": model, "features": list(X.columns)})

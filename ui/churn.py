@@ -109,13 +109,14 @@ def usage_vs_capacity(usage: pd.DataFrame, product: str) -> go.Figure:
 
 
 def group_waterfall(contrib: pd.DataFrame, title: str = "Why this risk: contributions by group",
-                    by: str = "group") -> go.Figure:
+                    by: str = "group", base_label: str = "Base (all accounts)", total_label: str = "This account"
+                    ) -> go.Figure:
     """Waterfall from the base value over grouped (or, with by="feature", raw) contributions (raw log-odds)."""
     g = contrib.groupby(by)["contribution"].sum().sort_values(key=abs, ascending=False)
     base = float(contrib["base_value"].iloc[0])
     fig = go.Figure(go.Waterfall(
         orientation="h", measure=["absolute", *["relative"] * len(g), "total"],
-        y=["Base (all accounts)", *g.index, "This account"], x=[base, *g.to_numpy(), 0],
+        y=[base_label, *g.index, total_label], x=[base, *g.to_numpy(), 0],
         increasing={"marker": {"color": "#dc2626"}}, decreasing={"marker": {"color": "#16a34a"}},
         hovertemplate="%{y}: %{x:+.2f} log-odds<extra></extra>"))
     fig.update_yaxes(autorange="reversed")
