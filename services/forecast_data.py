@@ -82,15 +82,15 @@ def _churn_scores(engine: Engine) -> pd.DataFrame:
 def _history_features(hist: pd.DataFrame) -> pd.DataFrame:
     """Per history row: cumulative pushes, amount changes and the date the current stage began."""
     h = hist.copy()
-    g = h.groupby("opportunity_id", sort=False)
+    g = h.groupby("opportunity_id", sort=False, observed=True)
     prev_close = g["close_date"].shift()
     prev_amount = g["amount_usd"].shift()
     prev_stage = g["stage"].shift()
-    h["pushes"] = (h["close_date"] > prev_close).astype(int).groupby(h["opportunity_id"]).cumsum()
+    h["pushes"] = (h["close_date"] > prev_close).astype(int).groupby(h["opportunity_id"], observed=True).cumsum()
     h["amount_changes"] = ((h["amount_usd"] != prev_amount) & prev_amount.notna()).astype(int).groupby(
-        h["opportunity_id"]).cumsum()
+        h["opportunity_id"], observed=True).cumsum()
     stage_start = h["snapshot_date"].where(h["stage"] != prev_stage)
-    h["stage_since"] = stage_start.groupby(h["opportunity_id"]).ffill()
+    h["stage_since"] = stage_start.groupby(h["opportunity_id"], observed=True).ffill()
     return h
 
 
@@ -106,7 +106,7 @@ def state_at(data: SalesData, origins: list[pd.Timestamp], hist_feats: pd.DataFr
     if len(o) == 0:
         return pd.DataFrame(columns=[*cols, "origin"])
     # a history row is the deal's state at every origin in [its snapshot_date, the deal's next snapshot_date)
-    nxt = hf.groupby("opportunity_id", sort=False)["snapshot_date"].shift(-1)
+    nxt = hf.groupby("opportunity_id", sort=False, observed=True)["snapshot_date"].shift(-1)
     first = np.searchsorted(o, hf["snapshot_date"].to_numpy(), side="left")
     last = np.searchsorted(o, nxt.fillna(pd.Timestamp.max).to_numpy(), side="left")
     n = np.maximum(last - first, 0)

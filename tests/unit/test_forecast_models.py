@@ -37,7 +37,7 @@ def test_deal_state_uses_only_history_up_to_the_origin(frames):
     origin = data.hist.snapshot_date.quantile(0.6).normalize()
     snap = fd.state_at(data, [origin])
     assert len(snap) > 20 and (snap.snapshot_date <= origin).all()
-    last = data.hist[data.hist.snapshot_date <= origin].groupby("opportunity_id").last()
+    last = data.hist[data.hist.snapshot_date <= origin].groupby("opportunity_id", observed=True).last()
     merged = snap.set_index("opportunity_id")
     assert (merged.stage == last.loc[merged.index, "stage"]).all()
     assert (merged.amount_usd == last.loc[merged.index, "amount_usd"]).all()
@@ -209,7 +209,7 @@ def test_vectorised_states_match_a_per_origin_reference(frames):
                                  data.hist.snapshot_date.max(), freq="45D"))
     snap = fd.state_at(data, origins)
     for origin in origins[::3]:
-        ref = data.hist[data.hist.snapshot_date <= origin].groupby("opportunity_id").tail(1)
+        ref = data.hist[data.hist.snapshot_date <= origin].groupby("opportunity_id", observed=True).tail(1)
         ref = ref[~ref.stage.isin(["Closed Won", "Closed Lost"])].set_index("opportunity_id")
         got = snap[snap.origin == origin].set_index("opportunity_id")
         assert sorted(got.index) == sorted(ref.index)
