@@ -48,8 +48,13 @@ PAD = 24
 
 
 def churn_logit(act, trend, severe_cases, tenure_years, price_change):
-    return (-2.6 + 4.5 * (0.65 - act) - 6.0 * trend + 0.45 * severe_cases
-            + 1.2 * np.exp(-tenure_years / 1.5) + 10.0 * price_change)
+    """Log-odds of churn at a renewal. Not additive on purpose, as real churn is not: risk climbs
+    steeply once seat activation falls below about half, severe support cases hurt most where
+    adoption is already weak, and a price rise matters more to young accounts."""
+    weak = act < 0.55
+    return (-3.5 + 2.0 * (0.65 - act) + 2.5 * np.clip((0.55 - act) / 0.2, 0, 1)
+            - 6.0 * trend + severe_cases * np.where(weak, 1.0, 0.35)
+            + 1.2 * np.exp(-tenure_years / 1.5) + price_change * np.where(tenure_years < 3, 14.0, 5.0))
 
 
 @dataclass
