@@ -62,6 +62,9 @@ def split_dates(as_of: pd.Timestamp, first_usage: pd.Timestamp) -> dict[str, lis
     return {"fit": train[:-CAL_DATES], "cal": train[-CAL_DATES:], "test": test}
 
 
+MIN_CLUSTER_COVERAGE = 0.9  # use the adoption cluster as a feature only if known on most training rows
+
+
 def in_window(rows: pd.DataFrame) -> pd.Series:
     """Rows whose next renewal falls within the label horizon."""
     return rows["days_to_renewal"] <= cf.HORIZON_DAYS
@@ -88,6 +91,17 @@ def fit_and_backtest(inputs: cf.Inputs, as_of: pd.Timestamp) -> tuple[ChurnClass
     rows = cf.build(inputs, all_dates, labels=True, accounts=sample)
     cols = cf.feature_columns(rows)
     fit, cal, test = (rows[rows.as_of.isin(parts[k])] for k in ("fit", "cal", "test"))
+    if "adoption_cluster" in cols:
+        # the cluster is known only as far back as the adoption job's membership history; a feature that
+        # is missing on older training rows and present on recent ones shifts under the model
+        known = float(fit["adoption_cluster"].notna().mean()) if len(fit) else 0.0
+        metrics_note = {"adoption_cluster_coverage": round(known, 3)}
+        if known < MIN_CLUSTER_COVERAGE:
+            log.info("churn: adoption cluster known on %.0f%% of training rows (membership history shorter "
+                     "than the training window): not used as a feature", 100 * known)
+            cols = [c for c in cols if c != "adoption_cluster"]
+    else:
+        metrics_note = {}
     log.info("churn rows: fit %d, calibrate %d, test %d, %d features", len(fit), len(cal), len(test), len(cols))
     # churn happens at renewals: the classifier learns P(churn | renewal within the horizon); rows with
     # no renewal in the horizon get the empirical off-renewal churn rate of the training rows
@@ -108,6 +122,7 @@ def fit_and_backtest(inputs: cf.Inputs, as_of: pd.Timestamp) -> tuple[ChurnClass
     p_ren = horizon_probability(ren.predict_proba(as_baseline_input(test[cols]))[:, 1], test, off_rate)
     metrics["auc_baseline_logreg_renewal"] = classification_report(test.label_churn, p_ren)["auc"]
     metrics["off_window_churn_rate"] = off_rate
+    metrics.update(metrics_note, adoption_cluster_used="adoption_cluster" in cols)
     metrics.update(n_train=len(fit), n_calibration=len(cal), n_test=len(test),
                    churn_rate_test=float(test.label_churn.mean()), n_features=len(cols),
                    train_window=[str(parts["fit"][0].date()), str(parts["cal"][-1].date())],
