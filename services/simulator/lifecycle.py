@@ -203,7 +203,7 @@ def run(rng, acc, months_total: int, first_future_month: int, drift: str | None)
                         ev.usage.append((a[used].astype(np.int32), j + f, m, val.astype(np.float32)))
                         f += 1
         act_hist[live, h] = np.where(owned[live][:, seat_k].any(1), act_obs, np.nan_to_num(vol_obs))
-        rate = case_rate[live] * CASE_STATE_MULT[s] * (2.5 if drift == "support_load" and shift else 1.0)
+        rate = case_rate[live] * CASE_STATE_MULT[s] * (3.5 if drift == "support_load" and shift else 1.0)
         n_cases = rng.poisson(rate)
         severe = rng.binomial(n_cases, SEVERE_SHARE[s])
         sev_hist[live, h] = severe

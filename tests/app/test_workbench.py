@@ -23,6 +23,11 @@ def test_workbench_churn_whatif_changes_probability(explain_db_url, run_app):
     at = run_app("pages/workbench.py")
     assert at.title[0].value == "Workbench"
     assert any("log-odds" in c.value for c in at.caption)
+    # a medium-risk account: at the extremes a calibrated probability can round to the same figure
+    subject = at.selectbox(key="wb_subject")
+    medium = [label.split(" · ")[0] for label in subject.options if "medium" in label]
+    if medium:
+        subject.set_value(medium[0]).run()
     before = metric(at, "Churn probability (what-if)")
     slider = next(s for s in at.slider if s.label.startswith(("Seat activation", "Volume use")))
     slider.set_value(1.0 if slider.value < 0.5 else 0.0).run()
