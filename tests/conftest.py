@@ -29,6 +29,7 @@ for _path in (str(REPO_ROOT), str(TESTS_DIR)):
     if _path not in sys.path:
         sys.path.insert(0, _path)
 
+from fixtures import demo_db
 from sample_data import valid_frames as _valid_frames
 from sample_data import write_csvs
 
@@ -92,11 +93,33 @@ def csv_folder(tmp_path: Path) -> Callable[[dict[str, pd.DataFrame]], Path]:
 
 
 @pytest.fixture(scope="session")
-def explain_db_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A SQLite file with a small demo company and adoption, churn and explain trained (once per session;
-    copy it before changing it). Shared by the workbench unit, AppTest and e2e tests."""
-    from explain_db import seed_and_train
+def trained_db_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The session's demo with adoption, churn, explain and the forecast trained (shared: read only;
+    see fixtures/demo_db.py). Used by the workbench, adoption and forecast unit, AppTest and e2e tests."""
+    return demo_db.built(tmp_path_factory, demo_db.TRAINED)
 
-    path = tmp_path_factory.mktemp("explain-db") / "demo.db"
-    seed_and_train(path)
-    return path
+
+@pytest.fixture()
+def demo_copy(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path,
+              monkeypatch: pytest.MonkeyPatch) -> Callable[[demo_db.DemoSpec], str]:
+    """`demo_copy(demo_db.TRAINED)`: a private copy of a session demo database, set as
+    FORESIGHT_DATABASE_URL for this test; returns its URL."""
+
+    def make(spec: demo_db.DemoSpec) -> str:
+        url = demo_db.private_copy(tmp_path_factory, spec, tmp_path / f"demo-{spec.name}.db")
+        monkeypatch.setenv("FORESIGHT_DATABASE_URL", url)
+        return url
+
+    return make
+
+
+@pytest.fixture()
+def trained_db_url(demo_copy: Callable[[demo_db.DemoSpec], str]) -> str:
+    """A private copy of the trained demo (adoption, churn, explain, forecast), set for this test."""
+    return demo_copy(demo_db.TRAINED)
+
+
+@pytest.fixture()
+def churn_db_url(demo_copy: Callable[[demo_db.DemoSpec], str]) -> str:
+    """A private copy of the demo with churn and outcomes trained (only those), set for this test."""
+    return demo_copy(demo_db.CHURN_OUTCOMES)

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from fixtures import demo_db
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
@@ -36,24 +33,10 @@ def _navigation_only(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(PagesManager, "__init__", init)
 
 
-@pytest.fixture(scope="session")
-def demo_db_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A SQLite file with a small seeded demo company (seeded once per session; copy before changing it)."""
-    path = tmp_path_factory.mktemp("app-db") / "demo.db"
-    env = {"FORESIGHT_DATABASE_URL": f"sqlite:///{path}"}
-    cmd = [sys.executable, "-m", "services.cli", "seed", "--accounts", "80", "--months", "18", "--seed", "7"]
-    subprocess.run(cmd, cwd=REPO_ROOT, env={**os.environ, **env}, check=True, capture_output=True, timeout=300)
-    return path
-
-
 @pytest.fixture()
-def demo_db_url(demo_db_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    """A private copy of the demo database, set as FORESIGHT_DATABASE_URL for this test."""
-    copy = tmp_path / "demo.db"
-    shutil.copy(demo_db_file, copy)
-    url = f"sqlite:///{copy}"
-    monkeypatch.setenv("FORESIGHT_DATABASE_URL", url)
-    return url
+def demo_db_url(demo_copy: Callable[[demo_db.DemoSpec], str]) -> str:
+    """A private copy of the small untrained demo, set as FORESIGHT_DATABASE_URL for this test."""
+    return demo_copy(demo_db.UNTRAINED)
 
 
 @pytest.fixture()

@@ -5,17 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from fixtures.adoption_db import seed_and_train
 from streamlit.testing.v1 import AppTest
 
 from services import adoption, db
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
-
-
-@pytest.fixture(scope="module")
-def adoption_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    return seed_and_train(tmp_path_factory.mktemp("adoption") / "adoption.db")
 
 
 def _page(url: str, monkeypatch: pytest.MonkeyPatch) -> AppTest:
@@ -26,10 +20,10 @@ def _page(url: str, monkeypatch: pytest.MonkeyPatch) -> AppTest:
     return at
 
 
-def test_page_shows_clusters_and_members(adoption_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    at = _page(adoption_url, monkeypatch)
+def test_page_shows_clusters_and_members(trained_db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    at = _page(trained_db_url, monkeypatch)
     assert at.title[0].value == "Adoption"
-    clusters = adoption.clusters(db.get_engine(adoption_url))
+    clusters = adoption.clusters(db.get_engine(trained_db_url))
     table = at.dataframe[0].value
     assert list(table["name"]) == list(clusters["name"])
     cluster_box = at.selectbox(key="adoption_cluster")
@@ -43,8 +37,8 @@ def test_page_shows_clusters_and_members(adoption_url: str, monkeypatch: pytest.
     assert members["account_link"].str.startswith("account?account_id=").all()
 
 
-def test_segment_filter_narrows_the_list(adoption_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    at = _page(adoption_url, monkeypatch)
+def test_segment_filter_narrows_the_list(trained_db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    at = _page(trained_db_url, monkeypatch)
     everyone = len(at.dataframe[1].value)
     at.selectbox(key="adoption_segment").set_value("Enterprise").run()
     assert not at.exception

@@ -3,20 +3,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-from health_db import trained_copy
 from telco_like import telco_like
 
 from services import churn
 from services.churn_custom import run_custom
 from services.db import get_engine
-
-
-@pytest.fixture()
-def trained_url(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    url = trained_copy(tmp_path_factory, tmp_path / "trained.db")
-    monkeypatch.setenv("FORESIGHT_DATABASE_URL", url)
-    return url
 
 
 def test_churn_page_untrained(demo_db_url: str, run_app) -> None:
@@ -25,10 +16,10 @@ def test_churn_page_untrained(demo_db_url: str, run_app) -> None:
     assert any("No churn model is trained yet" in i.value for i in at.info)
 
 
-def test_churn_page_lists_accounts_by_expected_arr_at_risk(trained_url: str, run_app) -> None:
+def test_churn_page_lists_accounts_by_expected_arr_at_risk(churn_db_url: str, run_app) -> None:
     at = run_app("pages/churn_risk.py")
     table = at.dataframe[0].value
-    risk = churn.at_risk(get_engine(trained_url))
+    risk = churn.at_risk(get_engine(churn_db_url))
     assert len(table) == len(risk) > 0
     assert list(table["name"].head(5)) == list(risk["name"].head(5))
     assert table["account_link"].iloc[0] == f"account?account_id={risk.account_id.iloc[0]}"
@@ -39,8 +30,8 @@ def test_churn_page_lists_accounts_by_expected_arr_at_risk(trained_url: str, run
     assert list(at.dataframe[0].value["name"]) == [risk.name.iloc[1]]
 
 
-def test_account_view_from_query_param(trained_url: str, run_app) -> None:
-    risk = churn.at_risk(get_engine(trained_url))
+def test_account_view_from_query_param(churn_db_url: str, run_app) -> None:
+    risk = churn.at_risk(get_engine(churn_db_url))
     account = risk.account_id.iloc[0]
     at = run_app(None)
     at.query_params["account_id"] = account
@@ -51,16 +42,16 @@ def test_account_view_from_query_param(trained_url: str, run_app) -> None:
     assert len(at.dataframe) >= 1
 
 
-def test_account_view_unknown_id(trained_url: str, run_app) -> None:
+def test_account_view_unknown_id(churn_db_url: str, run_app) -> None:
     at = run_app("pages/account.py")
     at.text_input(key="account_id_input").set_value("A999999").run()
     assert any("No account with id" in e.value for e in at.error)
 
 
-def test_churn_page_shows_the_bring_your_own_model(trained_url: str, tmp_path: Path, run_app) -> None:
+def test_churn_page_shows_the_bring_your_own_model(churn_db_url: str, tmp_path: Path, run_app) -> None:
     path = tmp_path / "telco.csv"
     telco_like(600, seed=2).to_csv(path, index=False)
-    engine = get_engine(trained_url)
+    engine = get_engine(churn_db_url)
     run_custom(engine, str(path), "customerID", "Churn")
     scores = churn.custom_scores(engine)
     at = run_app("pages/churn_risk.py")

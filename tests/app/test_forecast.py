@@ -1,30 +1,8 @@
 """AppTest for the forecast page, against a small demo company with the forecast trained once."""
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
 
-import pytest
-from fixtures.forecast_db import seed_and_train_forecast
-
-
-@pytest.fixture(scope="session")
-def forecast_db_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("forecast-db") / "demo.db"
-    seed_and_train_forecast(path, accounts=300, months=24, seed=5)
-    return path
-
-
-@pytest.fixture()
-def forecast_db_url(forecast_db_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    copy = tmp_path / "demo.db"
-    shutil.copy(forecast_db_file, copy)
-    url = f"sqlite:///{copy}"
-    monkeypatch.setenv("FORESIGHT_DATABASE_URL", url)
-    return url
-
-
-def test_forecast_page_shows_company_figures(forecast_db_url, run_app):
+def test_forecast_page_shows_company_figures(trained_db_url, run_app):
     at = run_app("pages/forecast.py")
     assert at.title[0].value == "Forecast"
     labels = [m.label for m in at.metric]
@@ -36,7 +14,7 @@ def test_forecast_page_shows_company_figures(forecast_db_url, run_app):
     assert not any("No ending-ARR forecast" in c.value for c in at.caption)
 
 
-def test_drill_down_and_save_commit(forecast_db_url, run_app):
+def test_drill_down_and_save_commit(trained_db_url, run_app):
     from services import db
     from services import forecast as fc
 
@@ -50,7 +28,7 @@ def test_drill_down_and_save_commit(forecast_db_url, run_app):
     at.text_input(key="fc_commit_note").input("from the test")
     at.button[0].click().run()
     assert not at.exception
-    saved = fc.commits(db.get_engine(forecast_db_url))
+    saved = fc.commits(db.get_engine(trained_db_url))
     row = saved[saved.source == "app"]
     assert len(row) == 1 and row.amount_usd.iloc[0] == 1234000.0 and row.note.iloc[0] == "from the test"
     assert first_child

@@ -2,21 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
-from health_db import trained_copy
-
 from services import actions, db, registry
 
 PAGE = "pages/model_health.py"
-
-
-@pytest.fixture()
-def trained_url(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    url = trained_copy(tmp_path_factory, tmp_path / "trained.db")
-    monkeypatch.setenv("FORESIGHT_DATABASE_URL", url)
-    return url
 
 
 def test_page_on_an_untrained_demo(demo_db_url: str, run_app) -> None:
@@ -27,9 +15,9 @@ def test_page_on_an_untrained_demo(demo_db_url: str, run_app) -> None:
     assert len(at.dataframe) >= 2  # freshness and import history
 
 
-def test_page_shows_versions_drift_and_outcomes(trained_url: str, run_app) -> None:
+def test_page_shows_versions_drift_and_outcomes(churn_db_url: str, run_app) -> None:
     at = run_app(PAGE)
-    engine = db.get_engine(trained_url)
+    engine = db.get_engine(churn_db_url)
     models = at.dataframe[0].value
     assert set(models.model) == {"churn", "outcomes"}
     assert models.set_index("model").loc["churn", "active_version"] == registry.active_version(engine, "churn")
@@ -39,16 +27,16 @@ def test_page_shows_versions_drift_and_outcomes(trained_url: str, run_app) -> No
     assert any("Observational" in c.value for c in at.caption)
 
 
-def test_logging_an_action_shows_in_the_report(trained_url: str, run_app) -> None:
+def test_logging_an_action_shows_in_the_report(churn_db_url: str, run_app) -> None:
     at = run_app(PAGE)
     account = at.selectbox(key="mh_action_account").value
-    before = actions.account_actions(db.get_engine(trained_url), account)
+    before = actions.account_actions(db.get_engine(churn_db_url), account)
     at.selectbox(key=f"action_type_{account}").set_value("executive_meeting")
     at.text_area(key=f"action_note_{account}").set_value("Sponsor meeting booked")
     at.button[[b.label for b in at.button].index("Log action")].click().run()
     assert not at.exception
     assert any("Logged" in s.value for s in at.success)
-    after = actions.account_actions(db.get_engine(trained_url), account)
+    after = actions.account_actions(db.get_engine(churn_db_url), account)
     assert len(after) == len(before) + 1 and after.note.iloc[0] == "Sponsor meeting booked"
     flagged = next(df.value for df in at.dataframe if "outcome" in df.value.columns and "account_id" in df.value)
     row = flagged[(flagged.account_id == account) & (flagged.outcome == "pending")]
@@ -57,8 +45,8 @@ def test_logging_an_action_shows_in_the_report(trained_url: str, run_app) -> Non
         assert (row.action_type == "executive_meeting").all()
 
 
-def test_account_page_logs_an_action_and_keeps_playbook_feedback(trained_url: str, run_app) -> None:
-    engine = db.get_engine(trained_url)
+def test_account_page_logs_an_action_and_keeps_playbook_feedback(churn_db_url: str, run_app) -> None:
+    engine = db.get_engine(churn_db_url)
     account = registry.read_results(engine, "churn_scores", "churn").account_id.iloc[0]
     at = run_app("pages/account.py")
     at.text_input(key="account_id_input").set_value(account).run()

@@ -1,25 +1,12 @@
 """AppTest for the workbench: open an account, edit a signal, switch to the adoption model."""
 from __future__ import annotations
 
-import shutil
-
-import pytest
-
-
-@pytest.fixture()
-def explain_db_url(explain_db_file, tmp_path, monkeypatch):
-    copy = tmp_path / "demo.db"
-    shutil.copy(explain_db_file, copy)
-    url = f"sqlite:///{copy}"
-    monkeypatch.setenv("FORESIGHT_DATABASE_URL", url)
-    return url
-
 
 def metric(at, label):
     return next(m for m in at.metric if m.label == label).value
 
 
-def test_workbench_churn_whatif_changes_probability(explain_db_url, run_app):
+def test_workbench_churn_whatif_changes_probability(trained_db_url, run_app):
     at = run_app("pages/workbench.py")
     assert at.title[0].value == "Workbench"
     assert any("log-odds" in c.value for c in at.caption)
@@ -37,7 +24,7 @@ def test_workbench_churn_whatif_changes_probability(explain_db_url, run_app):
     assert not at.exception and any("New probability" in m.value for m in at.markdown)
 
 
-def test_workbench_adoption_shows_cluster_and_runner_up(explain_db_url, run_app):
+def test_workbench_adoption_shows_cluster_and_runner_up(trained_db_url, run_app):
     at = run_app("pages/workbench.py")
     at.selectbox(key="wb_model").set_value("adoption_margin").run()
     assert not at.exception

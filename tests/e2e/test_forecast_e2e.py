@@ -7,8 +7,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import open_app_page, serve_app
-from fixtures.forecast_db import seed_and_train_forecast
+from fixtures import demo_db
+from fixtures.app_server import open_app_page, serve_demo, settle, wait_heading
 
 NOTE = "e2e: two late deals pulled in"
 AMOUNT = 432_000
@@ -16,17 +16,8 @@ AMOUNT = 432_000
 
 @pytest.fixture(scope="module")
 def forecast_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    folder = tmp_path_factory.mktemp("forecast-e2e")
-    url = seed_and_train_forecast(folder / "forecast.db", accounts=200, months=20, seed=4)
-    with serve_app(url, folder / "streamlit.log") as base_url:
+    with serve_demo(tmp_path_factory, demo_db.TRAINED) as (base_url, _db_url):
         yield base_url
-
-
-def _settle(page: object) -> None:
-    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=60_000)
-    page.wait_for_timeout(500)
-    exceptions = page.locator('[data-testid="stException"]')
-    assert exceptions.count() == 0, exceptions.first.inner_text()
 
 
 def _choose(page: object, label: str, option_index: int | None = None, option_text: str | None = None) -> str:
@@ -35,7 +26,7 @@ def _choose(page: object, label: str, option_index: int | None = None, option_te
     option = options.filter(has_text=option_text).first if option_text else options.nth(option_index)
     text = option.inner_text().strip()
     option.click()
-    _settle(page)
+    settle(page)
     return text
 
 
@@ -53,13 +44,13 @@ def test_drill_to_a_rep_save_a_commit_and_find_it_after_reload(forecast_server: 
     page.get_by_label("Commit for").fill(str(AMOUNT))
     page.get_by_label("Note").fill(NOTE)
     page.get_by_role("button", name="Save commit").click()
-    _settle(page)
+    settle(page)
     assert page.get_by_text("Saved commit").count() == 1
     page.screenshot(path=screenshot_dir / "forecast_rep_commit.png", full_page=True)
 
     page.reload(wait_until="domcontentloaded")
-    page.get_by_role("heading", name="Forecast", exact=True).first.wait_for(timeout=60_000)
-    _settle(page)
+    wait_heading(page, "Forecast")
+    settle(page)
     caption = page.get_by_test_id("stCaptionContainer").filter(has_text="As of").first
     assert rep not in caption.inner_text()  # the reload went back to the company
     for name in names:  # the same path down again

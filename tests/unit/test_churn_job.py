@@ -6,7 +6,7 @@ import sqlite3
 import numpy as np
 import pandas as pd
 import pytest
-from health_db import trained_db
+from fixtures import demo_db
 
 from services import churn, churn_features, registry
 from services.churn_job import MODEL, REASONS, SCORES, TIERS
@@ -16,7 +16,7 @@ from services.scorecard_churn import section
 
 @pytest.fixture(scope="module")
 def engine(tmp_path_factory: pytest.TempPathFactory):
-    return get_engine(f"sqlite:///{trained_db(tmp_path_factory)}")
+    return get_engine(demo_db.url_of(demo_db.built(tmp_path_factory, demo_db.CHURN_OUTCOMES)))
 
 
 def test_features_are_point_in_time(engine, tmp_path) -> None:

@@ -10,8 +10,8 @@ from services import explain as svc
 
 
 @pytest.fixture(scope="module")
-def engine(explain_db_file):
-    return db.get_engine(f"sqlite:///{explain_db_file}")
+def engine(trained_db_file):
+    return db.get_engine(f"sqlite:///{trained_db_file}")
 
 
 def test_stored_churn_contributions_add_up_to_the_scores(engine):
