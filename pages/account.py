@@ -5,15 +5,10 @@ from __future__ import annotations
 import streamlit as st
 
 from ui import churn as uc
-from ui import data
 from ui.actions import action_panel
-from ui.widgets import empty_state, usd
+from ui.widgets import page_with_data, usd
 
-st.title("Account")
-url = data.current_url()
-if not data.has_accounts(url):
-    empty_state()
-    st.stop()
+url = page_with_data("Account")
 
 account_id = st.text_input("Account id", value=st.query_params.get("account_id", ""), placeholder="A000123",
                            key="account_id_input").strip()

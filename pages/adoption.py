@@ -7,14 +7,10 @@ import streamlit as st
 from models.adoption import SIGNALS
 from services.adoption_signals import SIGNAL_LABELS
 from ui import adoption as ua
-from ui import data, filters
-from ui.widgets import empty_state, usd
+from ui import filters
+from ui.widgets import page_with_data, usd
 
-st.title("Adoption")
-url = data.current_url()
-if not data.has_accounts(url):
-    empty_state()
-    st.stop()
+url = page_with_data("Adoption")
 cl = ua.clusters(url)
 if cl.empty:
     st.info("No adoption clusters yet. Run `python -m services.cli train` (or `make db`).",

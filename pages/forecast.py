@@ -8,13 +8,9 @@ from services import forecast as fc
 from services.hierarchy import scope_people
 from ui import data, filters
 from ui import forecast as uf
-from ui.widgets import empty_state, usd
+from ui.widgets import page_with_data, usd
 
-st.title("Forecast")
-url = data.current_url()
-if not data.has_accounts(url):
-    empty_state()
-    st.stop()
+url = page_with_data("Forecast")
 nodes = uf.live_nodes(url)
 if nodes.empty:
     st.info("No forecast yet: run `python -m services.cli train`.", icon=":material/info:")

@@ -5,17 +5,12 @@ from __future__ import annotations
 import streamlit as st
 
 from services.outcomes import CAVEAT, by_action, by_tier
-from ui import data
 from ui import health_charts as charts
 from ui import health_data as hd
 from ui.actions import action_panel
-from ui.widgets import empty_state
+from ui.widgets import page_with_data
 
-st.title("Model health")
-url = data.current_url()
-if not data.has_accounts(url):
-    empty_state()
-    st.stop()
+url = page_with_data("Model health")
 
 models_tab, drift_tab, data_tab, outcomes_tab = st.tabs(["Models", "Drift", "Data health", "Outcomes"])
 

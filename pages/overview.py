@@ -5,13 +5,9 @@ from __future__ import annotations
 import streamlit as st
 
 from ui import charts, data, filters
-from ui.widgets import empty_state, usd, when
+from ui.widgets import page_with_data, usd, when
 
-st.title("Overview")
-url = data.current_url()
-if not data.has_accounts(url):
-    empty_state()
-    st.stop()
+url = page_with_data("Overview")
 
 as_of = filters.current_as_of()
 scope = filters.current_scope()

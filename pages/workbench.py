@@ -7,16 +7,11 @@ import streamlit as st
 from models.adoption import SIGNALS
 from services import explain as svc
 from services import feature_catalog
-from ui import data
 from ui import explain as ux
 from ui import explain_charts as charts
-from ui.widgets import empty_state
+from ui.widgets import page_with_data
 
-st.title("Workbench")
-url = data.current_url()
-if not data.has_accounts(url):
-    empty_state()
-    st.stop()
+url = page_with_data("Workbench")
 models = ux.available(url)
 if not models:
     st.info("No explanations yet: run `python -m services.cli train` (the explain job runs last).",

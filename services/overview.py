@@ -12,6 +12,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from services import health
 from services.db import read_table
 from services.hierarchy import Scope, filter_accounts, resolve_scope
 
@@ -32,7 +33,9 @@ FRESHNESS_COLUMNS: dict[str, str | None] = {
     "quotas": None,
 }
 # Days a table may lie behind the as-of date and still count as current (default 31).
-EXPECTED_LAG_DAYS = {"commits": 92}
+# How far behind the as-of date a table may lie: the data-health freshness rules where a table has one
+# (one source for the overview and the banner), a quarter for commits, a month otherwise.
+EXPECTED_LAG_DAYS = {"commits": 92, **{r.table: r.max_age_days for r in health.RULES}}
 # Columns whose values never lie after the data's as-of date (end/close dates may).
 _OBSERVED_COLUMNS = {t: c for t, c in FRESHNESS_COLUMNS.items() if c}
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from ui import data
+
 SEED_HELP = """\
 **The database has no accounts yet.** Load the demo company or your own data:
 
@@ -36,3 +38,13 @@ def when(value: object) -> str:
 def empty_state() -> None:
     """The message every page shows when there is no data to show."""
     st.info(SEED_HELP, icon=":material/database:")
+
+
+def page_with_data(title: str) -> str:
+    """Title the page and return the database URL; on an empty database, say how to seed and stop."""
+    st.title(title)
+    url = data.current_url()
+    if not data.has_accounts(url):
+        empty_state()
+        st.stop()
+    return url
