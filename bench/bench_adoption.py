@@ -18,9 +18,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import pandas as pd
 
-from services.adoption_job import fit_and_assign, score_history
-from services.adoption_signals import compute_signals, month_starts
-from services.scorecard_adoption import truth_agreement
+from services.adoption.job import fit_and_assign, score_history
+from services.adoption.scorecard import truth_agreement
+from services.adoption.signals import compute_signals, month_starts
 from services.simulator import generate
 
 BAR_S = 60.0

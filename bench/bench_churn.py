@@ -20,9 +20,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from services import db, train
+from services import db, jobs
+from services.churn.scorecard import section
 from services.cli import main as cli
-from services.scorecard_churn import section
 
 
 def cpu_seconds() -> float:
@@ -47,7 +47,7 @@ def main() -> None:
              "--seed", str(args.seed)])
     engine = db.get_engine(url)
     t0, c0 = time.perf_counter(), cpu_seconds()
-    result = train.train_all(engine, only=["churn"], force=True)["churn"]
+    result = jobs.train_all(engine, only=["churn"], force=True)["churn"]
     wall, cpu = time.perf_counter() - t0, cpu_seconds() - c0
     card = section(engine)
     bar_s = 60 if args.accounts <= 5000 else 600

@@ -23,12 +23,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from models import explain
 from models.treeshap_fast import tree_shap_fast
-from services import (
-    db,
-    explain_job,
-    registry,
-)
-from services import explain as svc
+from services import db, registry
+from services.explain import job as explain_job
+from services.explain import read as svc
 from ui import explain_charts as charts
 
 

@@ -14,11 +14,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from services import (
-    contract,
-    db,
-    train,
-)
+from services import contract, db, jobs
 from services.importer import import_frames
 from services.simulator import generate
 
@@ -43,7 +39,7 @@ def main() -> None:
                       extra_tables={k: v for k, v in frames.items() if k not in contract.SPECS})
     print(f"seeded in {time.perf_counter() - t_seed:.0f}s wall")
     w0, c0 = time.perf_counter(), time.process_time()
-    r = train.train_all(engine, only=["forecast"], force=True)["forecast"]
+    r = jobs.train_all(engine, only=["forecast"], force=True)["forecast"]
     wall, cpu = time.perf_counter() - w0, time.process_time() - c0
     bar = BAR_S.get(accounts)
     print(f"accounts={accounts} train+backtest+forecast wall={wall:.1f}s cpu={cpu:.1f}s"

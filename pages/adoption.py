@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from models.adoption import SIGNALS
-from services.adoption_signals import SIGNAL_LABELS
+from services.adoption.signals import SIGNAL_LABELS
 from ui import adoption as ua
 from ui import filters
 from ui.widgets import page_with_data, usd

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from services.churn import MODEL_LABELS, portfolio
+from services.churn.read import MODEL_LABELS, portfolio
 from ui import churn as uc
 from ui import data, filters
 from ui.widgets import empty_state, usd

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from services import forecast as fc
+from services.forecast import read as fc
 from services.hierarchy import scope_people
 from ui import data, filters
 from ui import forecast as uf

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from services.outcomes import CAVEAT, by_action, by_tier
+from services.outcomes.report import CAVEAT, by_action, by_tier
 from ui import health_charts as charts
 from ui import health_data as hd
 from ui.actions import action_panel

@@ -5,8 +5,8 @@ import pandas as pd
 import streamlit as st
 
 from models.adoption import SIGNALS
-from services import explain as svc
 from services import feature_catalog
+from services.explain import read as svc
 from ui import explain as ux
 from ui import explain_charts as charts
 from ui.widgets import page_with_data

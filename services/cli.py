@@ -88,15 +88,9 @@ def cmd_export(args: argparse.Namespace, engine: Engine) -> int:
 
 
 def cmd_train(args: argparse.Namespace, engine: Engine) -> int:
-    try:
-        from services import train
-    except ModuleNotFoundError as exc:
-        if exc.name != "services.train":
-            raise
-        print("No models are installed yet; nothing to train.")
-        return 0
+    from services import jobs  # lazy: imports every model job
     kwargs = {"as_of": pd.Timestamp(args.as_of)} if args.as_of else {}
-    result = train.train_all(engine, only=args.model or None, force=args.force, **kwargs)
+    result = jobs.train_all(engine, only=args.model or None, force=args.force, **kwargs)
     print(json.dumps(result, indent=2, default=str))
     for model, r in result.items():
         if r["status"] != "active":
@@ -141,7 +135,7 @@ def cmd_scorecard(args: argparse.Namespace, engine: Engine) -> int:
 
 
 def cmd_churn_fit(args: argparse.Namespace, engine: Engine) -> int:
-    from services.churn_custom import TableError, run_custom
+    from services.churn.custom import TableError, run_custom
 
     try:
         result = run_custom(engine, args.table, args.id, args.label)

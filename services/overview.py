@@ -12,9 +12,9 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from services import health
 from services.db import read_table
 from services.hierarchy import Scope, filter_accounts, resolve_scope
+from services.monitoring import health
 
 RENEWAL_WINDOW_DAYS = 90
 

@@ -21,7 +21,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from .config import ARTIFACTS_DIR, REPO_ROOT
+from services.config import ARTIFACTS_DIR, REPO_ROOT
 
 log = logging.getLogger(__name__)
 VERSIONS = "model_versions"

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from services import actions
+from services.outcomes import actions
 from ui import data, health_data
 
 

@@ -6,8 +6,8 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from services import adoption as svc
-from services.adoption_signals import SIGNAL_LABELS
+from services.adoption import read as svc
+from services.adoption.signals import SIGNAL_LABELS
 from services.hierarchy import Scope
 from ui.charts import PALETTE, _layout
 from ui.data import engine_for

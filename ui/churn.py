@@ -7,7 +7,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from services import churn as svc
+from services.churn import read as svc
 from services.hierarchy import Scope
 from ui.charts import _layout
 from ui.data import engine_for

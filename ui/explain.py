@@ -6,8 +6,8 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from services import explain as svc
 from services import registry
+from services.explain import read as svc
 from ui.data import engine_for
 
 TTL = "10m"

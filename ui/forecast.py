@@ -5,7 +5,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from services import forecast as fc
+from services.forecast import read as fc
 from ui import data
 
 TTL = "10m"

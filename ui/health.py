@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from services import health
+from services.monitoring import health
 from ui import data
 
 

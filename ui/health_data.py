@@ -5,7 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from services import drift, health, model_report, outcomes, outcomes_job
+from services.monitoring import drift, health, model_report
+from services.outcomes import job as outcomes_job
+from services.outcomes import report as outcomes
 from ui.data import engine_for
 
 TTL = "2m"

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from services import adoption, db
+from services import db
+from services.adoption import read as adoption
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 

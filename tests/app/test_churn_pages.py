@@ -5,8 +5,8 @@ from pathlib import Path
 
 from telco_like import telco_like
 
-from services import churn
-from services.churn_custom import run_custom
+from services.churn import read as churn
+from services.churn.custom import run_custom
 from services.db import get_engine
 
 

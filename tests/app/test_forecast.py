@@ -16,7 +16,7 @@ def test_forecast_page_shows_company_figures(trained_db_url, run_app):
 
 def test_drill_down_and_save_commit(trained_db_url, run_app):
     from services import db
-    from services import forecast as fc
+    from services.forecast import read as fc
 
     at = run_app("pages/forecast.py")
     drill = at.selectbox(key="fc_drill")

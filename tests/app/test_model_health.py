@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from services import actions, db, registry
+from services import db, registry
+from services.outcomes import actions
 
 PAGE = "pages/model_health.py"
 

@@ -20,7 +20,8 @@ def trained_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[s
 
 
 def test_log_action_and_see_it_in_the_report(trained_server, browser_page, screenshot_dir: Path) -> None:
-    from services import db, outcomes_job
+    from services import db
+    from services.outcomes import job as outcomes_job
 
     base, db_url = trained_server
     page = browser_page

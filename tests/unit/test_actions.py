@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from services import actions
 from services.importer import import_frames
+from services.outcomes import actions
 
 
 @pytest.fixture()

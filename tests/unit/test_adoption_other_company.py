@@ -6,8 +6,8 @@ import pandas as pd
 from fixtures.other_company import generate
 from sklearn.metrics import adjusted_rand_score
 
-from services.adoption_job import fit_and_assign
-from services.adoption_signals import compute_signals, month_starts
+from services.adoption.job import fit_and_assign
+from services.adoption.signals import compute_signals, month_starts
 from services.contract import validate
 
 

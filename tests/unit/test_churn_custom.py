@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from telco_like import telco_like
 
-from services.churn_custom import TableError, fit_table, validate
+from services.churn.custom import TableError, fit_table, validate
 from services.cli import main
 
 

@@ -8,10 +8,12 @@ import pandas as pd
 import pytest
 from fixtures import demo_db
 
-from services import churn, churn_features, registry
-from services.churn_job import MODEL, REASONS, SCORES, TIERS
+from services import registry
+from services.churn import features as churn_features
+from services.churn import read as churn
+from services.churn.job import MODEL, REASONS, SCORES, TIERS
+from services.churn.scorecard import section
 from services.db import get_engine
-from services.scorecard_churn import section
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from services import drift, registry
+from services import registry
+from services.monitoring import drift
 from services.simulator import generate
 
 ACCOUNTS, MONTHS, SEED = 400, 24, 5

@@ -6,7 +6,7 @@ import pytest
 
 from models import explain
 from services import db, registry
-from services import explain as svc
+from services.explain import read as svc
 
 
 @pytest.fixture(scope="module")

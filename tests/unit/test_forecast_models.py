@@ -10,9 +10,9 @@ from models.conformal import MIN_SCORES, factor_draws, ratio_scores
 from models.forecast import wape
 from models.simulate import leaf_paths, node_summary
 from models.winprob import WinProbModel, auc, expected_calibration_error
-from services import forecast_arr as fa
-from services import forecast_data as fd
-from services import forecast_engine as fe
+from services.forecast import arr as fa
+from services.forecast import data as fd
+from services.forecast import engine as fe
 from services.simulator import generate
 
 
@@ -187,7 +187,7 @@ def test_ending_arr_is_coherent_and_has_the_expected_mean():
 
 def test_commits_keep_history_and_the_latest_wins(engine):
     from services import db
-    from services import forecast as fc
+    from services.forecast import read as fc
 
     fc.save_commit(engine, "R1", "2026Q1", 100_000, "first")
     fc.save_commit(engine, "R1", "2026Q1", 120_000, "raised")

@@ -7,8 +7,8 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from services import health
 from services.importer import ContractViolation, import_frames
+from services.monitoring import health
 
 
 @pytest.fixture()

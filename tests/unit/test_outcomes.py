@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from services import outcomes
+from services.outcomes import report as outcomes
 
 AS_OF = pd.Timestamp("2026-06-30")
 

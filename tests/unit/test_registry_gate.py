@@ -7,7 +7,8 @@ import types
 import pandas as pd
 import pytest
 
-from services import cli, registry, train
+from services import cli, jobs, registry
+from services.gates import Gate, first_failure
 
 AS_OF = pd.Timestamp("2025-06-30")
 
@@ -15,21 +16,21 @@ AS_OF = pd.Timestamp("2025-06-30")
 def fake_job(auc: float, score: float, fail_after_write: bool = False) -> types.SimpleNamespace:
     """A churn-like job that writes one score per account and reports `auc`."""
 
-    def run(engine, version):
+    def run(engine, version, run_inputs=None):
         frame = pd.DataFrame({"account_id": ["A1", "A2"], "probability": [score, score]})
         registry.write_results(engine, "churn_scores_test", frame, version)
         if fail_after_write:
             raise RuntimeError("boom after writing half the results")
         return {"auc": auc}, None
 
-    return types.SimpleNamespace(MODEL="churn", run=run)
+    return types.SimpleNamespace(MODEL="churn", run=run, GATES=(Gate("auc", higher_is_better=True, max_worse=0.01),))
 
 
 @pytest.fixture()
-def jobs(monkeypatch: pytest.MonkeyPatch):
-    """`jobs.set(job)` makes `train_all` run only that job."""
+def stand_in(monkeypatch: pytest.MonkeyPatch):
+    """`stand_in.set(job)` makes `train_all` run only that job."""
     holder: list = []
-    monkeypatch.setattr(train, "available_jobs", lambda: list(holder))
+    monkeypatch.setattr(jobs, "available_jobs", lambda: list(holder))
 
     def set_job(job: types.SimpleNamespace) -> None:
         holder[:] = [job]
@@ -41,33 +42,33 @@ def scores(engine) -> list[float]:
     return registry.read_results(engine, "churn_scores_test", "churn").probability.tolist()
 
 
-def test_worse_model_is_stored_not_activated_unless_forced(engine, jobs) -> None:
-    jobs.set(fake_job(auc=0.80, score=0.1))
-    first = train.train_all(engine, as_of=AS_OF)["churn"]
+def test_worse_model_is_stored_not_activated_unless_forced(engine, stand_in) -> None:
+    stand_in.set(fake_job(auc=0.80, score=0.1))
+    first = jobs.train_all(engine, as_of=AS_OF)["churn"]
     assert first["status"] == "active"
 
-    jobs.set(fake_job(auc=0.75, score=0.9))
-    second = train.train_all(engine, as_of=AS_OF)["churn"]
+    stand_in.set(fake_job(auc=0.75, score=0.9))
+    second = jobs.train_all(engine, as_of=AS_OF)["churn"]
     assert second["status"] == "rejected"
     assert "auc dropped" in second["note"] and "--force" in second["note"]
     assert registry.active_version(engine, "churn") == first["version"]
     assert scores(engine) == [0.1, 0.1]
 
     # within tolerance (0.01) passes without force
-    jobs.set(fake_job(auc=0.795, score=0.2))
-    assert train.train_all(engine, as_of=AS_OF)["churn"]["status"] == "active"
+    stand_in.set(fake_job(auc=0.795, score=0.2))
+    assert jobs.train_all(engine, as_of=AS_OF)["churn"]["status"] == "active"
 
-    jobs.set(fake_job(auc=0.60, score=0.9))
-    forced = train.train_all(engine, as_of=AS_OF, force=True)["churn"]
+    stand_in.set(fake_job(auc=0.60, score=0.9))
+    forced = jobs.train_all(engine, as_of=AS_OF, force=True)["churn"]
     assert forced["status"] == "active" and "forced" in forced["note"]
     assert scores(engine) == [0.9, 0.9]
 
 
-def test_rollback_restores_previous_scores(engine, jobs) -> None:
-    jobs.set(fake_job(auc=0.80, score=0.1))
-    v1 = train.train_all(engine, as_of=AS_OF)["churn"]["version"]
-    jobs.set(fake_job(auc=0.81, score=0.3))
-    v2 = train.train_all(engine, as_of=AS_OF)["churn"]["version"]
+def test_rollback_restores_previous_scores(engine, stand_in) -> None:
+    stand_in.set(fake_job(auc=0.80, score=0.1))
+    v1 = jobs.train_all(engine, as_of=AS_OF)["churn"]["version"]
+    stand_in.set(fake_job(auc=0.81, score=0.3))
+    v2 = jobs.train_all(engine, as_of=AS_OF)["churn"]["version"]
     assert scores(engine) == [0.3, 0.3]
 
     assert registry.rollback(engine, "churn") == v1
@@ -80,11 +81,11 @@ def test_rollback_restores_previous_scores(engine, jobs) -> None:
     assert scores(engine) == [0.3, 0.3]
 
 
-def test_failed_run_leaves_active_version_untouched(engine, jobs) -> None:
-    jobs.set(fake_job(auc=0.80, score=0.1))
-    v1 = train.train_all(engine, as_of=AS_OF)["churn"]["version"]
-    jobs.set(fake_job(auc=0.90, score=0.7, fail_after_write=True))
-    failed = train.train_all(engine, as_of=AS_OF)["churn"]
+def test_failed_run_leaves_active_version_untouched(engine, stand_in) -> None:
+    stand_in.set(fake_job(auc=0.80, score=0.1))
+    v1 = jobs.train_all(engine, as_of=AS_OF)["churn"]["version"]
+    stand_in.set(fake_job(auc=0.90, score=0.7, fail_after_write=True))
+    failed = jobs.train_all(engine, as_of=AS_OF)["churn"]
     assert failed["status"] == "failed" and "boom" in failed["note"]
     assert registry.active_version(engine, "churn") == v1
     assert scores(engine) == [0.1, 0.1]
@@ -95,10 +96,10 @@ def test_failed_run_leaves_active_version_untouched(engine, jobs) -> None:
         registry.activate(engine, failed["version"])
 
 
-def test_cli_models_list_activate_rollback(db_url, engine, jobs, capsys) -> None:
-    jobs.set(fake_job(auc=0.80, score=0.1))
-    v1 = train.train_all(engine, as_of=AS_OF)["churn"]["version"]
-    jobs.set(fake_job(auc=0.70, score=0.5))
+def test_cli_models_list_activate_rollback(db_url, engine, stand_in, capsys) -> None:
+    stand_in.set(fake_job(auc=0.80, score=0.1))
+    v1 = jobs.train_all(engine, as_of=AS_OF)["churn"]["version"]
+    stand_in.set(fake_job(auc=0.70, score=0.5))
     assert cli.main(["--database-url", db_url, "train", "--as-of", "2025-06-30"]) == 0
     err = capsys.readouterr().err
     assert "churn: rejected: auc dropped" in err
@@ -116,9 +117,39 @@ def test_cli_models_list_activate_rollback(db_url, engine, jobs, capsys) -> None
 
 
 def test_gate_rules() -> None:
-    wape = train.GATES["forecast"]
+    wape = Gate("wape", higher_is_better=False, max_worse_relative=0.05)
     assert wape.check({"wape": 0.209}, {"wape": 0.20}) is None  # +4.5% relative
     assert "wape rose" in wape.check({"wape": 0.211}, {"wape": 0.20})
-    stab = train.GATES["adoption"]
-    assert stab.check({"stability": 0.90}, {"stability": 0.93}) is not None
-    assert stab.check({}, {"stability": 0.93}) is None
+    floor = Gate("stability", higher_is_better=True, limit=0.6)
+    assert floor.check({"stability": 0.59}, {}) is not None and floor.check({"stability": 0.61}, {}) is None
+    assert floor.check({}, {"stability": 0.9}) is None  # a metric the run did not report is skipped
+
+
+def test_every_job_declares_gates_on_metrics_it_reports() -> None:
+    """One mechanism: each job's GATES are Gate rules (no job keeps its own gate function)."""
+    for job in jobs.available_jobs():
+        assert not hasattr(job, "gate"), job.MODEL
+        assert all(isinstance(g, Gate) for g in getattr(job, "GATES", ())), job.MODEL
+    churn = next(j for j in jobs.available_jobs() if j.MODEL == "churn")
+    assert first_failure(churn.GATES, {"auc": 0.80, "ece": 0.01}, {"auc": 0.84}) is not None
+    assert first_failure(churn.GATES, {"auc": 0.82, "ece": 0.01}, {"auc": 0.84}) is None
+    assert "ece" in first_failure(churn.GATES, {"auc": 0.9, "ece": 0.07}, {})
+
+
+def test_jobs_listed_after_what_they_read() -> None:
+    jobs.check_order()
+    bad = (jobs.Job(jobs.churn_job, after=("adoption",)), jobs.Job(jobs.adoption_job))
+    with pytest.raises(ValueError, match="listed before adoption"):
+        jobs.check_order(bad)
+
+
+def test_churn_inputs_read_once_per_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    from services.churn import features as cf
+
+    calls: list[int] = []
+    monkeypatch.setattr(cf, "load_inputs", lambda engine: calls.append(1) or object())
+    run = jobs.RunInputs()
+    first = cf.shared_inputs(None, run)
+    assert cf.shared_inputs(None, run) is first and len(calls) == 1
+    cf.shared_inputs(None)  # outside a run: read afresh
+    assert len(calls) == 2

@@ -16,7 +16,7 @@ from models.conformal import factor_draws, ratio_scores
 from models.forecast import RunRateModel
 from models.simulate import leaf_paths, summarize
 from models.winprob import WinProbModel
-from services import forecast_data as fd
+from services.forecast import data as fd
 
 log = logging.getLogger(__name__)
 SALES_ROLES = ("cro", "regional_vp", "manager", "rep")

@@ -19,7 +19,8 @@ from sqlalchemy.engine import Engine
 
 from models.adoption import SIGNALS, AdoptionClusters, score
 from services import registry
-from services.adoption_signals import TREND_MONTHS, load_signals
+from services.adoption.signals import TREND_MONTHS, load_signals
+from services.gates import Gate
 
 log = logging.getLogger(__name__)
 MODEL = "adoption"
@@ -68,7 +69,7 @@ def fit_and_assign(signals: pd.DataFrame, previous: pd.DataFrame | None = None,
     return model, out
 
 
-def run(engine: Engine, version: registry.Version) -> tuple[dict[str, Any], AdoptionClusters]:
+def run(engine: Engine, version: registry.Version, run_inputs: Any = None) -> tuple[dict[str, Any], AdoptionClusters]:
     signals, per_product = load_signals(engine, version.as_of)
     signals = score_history(signals)
     model, assigned = fit_and_assign(signals, previous_centroids(engine), **version.params)
@@ -94,8 +95,5 @@ def run(engine: Engine, version: registry.Version) -> tuple[dict[str, Any], Adop
     return metrics, model
 
 
-def gate(new: dict[str, Any], active: dict[str, Any]) -> str | None:
-    """Reject clusters that are not reproducible (bootstrap stability below MIN_STABILITY)."""
-    if new.get("stability", 0.0) < MIN_STABILITY:
-        return f"stability {new.get('stability')} is below {MIN_STABILITY}: clusters are not reproducible"
-    return None
+# the quality gate: clusters less reproducible than MIN_STABILITY are not published
+GATES = (Gate("stability", higher_is_better=True, limit=MIN_STABILITY),)

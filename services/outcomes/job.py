@@ -15,7 +15,8 @@ from typing import Any
 import pandas as pd
 from sqlalchemy.engine import Engine
 
-from services import db, outcomes, registry
+from services import db, registry
+from services.outcomes import report as outcomes
 
 log = logging.getLogger(__name__)
 MODEL = "outcomes"
@@ -25,13 +26,13 @@ BOOTSTRAP = 30
 POST_TREATMENT = ("csm_actions_180d",)  # counts the very actions whose effect is measured
 
 
-def _earlier_scores(engine: Engine, first_date: pd.Timestamp) -> pd.DataFrame:
+def _earlier_scores(engine: Engine, first_date: pd.Timestamp, run_inputs: Any = None) -> pd.DataFrame:
     """Scores of the active churn model at the month-ends before `first_date` (empty if not possible)."""
-    from services import churn_features as cf  # lazy: heavy, and absent until churn lands
-    from services import churn_job
+    from services.churn import features as cf  # lazy: heavy, and absent until churn lands
+    from services.churn import job as churn_job
 
     artifact = registry.load_artifact(engine, "churn")
-    inputs = cf.load_inputs(engine)
+    inputs = cf.shared_inputs(engine, run_inputs)
     end = (first_date - pd.DateOffset(months=1)) + pd.offsets.MonthEnd(0)
     first_ok = inputs.month0.to_timestamp() + pd.DateOffset(months=12)
     if end < first_ok:
@@ -40,13 +41,13 @@ def _earlier_scores(engine: Engine, first_date: pd.Timestamp) -> pd.DataFrame:
     return scores[scores.score_date >= first_ok]
 
 
-def history_scores(engine: Engine, extra: bool = True) -> pd.DataFrame:
+def history_scores(engine: Engine, extra: bool = True, run_inputs: Any = None) -> pd.DataFrame:
     """The active churn version's stored scores, plus earlier month-ends scored now when `extra`."""
     stored = registry.read_results(engine, SCORES, "churn")
     if stored.empty or not extra:
         return stored
     try:
-        earlier = _earlier_scores(engine, stored.score_date.min())
+        earlier = _earlier_scores(engine, stored.score_date.min(), run_inputs)
     except (LookupError, ValueError, ModuleNotFoundError, FileNotFoundError, KeyError) as exc:
         log.warning("outcomes: could not score earlier month-ends (%s); using the stored 13", exc)
         earlier = pd.DataFrame()
@@ -55,16 +56,16 @@ def history_scores(engine: Engine, extra: bool = True) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
-def run(engine: Engine, version: registry.Version) -> tuple[dict[str, Any], None]:
+def run(engine: Engine, version: registry.Version, run_inputs: Any = None) -> tuple[dict[str, Any], None]:
     if registry.active_version(engine, "churn") is None:
         raise LookupError("the outcome report needs an active churn model: train churn first")
-    scores = history_scores(engine)
+    scores = history_scores(engine, run_inputs=run_inputs)
     pairs = outcomes.flag_windows(scores)
     flagged = pairs[pairs.flagged].drop(columns="flagged").reset_index(drop=True)
     registry.write_results(engine, TABLE, flagged, version)
     frame = report_frame(engine, flagged, version.as_of)
     metrics = outcomes.effect_estimate(frame)
-    metrics.update(adjusted_effect(engine, frame))
+    metrics.update(adjusted_effect(engine, frame, run_inputs=run_inputs))
     metrics.update(score_months=int(scores.score_date.nunique()), n_flagged_pairs=len(flagged),
                    first_score_date=str(scores.score_date.min().date()), flag_tiers=list(outcomes.FLAG_TIERS))
     log.info("outcomes: %d flagged renewals due, effect estimate %s (raw %s)", metrics["n_flagged_due"],
@@ -72,15 +73,16 @@ def run(engine: Engine, version: registry.Version) -> tuple[dict[str, Any], None
     return metrics, None
 
 
-def adjusted_effect(engine: Engine, frame: pd.DataFrame, bootstrap: int = BOOTSTRAP) -> dict[str, Any]:
+def adjusted_effect(engine: Engine, frame: pd.DataFrame, bootstrap: int = BOOTSTRAP,
+                    run_inputs: Any = None) -> dict[str, Any]:
     """The regression-adjusted effect on renewals that came due, from the churn features at each
     pair's first score date (about six months before the renewal, before the actions)."""
-    from services import churn_features as cf
+    from services.churn import features as cf
 
     due = frame[frame.outcome != "pending"].reset_index(drop=True)
     if due.empty:
         return {"action_effect_estimate": None}
-    inputs = cf.load_inputs(engine)
+    inputs = cf.shared_inputs(engine, run_inputs)
     rows = cf.build(inputs, sorted(pd.Timestamp(d) for d in due.first_score.unique()))
     cols = [c for c in cf.feature_columns(rows) if c not in POST_TREATMENT]
     X = due[["account_id", "first_score"]].merge(

@@ -8,7 +8,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from services import db, drift, health, registry
+from services import db, registry
+from services.monitoring import drift, health
 
 
 def planted_action_effect(engine: Engine) -> float | None:

@@ -19,7 +19,7 @@ from sqlalchemy.engine import Engine
 
 from models.simulate import leaf_paths, summarize
 from services import db
-from services.forecast_engine import Tree, _per_leaf
+from services.forecast.engine import Tree, _per_leaf
 
 log = logging.getLogger(__name__)
 TABLE = "forecast_arr"

@@ -10,7 +10,7 @@ from sklearn.metrics import adjusted_rand_score
 from sqlalchemy.engine import Engine
 
 from services import db, registry
-from services.adoption_job import MODEL
+from services.adoption.job import MODEL
 
 
 def truth_agreement(membership: pd.DataFrame, truth: pd.DataFrame) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """Read side of the explanation layer for the workbench: subjects, stored explanations, what-if, suggestions.
 
-Stored explanations come from `services.explain_job` (active `explain` version). A what-if recomputes a
+Stored explanations come from `services.explain.job` (active `explain` version). A what-if recomputes a
 single row on demand with the active model (churn: probability, tier and TreeSHAP; adoption: cluster
 and margin decomposition), milliseconds per call. Churn what-if edits keep the account consistent:
 changing a usage level (`use_*_now`) by d moves its 3- and 6-month trends by d and its 3-month mean by
@@ -20,7 +20,8 @@ from sqlalchemy.engine import Engine
 
 from models import explain
 from models.adoption import SIGNALS, AdoptionClusters
-from services import explain_job, feature_catalog, registry
+from services import feature_catalog, registry
+from services.explain import job as explain_job
 
 MODELS = {"churn": "Churn risk (accounts)", "adoption_margin": "Adoption cluster (accounts)",
           "winprob": "Win probability (opportunities)", "forecast_node": "Forecast (people)"}

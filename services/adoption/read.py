@@ -10,7 +10,7 @@ from sqlalchemy.engine import Engine
 
 from models.adoption import SIGNALS
 from services import registry
-from services.adoption_job import MODEL
+from services.adoption.job import MODEL
 from services.db import read_table
 from services.hierarchy import Scope, resolve_scope
 

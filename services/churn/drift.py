@@ -11,8 +11,9 @@ from __future__ import annotations
 import pandas as pd
 from sqlalchemy.engine import Engine
 
-from services import churn_features as cf
-from services import drift, registry
+from services import registry
+from services.churn import features as cf
+from services.monitoring import drift
 
 STEP = 3
 REFERENCE_MONTHS = 12  # the latest year of the training window: features that age with the calendar

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from services import db, registry
-from services.forecast_data import quarter_label
+from services.forecast.data import quarter_label
 from services.hierarchy import Scope
 
 MODEL = "forecast"

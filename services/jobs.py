@@ -1,70 +1,71 @@
-"""The training job: each model's job in dependency order, each stamped with a new version.
+"""The training run: every model's job in dependency order, each stamped with a new version.
 
-A job module exposes `MODEL` (its name) and `run(engine, version) -> (metrics, artifact)`: it fits,
-scores and writes its result tables through `registry.write_results`. The version becomes active
-only after the job finished; a failing job leaves the active version untouched (its version is
-recorded as `failed` and any rows it wrote are deleted).
-
-Quality gate: a new version whose key metric is worse than the active version's beyond a tolerance
-is recorded as `rejected` (stored, not shown); `force=True` (`train --force`) activates it anyway.
-A job module may define its own `gate(new_metrics, active_metrics) -> reason | None`; otherwise the
-rule in `GATES` for its model applies:
-
-| model | key metric | better | tolerance |
-|---|---|---|---|
-| churn | `auc` | higher | may drop at most 0.01 (absolute) |
-| forecast | `wape` | lower | may rise at most 5% (relative) |
-| adoption | `stability` | higher | may drop at most 0.02 (absolute) |
+A job module exposes `MODEL` (its name), `GATES` (its quality-gate rules, `services.gates.Gate`) and
+`run(engine, version, inputs) -> (metrics, artifact)`: it fits, scores and writes its result tables through
+`registry.write_results`. `inputs` is this run's `RunInputs`: raw inputs read once per run and handed to
+every job that needs them (the churn inputs feed churn, outcomes and explain). The version becomes active
+only after the job finished; a failing job leaves the active version untouched (its version is recorded
+as `failed` and any rows it wrote are deleted). A new version that fails one of its job's `GATES` is
+recorded as `rejected` (stored, not shown); `force=True` (`train --force`) activates it anyway.
 """
 from __future__ import annotations
 
 import hashlib
-import importlib
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from . import registry
+from services import registry
+from services.adoption import job as adoption_job
+from services.churn import job as churn_job
+from services.explain import job as explain_job
+from services.forecast import job as forecast_job
+from services.gates import first_failure
+from services.outcomes import job as outcomes_job
 
 log = logging.getLogger(__name__)
-# adoption clusters feed churn features; churn risk feeds the forecast; explanations come last
-# the outcomes job reads the churn scores (and scores earlier month-ends with the active churn model)
-JOBS = ["services.adoption_job", "services.churn_job", "services.outcomes_job", "services.forecast_job",
-        "services.explain_job"]
-
 
 
 @dataclass(frozen=True)
-class GateRule:
-    metric: str
-    higher_is_better: bool
-    tolerance: float
-    relative: bool = False
+class Job:
+    module: ModuleType
+    after: tuple[str, ...] = ()  # models whose active results this job reads
 
-    def check(self, new: dict, active: dict) -> str | None:
-        """The reason `new` may not replace `active`, or None (also when either lacks the metric)."""
-        a, n = active.get(self.metric), new.get(self.metric)
-        if not isinstance(a, int | float) or not isinstance(n, int | float):
-            return None
-        slack = self.tolerance * abs(a) if self.relative else self.tolerance
-        worse = (a - n) if self.higher_is_better else (n - a)
-        if worse <= slack:
-            return None
-        word = "dropped" if self.higher_is_better else "rose"
-        tol = f"{self.tolerance:.0%} relative" if self.relative else f"{self.tolerance:g}"
-        return (f"{self.metric} {word} from {a:.4f} (active) to {n:.4f}, beyond the tolerance of {tol}; "
-                "stored but not activated (use --force to activate it anyway)")
+    @property
+    def model(self) -> str:
+        return self.module.MODEL
 
 
-GATES: dict[str, GateRule] = {
-    "churn": GateRule("auc", higher_is_better=True, tolerance=0.01),
-    "forecast": GateRule("wape", higher_is_better=False, tolerance=0.05, relative=True),
-    "adoption": GateRule("stability", higher_is_better=True, tolerance=0.02),
-}
+# adoption clusters feed churn features; the outcomes job reads the churn scores (and scores earlier
+# month-ends with the active churn model); churn risk feeds the forecast's ending ARR; explanations come last
+JOBS: tuple[Job, ...] = (
+    Job(adoption_job),
+    Job(churn_job, after=("adoption",)),
+    Job(outcomes_job, after=("churn",)),
+    Job(forecast_job, after=("churn",)),
+    Job(explain_job, after=("churn", "adoption", "forecast")),
+)
+
+
+class RunInputs:
+    """Raw inputs of one training run, each read at most once (`get(key, loader)` memoises)."""
+
+    def __init__(self) -> None:
+        self._cache: dict[str, Any] = {}
+
+    def get(self, key: str, loader: Callable[[], Any]) -> Any:
+        if key not in self._cache:
+            self._cache[key] = loader()
+        return self._cache[key]
+
+
 FINGERPRINT_TABLES = ["accounts", "subscriptions", "usage_monthly", "opportunities", "opportunity_history",
                       "support_cases"]
 
@@ -90,15 +91,19 @@ def fingerprint(engine: Engine, as_of: pd.Timestamp) -> dict:
     return {"as_of": str(as_of.date()), "rows": counts, "hash": digest}
 
 
-def available_jobs() -> list:
-    mods = []
-    for name in JOBS:
-        try:
-            mods.append(importlib.import_module(name))
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-    return mods
+def check_order(jobs: tuple[Job, ...] = JOBS) -> None:
+    """Raise if a job is listed before a model it reads."""
+    seen: set[str] = set()
+    for job in jobs:
+        missing = [m for m in job.after if m not in seen]
+        if missing:
+            raise ValueError(f"job {job.model} is listed before {', '.join(missing)}, which it reads")
+        seen.add(job.model)
+
+
+def available_jobs() -> list[ModuleType]:
+    check_order()
+    return [job.module for job in JOBS]
 
 
 def train_all(engine: Engine, as_of: pd.Timestamp | None = None, only: list[str] | None = None,
@@ -107,14 +112,17 @@ def train_all(engine: Engine, as_of: pd.Timestamp | None = None, only: list[str]
     fp = fingerprint(engine, as_of)
     results: dict[str, dict] = {}
     jobs = [m for m in available_jobs() if not only or m.MODEL in only]
-    if not jobs:
-        log.warning("no model jobs are installed yet")
+    unknown = sorted(set(only or ()) - {m.MODEL for m in available_jobs()})
+    if unknown:
+        raise ValueError(f"no training job for {', '.join(unknown)}; "
+                         f"jobs: {', '.join(m.MODEL for m in available_jobs())}")
+    inputs = RunInputs()
     for i, job in enumerate(jobs, 1):
         version = registry.new_version(job.MODEL, as_of)
         log.info("[%d/%d] training %s (%s, as of %s)", i, len(jobs), job.MODEL, version.version, as_of.date())
         t0 = time.perf_counter()
         try:
-            metrics, artifact = job.run(engine, version)
+            metrics, artifact = job.run(engine, version, inputs)
             metrics = {**metrics, "train_seconds": round(time.perf_counter() - t0, 2)}
             if artifact is not None:
                 registry.save_artifact(version, artifact)
@@ -133,14 +141,12 @@ def train_all(engine: Engine, as_of: pd.Timestamp | None = None, only: list[str]
     return results
 
 
-def gate(engine: Engine, job, metrics: dict, force: bool) -> tuple[str, str]:
-    """Quality gate: the job's own `gate(new_metrics, active_metrics)` if it has one, else `GATES`."""
-    rule = GATES.get(job.MODEL)
-    check = getattr(job, "gate", None) or (rule.check if rule else None)
+def gate(engine: Engine, job: ModuleType, metrics: dict, force: bool) -> tuple[str, str]:
+    """Quality gate: the first of the job's `GATES` the new metrics fail, against the active version's."""
     active = registry.active_metrics(engine, job.MODEL)
-    if check is None or not active:
-        return "active", ""
-    reason = check(metrics, active)
+    reason = first_failure(getattr(job, "GATES", ()), metrics, active)
+    if reason:
+        reason += "; stored but not activated (use --force to activate it anyway)"
     if reason and force:
         return "active", f"forced past the quality gate: {reason.split(';')[0]}"
     return ("rejected", reason) if reason else ("active", "")

@@ -22,8 +22,9 @@ from sqlalchemy.engine import Engine
 
 from models import explain
 from models.adoption import SIGNALS
-from services import churn_features as cf
 from services import feature_catalog, registry
+from services.churn import features as cf
+from services.gates import Gate
 
 log = logging.getLogger(__name__)
 MODEL = "explain"
@@ -60,11 +61,12 @@ def reason_coverage(expl: pd.DataFrame, rows: pd.DataFrame, at_risk: np.ndarray)
     return float(good.reindex(list(risky), fill_value=False).mean())
 
 
-def explain_churn(engine: Engine, as_of: pd.Timestamp) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
+def explain_churn(engine: Engine, as_of: pd.Timestamp,
+                  run_inputs: Any = None) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
     art = registry.load_artifact(engine, "churn")
     model, tiers = art["model"], dict(art.get("tiers", ()))
     cols = model.feature_names_
-    rows = cf.build(cf.load_inputs(engine), [as_of]).reset_index(drop=True)
+    rows = cf.build(cf.shared_inputs(engine, run_inputs), [as_of]).reset_index(drop=True)
     t0 = time.perf_counter()
     contrib = explain.model_contributions(model, rows[cols])
     seconds = time.perf_counter() - t0
@@ -124,7 +126,7 @@ def explain_adoption(engine: Engine) -> tuple[pd.DataFrame, pd.DataFrame, dict[s
 
 
 def explain_winprob(engine: Engine, as_of: pd.Timestamp) -> tuple[pd.DataFrame, dict[str, Any]]:
-    from services import forecast_data as fd  # only when a forecast model is active
+    from services.forecast import data as fd  # only when a forecast model is active
 
     wp = registry.load_artifact(engine, "forecast")["winprob"]
     data = fd.load(engine)
@@ -140,14 +142,14 @@ def explain_winprob(engine: Engine, as_of: pd.Timestamp) -> tuple[pd.DataFrame, 
                                           "additivity_max_abs_err": explain.additivity_error(contrib, raw)}
 
 
-def run(engine: Engine, version: registry.Version) -> tuple[dict[str, Any], dict[str, Any]]:
+def run(engine: Engine, version: registry.Version, run_inputs: Any = None) -> tuple[dict[str, Any], dict[str, Any]]:
     as_of = pd.Timestamp(version.as_of).normalize()
     active = {m for m in ("churn", "adoption", "forecast") if registry.active_version(engine, m)}
     if not active:
         raise LookupError("no model has an active version to explain: train churn, adoption or forecast first")
     frames, samples, metrics, artifact = [], [], {"models": {}}, {}
     if "churn" in active:
-        expl, sample, m = explain_churn(engine, as_of)
+        expl, sample, m = explain_churn(engine, as_of, run_inputs)
         registry.write_results(engine, CHURN_ROWS, m.pop("wide"), version)
         frames.append(expl)
         samples.append(sample)
@@ -184,11 +186,6 @@ def run(engine: Engine, version: registry.Version) -> tuple[dict[str, Any], dict
     return metrics, artifact
 
 
-def gate(new: dict[str, Any], active: dict[str, Any]) -> str | None:
-    """Reject explanations that do not add up (log-odds error >= 1e-6) or a surrogate below 0.9 fidelity."""
-    err = new.get("additivity_max_abs_err")
-    if err is not None and err >= 1e-6:
-        return f"contributions do not add up to the model output (max error {err:.2e} >= 1e-6)"
-    if new.get("surrogate_fidelity", 1.0) < 0.9:
-        return f"surrogate fidelity {new['surrogate_fidelity']:.3f} is below 0.9"
-    return None
+# the quality gate: contributions add up to the model output; the k-means surrogate agrees with it
+GATES = (Gate("additivity_max_abs_err", higher_is_better=False, limit=1e-6),
+         Gate("surrogate_fidelity", higher_is_better=True, limit=0.9))

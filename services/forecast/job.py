@@ -12,6 +12,7 @@ come from the run-rate errors of the other backtest quarters; the live forecast 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -20,9 +21,10 @@ from sqlalchemy.engine import Engine
 from models.forecast import seasonal_naive, wape
 from models.winprob import auc, expected_calibration_error
 from services import db, registry
-from services import forecast_arr as fa
-from services import forecast_data as fd
-from services import forecast_engine as fe
+from services.forecast import arr as fa
+from services.forecast import data as fd
+from services.forecast import engine as fe
+from services.gates import Gate
 
 log = logging.getLogger(__name__)
 MODEL = "forecast"
@@ -37,7 +39,7 @@ DEAL_COLUMNS = ["opportunity_id", "account_id", "owner_id", "product_id", "type"
                 "close_date", "created_date", "pushes", "target_quarter", "h", "p_win", "contribution_usd"]
 
 
-def run(engine: Engine, version: registry.Version) -> tuple[dict, dict]:
+def run(engine: Engine, version: registry.Version, run_inputs: Any = None) -> tuple[dict, dict]:
     as_of = pd.Timestamp(version.as_of).normalize()
     data = fd.load(engine)
     hf = fd._history_features(data.hist)
@@ -180,9 +182,5 @@ def coherence_gap(nodes: pd.DataFrame) -> float:
     return float(max(gap_tree, gap_prod))
 
 
-def gate(new: dict, active: dict) -> str | None:
-    """Reject a run whose company WAPE is much worse than the active version's."""
-    new_w, old_w = new.get("wape_company"), active.get("wape_company")
-    if new_w is not None and old_w and new_w > 1.5 * old_w + 0.02:
-        return f"wape_company {new['wape_company']:.3f} vs active {active['wape_company']:.3f}"
-    return None
+# the quality gate: company WAPE may rise at most 0.02 + 50% of the active version's
+GATES = (Gate("wape_company", higher_is_better=False, max_worse=0.02, max_worse_relative=0.5),)

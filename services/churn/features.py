@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -21,6 +22,7 @@ from sqlalchemy.engine import Engine
 from services.db import read_table
 
 log = logging.getLogger(__name__)
+INPUTS_KEY = "churn.inputs"  # key of the churn inputs in a training run's RunInputs
 HORIZON_DAYS = 180
 CHURN_ARR_LOSS = 0.5  # ARR loss share that counts as churn
 # Renewal-anchored window: behaviour 6-8 months before the next renewal (when a renewal decision
@@ -67,6 +69,14 @@ class Inputs:
 
 def _month_no(p: pd.Series | pd.PeriodIndex) -> np.ndarray:
     return pd.PeriodIndex(p, freq="M").asi8
+
+
+def shared_inputs(engine: Engine, run_inputs: Any = None) -> Inputs:
+    """The churn inputs of this training run (`services.jobs.RunInputs`): read once, handed to every job
+    that needs them (churn, outcomes, explain); read afresh when no run is given."""
+    if run_inputs is None:
+        return load_inputs(engine)
+    return run_inputs.get(INPUTS_KEY, lambda: load_inputs(engine))
 
 
 def load_inputs(engine: Engine) -> Inputs:

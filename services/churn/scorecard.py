@@ -17,8 +17,8 @@ from sklearn.metrics import roc_auc_score
 from sqlalchemy.engine import Engine
 
 from services import registry
-from services.churn_features import HORIZON_DAYS
-from services.churn_job import BACKTEST, MODEL
+from services.churn.features import HORIZON_DAYS
+from services.churn.job import BACKTEST, MODEL
 
 KEYS = ("auc", "pr_auc", "brier", "ece", "lift_top_decile", "auc_baseline_logreg", "auc_baseline_logreg_renewal",
         "n_train", "n_test",

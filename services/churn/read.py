@@ -10,10 +10,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from services import registry
-from services.churn_custom import CONTRIBUTIONS as C_CONTRIB
-from services.churn_custom import MODEL as C_MODEL
-from services.churn_custom import SCORES as C_SCORES
-from services.churn_job import CONTRIBUTIONS, MODEL, REASONS, SCORES, TIERS
+from services.churn.custom import CONTRIBUTIONS as C_CONTRIB
+from services.churn.custom import MODEL as C_MODEL
+from services.churn.custom import SCORES as C_SCORES
+from services.churn.job import CONTRIBUTIONS, MODEL, REASONS, SCORES, TIERS
 from services.db import read_table
 from services.hierarchy import Scope, filter_accounts, resolve_scope
 

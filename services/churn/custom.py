@@ -25,7 +25,7 @@ from models import explain
 from models.churn import ChurnClassifier, as_baseline_input, logistic_baseline
 from models.churn_metrics import classification_report
 from services import registry
-from services.churn_job import _add_missing_columns, tier
+from services.churn.job import _add_missing_columns, tier
 
 log = logging.getLogger(__name__)
 MODEL = "churn_custom"
