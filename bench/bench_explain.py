@@ -24,8 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from models import explain
 from models.treeshap_fast import tree_shap_fast
 from services import db, registry
-from services.explain import job as explain_job
 from services.explain import read as svc
+from services.explain import tables as explain_tables
 from ui import explain_charts as charts
 
 
@@ -39,7 +39,7 @@ def main() -> None:
     engine = db.get_engine(a.db)
     art = registry.load_artifact(engine, "churn")
     model, tiers = art["model"], dict(art["tiers"])
-    rows = registry.read_results(engine, explain_job.CHURN_ROWS, explain_job.MODEL)
+    rows = registry.read_results(engine, explain_tables.CHURN_ROWS)
     if rows.empty:
         raise SystemExit("no explain rows: run `python -m services.cli train` first")
     print(f"churn model: logistic part + {model.n_trees_ if model.booster_ is not None else 0} trees, "

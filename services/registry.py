@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from services.config import ARTIFACTS_DIR, REPO_ROOT
+from services.results import SQL_TYPES, ResultTable
 
 log = logging.getLogger(__name__)
 VERSIONS = "model_versions"
@@ -89,16 +90,44 @@ def load_artifact(engine: Engine, model: str, version: str | None = None) -> Any
     return joblib.load(row["artifact_path"])
 
 
-def write_results(engine: Engine, table: str, frame: pd.DataFrame, version: Version) -> int:
-    """Append result rows stamped with the version (rows of that version written before are replaced)."""
+def write_results(engine: Engine, table: ResultTable | str, frame: pd.DataFrame, version: Version) -> int:
+    """Append result rows stamped with the version (rows of that version written before are replaced).
+
+    A declared `ResultTable` is checked against its declaration and, when new, created from it."""
+    name = str(table)
+    if isinstance(table, ResultTable):
+        table.check(list(frame.columns))
     df = frame.copy()
     df["model_version"] = version.version
     df["as_of"] = version.as_of.normalize()
     with engine.begin() as conn:
-        if sa.inspect(conn).has_table(table):
-            conn.execute(sa.text(f'DELETE FROM "{table}" WHERE model_version = :v'), {"v": version.version})
-        df.to_sql(table, conn, if_exists="append", index=False, chunksize=20_000)
+        if sa.inspect(conn).has_table(name):
+            _add_missing_columns(conn, name, df)
+            conn.execute(sa.text(f'DELETE FROM "{name}" WHERE model_version = :v'), {"v": version.version})
+        elif isinstance(table, ResultTable):
+            extra = {c: _kind(df[c]) for c in df.columns if c not in table.column_names and c not in
+                     ("model_version", "as_of")}
+            table.sa_table(sa.MetaData(), extra).create(conn)
+        df.to_sql(name, conn, if_exists="append", index=False, chunksize=20_000)
     return len(df)
+
+
+def _add_missing_columns(conn: sa.Connection, name: str, df: pd.DataFrame) -> None:
+    """A table written by an older version of a job may lack newer columns: add them."""
+    have = {c["name"] for c in sa.inspect(conn).get_columns(name)}
+    for col in df.columns.difference(sorted(have)):
+        kind = SQL_TYPES[_kind(df[col])]().compile(dialect=conn.dialect)
+        conn.execute(sa.text(f'ALTER TABLE "{name}" ADD COLUMN "{col}" {kind}'))
+
+
+def _kind(s: pd.Series) -> str:
+    if pd.api.types.is_bool_dtype(s):
+        return "bool"
+    if pd.api.types.is_integer_dtype(s):
+        return "int"
+    if pd.api.types.is_numeric_dtype(s):
+        return "float"
+    return "date" if pd.api.types.is_datetime64_any_dtype(s) else "text"
 
 
 def record(engine: Engine, version: Version, metrics: dict[str, Any], fingerprint: dict[str, Any],
@@ -204,9 +233,13 @@ def metrics_summary(metrics_json: str | None, limit: int = 4) -> str:
     return ", ".join(f"{k}={v:.4g}" for k, v in items[:limit])
 
 
-def read_results(engine: Engine, table: str, model: str, where: str = "",
+def read_results(engine: Engine, table: ResultTable | str, model: str | None = None, where: str = "",
                  params: dict[str, Any] | None = None) -> pd.DataFrame:
-    """Rows of `table` written by the active version of `model` (empty frame if none)."""
+    """Rows of `table` written by the active version of `model` (default: the table's model; empty if none)."""
+    model = model or getattr(table, "model", None)
+    if model is None:
+        raise ValueError(f"read_results({table}): which model's version? the table serves several")
+    table = str(table)
     version = active_version(engine, model)
     if version is None or not sa.inspect(engine).has_table(table):
         return pd.DataFrame()

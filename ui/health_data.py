@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from services.monitoring import drift, health, model_report
-from services.outcomes import job as outcomes_job
+from services.outcomes import read as outcomes_read
 from services.outcomes import report as outcomes
 from ui.data import engine_for
 
@@ -58,7 +58,7 @@ def imports(url: str) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 @st.cache_data(ttl="1m", max_entries=4, show_spinner="Joining actions and renewals...")
 def outcome_report(url: str) -> pd.DataFrame:
-    return outcomes_job.report_frame(engine_for(url))
+    return outcomes_read.report_frame(engine_for(url))
 
 
 def effect(frame: pd.DataFrame) -> dict:

@@ -1,11 +1,6 @@
 """Training job for adoption clusters: signals -> k-means -> scores, membership history, cluster table.
 
-Writes (through `registry.write_results`, stamped with model_version and as_of):
-- `adoption_signals`: account_id, month, signals, breadth_trend, capacity_use, arr_usd, score, score_trend
-- `adoption_membership`: account_id, month, cluster_id, cluster_name (the last 13 months; read by churn)
-- `adoption_clusters`: cluster_id, name, description, centroid signals, n_accounts, arr_usd, score
-- `adoption_product_signals`: account_id, product_id, capacity_use, breadth, job_completion, arr_usd
-  (latest month, for the per-product distributions)
+Writes (through `registry.write_results`) the tables declared in `services/adoption/tables.py`.
 The model is fitted on the latest month; every month of the history is assigned with it.
 """
 
@@ -19,17 +14,18 @@ from sqlalchemy.engine import Engine
 
 from models.adoption import SIGNALS, AdoptionClusters, score
 from services import registry
+from services.adoption import tables as T
 from services.adoption.signals import TREND_MONTHS, load_signals
 from services.gates import Gate
 
 log = logging.getLogger(__name__)
-MODEL = "adoption"
+MODEL = T.MODEL
 MIN_STABILITY = 0.6  # the gate: clusters less reproducible than this are not published
 
 
 def previous_centroids(engine: Engine) -> pd.DataFrame | None:
     """The active version's centroids (index cluster_id), or None."""
-    prev = registry.read_results(engine, "adoption_clusters", MODEL)
+    prev = registry.read_results(engine, T.CLUSTERS)
     if prev.empty or not set(SIGNALS) <= set(prev.columns):
         return None
     return prev.set_index("cluster_id")[SIGNALS]
@@ -76,12 +72,12 @@ def run(engine: Engine, version: registry.Version, run_inputs: Any = None) -> tu
     latest_month = assigned["month"].max()
     latest = assigned[assigned["month"] == latest_month]
     clusters = cluster_table(model, latest)
-    registry.write_results(engine, "adoption_signals", assigned.drop(columns=["cluster_id", "cluster_name"]),
+    registry.write_results(engine, T.SIGNALS, assigned.drop(columns=["cluster_id", "cluster_name"]),
                            version)
-    registry.write_results(engine, "adoption_membership",
+    registry.write_results(engine, T.MEMBERSHIP,
                            assigned[["account_id", "month", "cluster_id", "cluster_name"]], version)
-    registry.write_results(engine, "adoption_clusters", clusters, version)
-    registry.write_results(engine, "adoption_product_signals",
+    registry.write_results(engine, T.CLUSTERS, clusters, version)
+    registry.write_results(engine, T.PRODUCT_SIGNALS,
                            per_product[per_product["month"] == latest_month].drop(columns="month"), version)
     metrics = {
         "k": model.k_, "silhouette": round(model.silhouette_, 4), "stability": round(model.stability_, 4),

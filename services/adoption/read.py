@@ -1,6 +1,6 @@
 """Read side of adoption clusters for the page: clusters, members, movements, per-product signals.
 
-Everything comes from the active adoption version's result tables (see `services/adoption_job.py`).
+Everything comes from the active adoption version's result tables (declared in `services/adoption/tables.py`).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from sqlalchemy.engine import Engine
 
 from models.adoption import SIGNALS
 from services import registry
-from services.adoption.job import MODEL
+from services.adoption import tables as T
 from services.db import read_table
 from services.hierarchy import Scope, resolve_scope
 
@@ -19,17 +19,17 @@ MOVEMENT_MONTHS = 3
 
 def clusters(engine: Engine) -> pd.DataFrame:
     """One row per cluster: cluster_id, name, description, centroid signals, n_accounts, arr_usd, score."""
-    df = registry.read_results(engine, "adoption_clusters", MODEL)
+    df = registry.read_results(engine, T.CLUSTERS)
     return df.sort_values("arr_usd", ascending=False).reset_index(drop=True) if not df.empty else df
 
 
 def latest_signals(engine: Engine) -> pd.DataFrame:
     """Signals, score and cluster of every account in the latest month."""
-    sig = registry.read_results(engine, "adoption_signals", MODEL)
+    sig = registry.read_results(engine, T.SIGNALS)
     if sig.empty:
         return sig
     latest = sig["month"].max()
-    mem = registry.read_results(engine, "adoption_membership", MODEL, where="month >= :m",
+    mem = registry.read_results(engine, T.MEMBERSHIP, where="month >= :m",
                                 params={"m": latest.date()})
     sig = sig[sig["month"] == latest]
     return sig.merge(mem[["account_id", "cluster_id", "cluster_name"]], on="account_id")
@@ -46,7 +46,7 @@ def profile(engine: Engine) -> pd.DataFrame:
 
 
 def _product_names(engine: Engine) -> pd.DataFrame:
-    per = registry.read_results(engine, "adoption_product_signals", MODEL)
+    per = registry.read_results(engine, T.PRODUCT_SIGNALS)
     products = read_table("products", engine, columns=["product_id", "name"]).rename(columns={"name": "product"})
     return per.merge(products, on="product_id", how="left")
 
@@ -76,7 +76,7 @@ def members(engine: Engine, cluster_id: int | None, scope: Scope | None = None,
 
 def movements(engine: Engine, months: int = MOVEMENT_MONTHS) -> pd.DataFrame:
     """Accounts moving between clusters from `months` ago to the latest month: source, target, accounts."""
-    mem = registry.read_results(engine, "adoption_membership", MODEL)
+    mem = registry.read_results(engine, T.MEMBERSHIP)
     if mem.empty:
         return pd.DataFrame(columns=["source", "target", "accounts"])
     latest = mem["month"].max()

@@ -10,7 +10,7 @@ from sklearn.metrics import adjusted_rand_score
 from sqlalchemy.engine import Engine
 
 from services import db, registry
-from services.adoption.job import MODEL
+from services.adoption import tables as T
 
 
 def truth_agreement(membership: pd.DataFrame, truth: pd.DataFrame) -> dict[str, Any]:
@@ -38,12 +38,12 @@ def truth_agreement(membership: pd.DataFrame, truth: pd.DataFrame) -> dict[str, 
 
 
 def section(engine: Engine) -> dict[str, Any]:
-    metrics = registry.active_metrics(engine, MODEL)
+    metrics = registry.active_metrics(engine, T.MODEL)
     if not metrics:
         return {}
     out = {k: metrics.get(k) for k in ("k", "silhouette", "stability", "accounts", "latest_month", "mean_score")}
     if db.table_exists("truth_adoption", engine):
-        membership = registry.read_results(engine, "adoption_membership", MODEL)
+        membership = registry.read_results(engine, T.MEMBERSHIP)
         truth = db.read_table("truth_adoption", engine)
         truth["month"] = pd.to_datetime(truth["month"])
         out.update(truth_agreement(membership, truth))

@@ -25,11 +25,11 @@ from models import explain
 from models.churn import ChurnClassifier, as_baseline_input, logistic_baseline
 from models.churn_metrics import classification_report
 from services import registry
-from services.churn.job import _add_missing_columns, tier
+from services.churn import tables as T
+from services.churn.job import tier
 
 log = logging.getLogger(__name__)
-MODEL = "churn_custom"
-SCORES, CONTRIBUTIONS = "churn_custom_scores", "churn_custom_contributions"
+MODEL = T.CUSTOM_MODEL
 POSITIVE = {"1", "true", "yes", "y", "churn", "churned", "t"}
 NEGATIVE = {"0", "false", "no", "n", "stay", "retained", "f"}
 
@@ -159,9 +159,8 @@ def run_custom(engine: Engine, source: str, id_col: str, label_col: str) -> dict
     expl = explain.explanation_frame(ids, list(X.columns), explain.numeric_values(X), contrib, groups, top_k=5)
     metrics["additivity_max_abs_err"] = explain.additivity_error(contrib, model.decision_function(X))
     scores = scores.join(top_reasons(expl, X, ids), on="account_id")
-    _add_missing_columns(engine, SCORES, scores)  # tables written before reasons were stored
-    registry.write_results(engine, SCORES, scores, version)
-    registry.write_results(engine, CONTRIBUTIONS, expl, version)
+    registry.write_results(engine, T.CUSTOM_SCORES, scores, version)
+    registry.write_results(engine, T.CUSTOM_CONTRIBUTIONS, expl, version)
     registry.save_artifact(version, {"model": model, "features": list(X.columns)})
     registry.record(engine, version, metrics, {"source": source, "rows": len(frame)}, "active")
     return {"version": version.version, **metrics}

@@ -19,6 +19,8 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from services import registry
+from services.adoption import tables as adoption_tables
 from services.db import read_table
 
 log = logging.getLogger(__name__)
@@ -90,9 +92,8 @@ def load_inputs(engine: Engine) -> Inputs:
     actions = (read_table("csm_actions", engine, columns=["account_id", "created_at"]) if "csm_actions" in names
                else pd.DataFrame({"account_id": pd.Series(dtype=object), "created_at": pd.Series(dtype="M8[ns]")}))
     adoption = None
-    if "adoption_membership" in names:
-        from services import registry
-        adoption = registry.read_results(engine, "adoption_membership", "adoption")
+    if str(adoption_tables.MEMBERSHIP) in names:
+        adoption = registry.read_results(engine, adoption_tables.MEMBERSHIP)
         adoption = adoption[["account_id", "month", "cluster_name"]] if not adoption.empty else None
     with engine.connect() as conn:
         usage = pd.read_sql(sa.text(USAGE_SQL), conn)

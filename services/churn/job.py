@@ -20,7 +20,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from models import explain
@@ -29,10 +28,11 @@ from models.churn_metrics import classification_report
 from services import feature_catalog, registry
 from services.churn import drift as churn_drift
 from services.churn import features as cf
+from services.churn import tables as T
 from services.gates import Gate
 
 log = logging.getLogger(__name__)
-MODEL = "churn"
+MODEL = T.MODEL
 HISTORY_MONTHS = 30
 TEST_DATES = 4
 CAL_DATES = 3
@@ -43,13 +43,11 @@ MIN_REASON_LOG_ODDS = 0.05
 CATEGORICAL_REASONS = ("adoption_cluster",)
 # shallow trees: the renewal decision is close to additive in log-odds (tuned out of time on the demo)
 MODEL_PARAMS = {"num_leaves": 4, "n_estimators": 600, "min_child_samples": 100, "colsample_bytree": 0.5}
-TIERS = (("high", 0.25), ("medium", 0.10), ("low", 0.0))
-SCORES, REASONS, CONTRIBUTIONS, BACKTEST = "churn_scores", "churn_reasons", "churn_contributions", "churn_backtest"
 
 
 def tier(p: np.ndarray) -> np.ndarray:
     p = np.asarray(p)
-    return np.select([p >= TIERS[0][1], p >= TIERS[1][1]], [TIERS[0][0], TIERS[1][0]], TIERS[2][0])
+    return np.select([p >= T.TIERS[0][1], p >= T.TIERS[1][1]], [T.TIERS[0][0], T.TIERS[1][0]], T.TIERS[2][0])
 
 
 def split_dates(as_of: pd.Timestamp, first_usage: pd.Timestamp) -> dict[str, list[pd.Timestamp]]:
@@ -129,7 +127,7 @@ def fit_and_backtest(inputs: cf.Inputs, as_of: pd.Timestamp) -> tuple[ChurnClass
                    churn_rate_test=float(test.label_churn.mean()), n_features=len(cols),
                    train_window=[str(parts["fit"][0].date()), str(parts["cal"][-1].date())],
                    test_window=[str(parts["test"][0].date()), str(parts["test"][-1].date())],
-                   calibration=list(model.calibration_), tiers={k: v for k, v in TIERS})
+                   calibration=list(model.calibration_), tiers={k: v for k, v in T.TIERS})
     # global drivers by mean |SHAP| on (a sample of) the test rows the classifier decides
     test_w = test[in_window(test)]
     sub = test_w.sample(min(len(test_w), 20_000), random_state=0) if len(test_w) else test_w
@@ -185,17 +183,6 @@ def reasons(model: ChurnClassifier, latest: pd.DataFrame, n_reasons: int = 3) ->
     return expl, out
 
 
-def _add_missing_columns(engine: Engine, table: str, frame: pd.DataFrame) -> None:
-    """Result tables written by an older version of this job may lack newer columns: add them."""
-    if not sa.inspect(engine).has_table(table):
-        return
-    have = {c["name"] for c in sa.inspect(engine).get_columns(table)}
-    with engine.begin() as conn:
-        for col in frame.columns.difference(sorted(have)):
-            kind = "FLOAT" if pd.api.types.is_numeric_dtype(frame[col]) else (
-                "TIMESTAMP" if pd.api.types.is_datetime64_any_dtype(frame[col]) else "TEXT")
-            conn.execute(sa.text(f'ALTER TABLE "{table}" ADD COLUMN "{col}" {kind}'))
-
 
 def run(engine: Engine, version: registry.Version, run_inputs: Any = None) -> tuple[dict[str, Any], dict[str, Any]]:
     as_of = pd.Timestamp(version.as_of).normalize()
@@ -204,14 +191,13 @@ def run(engine: Engine, version: registry.Version, run_inputs: Any = None) -> tu
     scores, latest = score(model, inputs, as_of)
     expl, why = reasons(model, latest)
     expl = expl.assign(score_date=as_of)
-    for table, frame in ((BACKTEST, backtest), (SCORES, scores), (CONTRIBUTIONS, expl), (REASONS, why)):
-        _add_missing_columns(engine, table, frame)
+    for table, frame in ((T.BACKTEST, backtest), (T.SCORES, scores), (T.CONTRIBUTIONS, expl), (T.REASONS, why)):
         registry.write_results(engine, table, frame, version)
     churn_drift.store(engine, version, inputs, metrics["train_window"], latest[model.feature_names_])
     metrics.update(n_scored=int((scores.score_date == as_of).sum()), score_dates=int(scores.score_date.nunique()))
     log.info("churn: auc %.3f (logistic %.3f), ece %.3f, %d accounts scored", metrics["auc"],
              metrics["auc_baseline_logreg"], metrics["ece"], metrics["n_scored"])
-    return metrics, {"model": model, "features": model.feature_names_, "tiers": TIERS}
+    return metrics, {"model": model, "features": model.feature_names_, "tiers": T.TIERS}
 
 
 # the quality gate: AUC may drop at most 0.03 against the active version; calibration error at most 0.06

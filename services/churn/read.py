@@ -10,10 +10,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from services import registry
-from services.churn.custom import CONTRIBUTIONS as C_CONTRIB
+from services.churn import tables as T
 from services.churn.custom import MODEL as C_MODEL
-from services.churn.custom import SCORES as C_SCORES
-from services.churn.job import CONTRIBUTIONS, MODEL, REASONS, SCORES, TIERS
+from services.churn.tables import MODEL, TIERS
 from services.db import read_table
 from services.hierarchy import Scope, filter_accounts, resolve_scope
 
@@ -36,7 +35,7 @@ def model_info(engine: Engine, model: str = MODEL) -> dict[str, Any]:
 
 
 def score_dates(engine: Engine, model: str = MODEL) -> list[pd.Timestamp]:
-    s = registry.read_results(engine, SCORES, model)
+    s = registry.read_results(engine, T.SCORES, model)
     return sorted(s["score_date"].unique()) if not s.empty else []
 
 
@@ -56,7 +55,7 @@ def at_risk(engine: Engine, scope: Scope | None = None, as_of: Any = None, csm_i
     since the previous month-end, in points), previous_tier, arr_usd, expected_arr_at_risk_usd,
     days_to_renewal, renewal_date, reason_1..3, adoption_cluster (when present), score_date."""
     scope = scope or Scope()
-    scores = registry.read_results(engine, SCORES, MODEL)
+    scores = registry.read_results(engine, T.SCORES, MODEL)
     if scores.empty:
         return pd.DataFrame()
     dates = sorted(scores.score_date.unique())
@@ -80,7 +79,7 @@ def at_risk(engine: Engine, scope: Scope | None = None, as_of: Any = None, csm_i
     names = dict(zip(people.person_id, people.name))
     accounts = accounts.assign(csm=accounts.csm_id.map(names), owner=accounts.owner_id.map(names))
     out = cur.merge(accounts.drop(columns=["owner_id"]), on="account_id", how="inner")
-    reasons = registry.read_results(engine, REASONS, MODEL)
+    reasons = registry.read_results(engine, T.REASONS, MODEL)
     if not reasons.empty and when == dates[-1]:
         wide = reasons.pivot_table(index="account_id", columns="rank", values="reason", aggfunc="first")
         for r in (1, 2, 3):
@@ -166,12 +165,12 @@ def account_360(engine: Engine, account_id: str) -> Account360 | None:
     usage["month"] = pd.to_datetime(usage["month"])
     usage["product"] = usage.product_id.map(pname)
     usage["use"] = usage.consumption / usage.capacity.where(usage.capacity > 0)
-    scores = registry.read_results(engine, SCORES, MODEL, "account_id = :a", {"a": account_id})
+    scores = registry.read_results(engine, T.SCORES, MODEL, "account_id = :a", {"a": account_id})
     history = scores.sort_values("score_date")[["score_date", "probability", "tier", "arr_usd",
                                                 "expected_arr_at_risk_usd"]] if not scores.empty else scores
-    reasons = registry.read_results(engine, REASONS, MODEL, "account_id = :a", {"a": account_id})
+    reasons = registry.read_results(engine, T.REASONS, MODEL, "account_id = :a", {"a": account_id})
     reasons = reasons.sort_values("rank") if not reasons.empty else reasons
-    contrib = registry.read_results(engine, CONTRIBUTIONS, MODEL, "subject_id = :a", {"a": account_id})
+    contrib = registry.read_results(engine, T.CONTRIBUTIONS, MODEL, "subject_id = :a", {"a": account_id})
     cases = _where(engine, "support_cases", account_id).sort_values("opened_date", ascending=False)
     opps = _where(engine, "opportunities", account_id)
     opps = opps[~opps.is_closed.astype(bool)] if not opps.empty else opps
@@ -195,7 +194,7 @@ def trained_models(engine: Engine) -> list[str]:
 def custom_scores(engine: Engine) -> pd.DataFrame:
     """Rows scored by the active `churn_custom` model, highest probability first, with the top three
     risk-raising contributions in words: account_id, probability, tier, reason_1..3."""
-    scores = registry.read_results(engine, C_SCORES, C_MODEL)
+    scores = registry.read_results(engine, T.CUSTOM_SCORES)
     if scores.empty:
         return scores
     keep = ["account_id", "probability", "tier", *[f"reason_{r}" for r in (1, 2, 3)]]
@@ -205,4 +204,4 @@ def custom_scores(engine: Engine) -> pd.DataFrame:
 
 def custom_contributions(engine: Engine, subject_id: str) -> pd.DataFrame:
     """The stored explanation rows of one scored row of the `churn_custom` model."""
-    return registry.read_results(engine, C_CONTRIB, C_MODEL, "subject_id = :s", {"s": str(subject_id)})
+    return registry.read_results(engine, T.CUSTOM_CONTRIBUTIONS, T.CUSTOM_MODEL, "subject_id = :s", {"s": str(subject_id)})

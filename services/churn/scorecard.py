@@ -17,8 +17,8 @@ from sklearn.metrics import roc_auc_score
 from sqlalchemy.engine import Engine
 
 from services import registry
+from services.churn import tables as T
 from services.churn.features import HORIZON_DAYS
-from services.churn.job import BACKTEST, MODEL
 
 KEYS = ("auc", "pr_auc", "brier", "ece", "lift_top_decile", "auc_baseline_logreg", "auc_baseline_logreg_renewal",
         "n_train", "n_test",
@@ -50,14 +50,14 @@ def drivers_recovered(top_features: list, drivers: list[str], top_n: int = 10) -
 
 
 def section(engine: Engine) -> dict[str, Any]:
-    metrics = registry.active_metrics(engine, MODEL)
+    metrics = registry.active_metrics(engine, T.MODEL)
     if not metrics:
         return {}
     out: dict[str, Any] = {k: metrics[k] for k in KEYS if k in metrics}
     out["top_features"] = [f for f, _, _ in metrics.get("top_features", [])[:10]]
     truth = _truth_params(engine)
     if truth and sa.inspect(engine).has_table("truth_renewals"):
-        bt = registry.read_results(engine, BACKTEST, MODEL)
+        bt = registry.read_results(engine, T.BACKTEST)
         with engine.connect() as conn:
             ren = pd.read_sql(sa.text("SELECT account_id, renewal_date, p_churn, acted FROM truth_renewals"), conn)
         ren["renewal_date"] = pd.to_datetime(ren["renewal_date"])

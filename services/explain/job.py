@@ -23,12 +23,13 @@ from sqlalchemy.engine import Engine
 from models import explain
 from models.adoption import SIGNALS
 from services import feature_catalog, registry
+from services.adoption import tables as adoption_tables
 from services.churn import features as cf
+from services.explain import tables as T
 from services.gates import Gate
 
 log = logging.getLogger(__name__)
-MODEL = "explain"
-TABLE, SAMPLE_TABLE, CHURN_ROWS = "explanations", "explanation_sample", "explain_churn_rows"
+MODEL = T.MODEL
 TOP_K = 8
 SAMPLE = 2_000
 N_REASONS = 3
@@ -93,7 +94,7 @@ def explain_churn(engine: Engine, as_of: pd.Timestamp,
 
 def explain_adoption(engine: Engine) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any], Any]:
     km = registry.load_artifact(engine, "adoption")
-    sig = registry.read_results(engine, "adoption_signals", "adoption")
+    sig = registry.read_results(engine, adoption_tables.SIGNALS)
     latest = sig[sig["month"] == sig["month"].max()].reset_index(drop=True)
     X = latest[SIGNALS].astype(float)
     groups = feature_catalog.groups(SIGNALS)
@@ -150,7 +151,7 @@ def run(engine: Engine, version: registry.Version, run_inputs: Any = None) -> tu
     frames, samples, metrics, artifact = [], [], {"models": {}}, {}
     if "churn" in active:
         expl, sample, m = explain_churn(engine, as_of, run_inputs)
-        registry.write_results(engine, CHURN_ROWS, m.pop("wide"), version)
+        registry.write_results(engine, T.CHURN_ROWS, m.pop("wide"), version)
         frames.append(expl)
         samples.append(sample)
         metrics["models"]["churn"] = m
@@ -170,8 +171,8 @@ def run(engine: Engine, version: registry.Version, run_inputs: Any = None) -> tu
         except (KeyError, LookupError, ValueError) as exc:  # recorded in the metrics, shown on the scorecard
             log.warning("win probability not explained: %s", exc)
             metrics["models"]["winprob"] = {"skipped": f"{type(exc).__name__}: {exc}"}
-    registry.write_results(engine, TABLE, pd.concat(frames, ignore_index=True), version)
-    registry.write_results(engine, SAMPLE_TABLE, pd.concat(samples, ignore_index=True), version)
+    registry.write_results(engine, T.EXPLANATIONS, pd.concat(frames, ignore_index=True), version)
+    registry.write_results(engine, T.SAMPLE, pd.concat(samples, ignore_index=True), version)
     mm = metrics["models"]
     log_odds = [mm[k]["additivity_max_abs_err"] for k in ("churn", "winprob") if "additivity_max_abs_err" in mm.get(k, {})]
     if "adoption" in mm:

@@ -21,7 +21,10 @@ from sqlalchemy.engine import Engine
 from models import explain
 from models.adoption import SIGNALS, AdoptionClusters
 from services import feature_catalog, registry
-from services.explain import job as explain_job
+from services.adoption import tables as adoption_tables
+from services.churn import tables as churn_tables
+from services.explain import tables as T
+from services.forecast import tables as forecast_tables
 
 MODELS = {"churn": "Churn risk (accounts)", "adoption_margin": "Adoption cluster (accounts)",
           "winprob": "Win probability (opportunities)", "forecast_node": "Forecast (people)"}
@@ -33,12 +36,12 @@ STEPS_COUNT = np.arange(1, 6)
 
 def available(engine: Engine) -> list[str]:
     """Models with stored explanations (plus the forecast decomposition when a forecast is active)."""
-    version = registry.active_version(engine, explain_job.MODEL)
+    version = registry.active_version(engine, T.MODEL)
     have: list[str] = []
     if version is not None:
         with engine.connect() as conn:
             got = {r[0] for r in conn.execute(sa.text(
-                f'SELECT DISTINCT model FROM "{explain_job.SAMPLE_TABLE}" WHERE model_version = :v'), {"v": version})}
+                f'SELECT DISTINCT model FROM "{T.SAMPLE}" WHERE model_version = :v'), {"v": version})}
         have = [m for m in ("churn", "adoption_margin", "winprob") if m in got]
     if registry.active_version(engine, "forecast"):
         have.append("forecast_node")
@@ -51,29 +54,29 @@ def stored(engine: Engine, model: str, subject_id: str | None = None) -> pd.Data
     if subject_id is not None:
         where += " AND subject_id = :s"
         params["s"] = subject_id
-    return registry.read_results(engine, explain_job.TABLE, explain_job.MODEL, where=where, params=params)
+    return registry.read_results(engine, T.EXPLANATIONS, where=where, params=params)
 
 
 def sample(engine: Engine, model: str) -> pd.DataFrame:
     """All features for a sample of subjects (global importance, beeswarm, dependence)."""
-    return registry.read_results(engine, explain_job.SAMPLE_TABLE, explain_job.MODEL, where="model = :m",
+    return registry.read_results(engine, T.SAMPLE, where="model = :m",
                                  params={"m": model})
 
 
 def subjects(engine: Engine, model: str) -> pd.DataFrame:
     """`subject_id, label, prediction` for the picker, highest risk / largest first."""
     if model == "churn":
-        s = registry.read_results(engine, "churn_scores", "churn")
+        s = registry.read_results(engine, churn_tables.SCORES)
         s = s[s.score_date == s.score_date.max()].sort_values("probability", ascending=False)
         return pd.DataFrame({"subject_id": s.account_id, "label": s.account_id + " · " + s.tier + " risk",
                              "prediction": s.probability}).reset_index(drop=True)
     if model == "adoption_margin":
-        m = registry.read_results(engine, "adoption_membership", "adoption")
+        m = registry.read_results(engine, adoption_tables.MEMBERSHIP)
         m = m[m.month == m.month.max()].sort_values("account_id")
         return pd.DataFrame({"subject_id": m.account_id, "label": m.account_id + " · " + m.cluster_name,
                              "prediction": m.cluster_id}).reset_index(drop=True)
     if model == "winprob":
-        d = registry.read_results(engine, "forecast_deals", "forecast")
+        d = registry.read_results(engine, forecast_tables.DEALS)
         d = d[d.h == 0].sort_values("contribution_usd", ascending=False)
         return pd.DataFrame({"subject_id": d.opportunity_id, "prediction": d.p_win,
                              "label": d.opportunity_id + " · " + d.stage + " · $" + (d.amount_usd / 1e3).round(0)
@@ -87,7 +90,7 @@ def subjects(engine: Engine, model: str) -> pd.DataFrame:
 
 
 def _live_nodes(engine: Engine) -> pd.DataFrame:
-    n = registry.read_results(engine, "forecast_nodes", "forecast", where="kind = 'live' AND product_id = 'ALL'")
+    n = registry.read_results(engine, forecast_tables.NODES, where="kind = 'live' AND product_id = 'ALL'")
     return n[n.origin_date == n.origin_date.max()] if len(n) else n
 
 
@@ -114,7 +117,7 @@ class ChurnRow:
 
 
 def churn_row(engine: Engine, account_id: str) -> ChurnRow:
-    r = registry.read_results(engine, explain_job.CHURN_ROWS, explain_job.MODEL, where="account_id = :a",
+    r = registry.read_results(engine, T.CHURN_ROWS, where="account_id = :a",
                               params={"a": account_id})
     if r.empty:
         raise LookupError(f"account {account_id!r} has no churn features at the as-of date")
@@ -209,7 +212,7 @@ def suggest_churn(model: Any, values: dict[str, Any], tiers: dict[str, float], m
 
 # ---------------------------------------------------------------- adoption what-if
 def adoption_signals(engine: Engine, account_id: str) -> dict[str, float]:
-    s = registry.read_results(engine, "adoption_signals", "adoption", where="account_id = :a",
+    s = registry.read_results(engine, adoption_tables.SIGNALS, where="account_id = :a",
                               params={"a": account_id})
     if s.empty:
         raise LookupError(f"account {account_id!r} has no adoption signals")
@@ -289,7 +292,7 @@ def model_card(engine: Engine, model: str) -> dict[str, Any]:
         card.update(training_window=m.get("train_window"), test_window=m.get("test_window"),
                     cut_offs=m.get("tiers"), baselines={"auc": m.get("auc"),
                                                         "auc_baseline_logreg": m.get("auc_baseline_logreg")})
-        bt = registry.read_results(engine, "churn_backtest", "churn")
+        bt = registry.read_results(engine, churn_tables.BACKTEST)
         if len(bt):
             bins = pd.cut(bt.probability, np.linspace(0, 1, 11), include_lowest=True)
             cal = bt.groupby(bins, observed=True).agg(predicted=("probability", "mean"),
@@ -299,6 +302,6 @@ def model_card(engine: Engine, model: str) -> dict[str, Any]:
         card["baselines"] = {k: x for k, x in m.items() if k.startswith("wape_") and not isinstance(x, dict)}
     else:
         card["baselines"] = {k: m.get(k) for k in ("k", "stability", "silhouette")}
-    ex = registry.active_metrics(engine, explain_job.MODEL).get("models", {})
+    ex = registry.active_metrics(engine, T.MODEL).get("models", {})
     card["explanation"] = ex.get({"adoption_margin": "adoption"}.get(model, model), {})
     return card

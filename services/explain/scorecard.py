@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from services import registry
-from services.explain.job import MODEL
+from services.explain.tables import MODEL
 
 BARS = {"additivity_max_abs_err": 1e-6, "surrogate_fidelity": 0.95}
 

@@ -22,7 +22,6 @@ from services import db
 from services.forecast.engine import Tree, _per_leaf
 
 log = logging.getLogger(__name__)
-TABLE = "forecast_arr"
 CHURN_HORIZON_DAYS = 180
 RENEWAL_TERM_MIN_DAYS = 300  # a successor running this long is a renewal, shorter ones are amendments
 

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from services import db
+from services.churn import tables as churn_tables
 
 log = logging.getLogger(__name__)
 BOOKING_TYPES = ("new", "expansion")
@@ -70,7 +71,7 @@ def _churn_scores(engine: Engine) -> pd.DataFrame:
 
     empty = pd.DataFrame(columns=["account_id", "score_date", "probability"])
     try:
-        df = registry.read_results(engine, "churn_scores", "churn")
+        df = registry.read_results(engine, churn_tables.SCORES)
     except (sa.exc.SQLAlchemyError, KeyError, ValueError) as exc:
         log.info("churn scores unavailable (%s); forecasting without them", exc)
         return empty

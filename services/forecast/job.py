@@ -24,12 +24,11 @@ from services import db, registry
 from services.forecast import arr as fa
 from services.forecast import data as fd
 from services.forecast import engine as fe
+from services.forecast import tables as T
 from services.gates import Gate
 
 log = logging.getLogger(__name__)
-MODEL = "forecast"
-NODES_TABLE = "forecast_nodes"
-DEALS_TABLE = "forecast_deals"
+MODEL = T.MODEL
 BACKTEST_QUARTERS = 6
 BACKTEST_WEEKS = (0, 1, 4, 6, 8)
 SCORED_WEEKS = (0, 6)
@@ -60,10 +59,10 @@ def run(engine: Engine, version: registry.Version, run_inputs: Any = None) -> tu
         deals = d
     nodes = pd.concat([*live, bt_nodes.assign(kind="backtest")], ignore_index=True)
     metrics["coherence_max_abs_gap_usd"] = coherence_gap(nodes)
-    registry.write_results(engine, NODES_TABLE, nodes, version)
-    registry.write_results(engine, DEALS_TABLE, deals[DEAL_COLUMNS], version)
+    registry.write_results(engine, T.NODES, nodes, version)
+    registry.write_results(engine, T.DEALS, deals[T.DEALS.column_names], version)
     arr, arr_info = fa.ending_arr(fa.load_subscriptions(engine), data.churn, tree, as_of, paths)
-    registry.write_results(engine, fa.TABLE, arr, version)
+    registry.write_results(engine, T.ARR, arr, version)
     metrics.update(arr_info)
     metrics.update(fa.backtest(fa.load_subscriptions(engine), data.churn, bt_nodes))
     now = nodes[(nodes.kind == "live") & (nodes.origin_date == as_of) & (nodes.role == "cro")

@@ -9,10 +9,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from services import db, registry
+from services.forecast import tables as T
 from services.forecast.data import quarter_label
 from services.hierarchy import Scope
 
-MODEL = "forecast"
+MODEL = T.MODEL
 ALL = "ALL"
 
 
@@ -32,7 +33,7 @@ def node_for(people: pd.DataFrame, scope: Scope) -> str:
 
 def live_nodes(engine: Engine) -> pd.DataFrame:
     """The active version's live forecast rows (as of the data's as_of and a week earlier)."""
-    return registry.read_results(engine, "forecast_nodes", MODEL, "kind = 'live'")
+    return registry.read_results(engine, T.NODES, MODEL, "kind = 'live'")
 
 
 def commits(engine: Engine) -> pd.DataFrame:
@@ -76,7 +77,7 @@ def commit_history(engine: Engine, person_id: str, quarter: str) -> pd.DataFrame
 
 def ending_arr(engine: Engine) -> pd.DataFrame:
     """The active version's ending ARR per node and quarter (empty before a run that wrote it)."""
-    return registry.read_results(engine, "forecast_arr", MODEL)
+    return registry.read_results(engine, T.ARR)
 
 
 def figures(engine: Engine, nodes: pd.DataFrame, person_ids: list[str], quarter: str) -> pd.DataFrame:
@@ -121,7 +122,7 @@ def quarterly_actuals(engine: Engine, owners: list[str], quarters: int = 8) -> p
 
 def deals(engine: Engine, owners: list[str], quarter: str, limit: int = 25) -> pd.DataFrame:
     """Open deals in scope for a quarter ranked by their contribution to the forecast."""
-    d = registry.read_results(engine, "forecast_deals", MODEL, "target_quarter = :q", {"q": quarter})
+    d = registry.read_results(engine, T.DEALS, MODEL, "target_quarter = :q", {"q": quarter})
     if d.empty:
         return d
     d = d[d.owner_id.isin(owners)].sort_values("contribution_usd", ascending=False).head(limit)
@@ -131,7 +132,7 @@ def deals(engine: Engine, owners: list[str], quarter: str, limit: int = 25) -> p
 
 def track_record(engine: Engine, person_id: str) -> pd.DataFrame:
     """Past quarters: the model's number at weeks 1, 4, 8, the commit and the actual; who was closer."""
-    b = registry.read_results(engine, "forecast_nodes", MODEL,
+    b = registry.read_results(engine, T.NODES, MODEL,
                               "kind = 'backtest' AND person_id = :p AND product_id = 'ALL'", {"p": person_id})
     if b.empty:
         return b

@@ -20,10 +20,10 @@ import pandas as pd
 from sqlalchemy.engine import Engine
 
 from services import registry
+from services.monitoring import tables as T
 
 log = logging.getLogger(__name__)
 
-TABLE = "feature_drift"
 THRESHOLD = 0.2
 BINS = 10
 EPS = 1e-4
@@ -110,7 +110,7 @@ def store_drift(engine: Engine, version: registry.Version, reference: pd.DataFra
     store the binned distributions under `version`. Returns the per-feature summary."""
     table = drift_table(reference, current)
     table.insert(0, "model", version.model)
-    registry.write_results(engine, TABLE, table, version)
+    registry.write_results(engine, T.FEATURE_DRIFT, table, version)
     out = summary(table)
     flagged = out.feature[out.flagged].tolist()
     log.info("%s drift: %d of %d features over PSI %.1f%s", version.model, len(flagged), len(out), THRESHOLD,
@@ -120,7 +120,7 @@ def store_drift(engine: Engine, version: registry.Version, reference: pd.DataFra
 
 def read_drift(engine: Engine, model: str) -> pd.DataFrame:
     """The binned distributions stored by the active version of `model` (empty if none)."""
-    out = registry.read_results(engine, TABLE, model)
+    out = registry.read_results(engine, T.FEATURE_DRIFT, model)
     if "flagged" in out:
         out["flagged"] = out.flagged.astype(bool)  # SQLite stores booleans as 0/1
     return out

@@ -9,6 +9,7 @@ import pandas as pd
 from sqlalchemy.engine import Engine
 
 from services import registry
+from services.churn import tables as churn_tables
 
 BASELINE_MARK = "baseline"
 
@@ -51,7 +52,7 @@ def version_metrics(engine: Engine, model: str, version: str | None = None) -> d
 
 def churn_calibration(engine: Engine, bins: int = 10) -> pd.DataFrame:
     """Reliability of the active churn model on its out-of-time test rows (`churn_backtest`)."""
-    bt = registry.read_results(engine, "churn_backtest", "churn")
+    bt = registry.read_results(engine, churn_tables.BACKTEST)
     if bt.empty or not {"probability", "label_churn"} <= set(bt.columns):
         return pd.DataFrame(columns=["bin", "mean_predicted", "observed_rate", "n"])
     q = pd.qcut(bt.probability.rank(method="first"), q=min(bins, len(bt)), labels=False)

@@ -15,13 +15,14 @@ from typing import Any
 import pandas as pd
 from sqlalchemy.engine import Engine
 
-from services import db, registry
+from services import registry
+from services.churn import tables as churn_tables
 from services.outcomes import report as outcomes
+from services.outcomes import tables as T
+from services.outcomes.read import report_frame
 
 log = logging.getLogger(__name__)
-MODEL = "outcomes"
-TABLE = "churn_flag_history"
-SCORES = "churn_scores"
+MODEL = T.MODEL
 BOOTSTRAP = 30
 POST_TREATMENT = ("csm_actions_180d",)  # counts the very actions whose effect is measured
 
@@ -43,7 +44,7 @@ def _earlier_scores(engine: Engine, first_date: pd.Timestamp, run_inputs: Any = 
 
 def history_scores(engine: Engine, extra: bool = True, run_inputs: Any = None) -> pd.DataFrame:
     """The active churn version's stored scores, plus earlier month-ends scored now when `extra`."""
-    stored = registry.read_results(engine, SCORES, "churn")
+    stored = registry.read_results(engine, churn_tables.SCORES)
     if stored.empty or not extra:
         return stored
     try:
@@ -62,7 +63,7 @@ def run(engine: Engine, version: registry.Version, run_inputs: Any = None) -> tu
     scores = history_scores(engine, run_inputs=run_inputs)
     pairs = outcomes.flag_windows(scores)
     flagged = pairs[pairs.flagged].drop(columns="flagged").reset_index(drop=True)
-    registry.write_results(engine, TABLE, flagged, version)
+    registry.write_results(engine, T.FLAG_HISTORY, flagged, version)
     frame = report_frame(engine, flagged, version.as_of)
     metrics = outcomes.effect_estimate(frame)
     metrics.update(adjusted_effect(engine, frame, run_inputs=run_inputs))
@@ -93,19 +94,3 @@ def adjusted_effect(engine: Engine, frame: pd.DataFrame, bootstrap: int = BOOTST
     out["adjustment_features"] = len(cols)
     return out
 
-
-def report_frame(engine: Engine, flagged: pd.DataFrame | None = None,
-                 as_of: pd.Timestamp | None = None) -> pd.DataFrame:
-    """Flagged (account, renewal) pairs of the active outcomes version with live actions and outcomes."""
-    if flagged is None:
-        flagged = registry.read_results(engine, TABLE, MODEL)
-    if flagged.empty:
-        return pd.DataFrame()
-    as_of = pd.Timestamp(as_of if as_of is not None else flagged.as_of.iloc[0])
-    ids = flagged.account_id.unique().tolist()
-    actions = db.read_table("csm_actions", engine)
-    subs = db.read_table("subscriptions", engine, columns=["account_id", "start_date", "end_date", "arr_usd"])
-    subs = subs[subs.account_id.isin(ids)]
-    with_actions = outcomes.attach_actions(flagged.drop(columns=["model_version", "as_of"], errors="ignore"),
-                                           actions[actions.account_id.isin(ids)])
-    return outcomes.renewal_outcomes(with_actions, subs, as_of)

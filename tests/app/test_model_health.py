@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from services import db, registry
+from services.churn import tables as churn_tables
 from services.outcomes import actions
 
 PAGE = "pages/model_health.py"
@@ -48,7 +49,7 @@ def test_logging_an_action_shows_in_the_report(churn_db_url: str, run_app) -> No
 
 def test_account_page_logs_an_action_and_keeps_playbook_feedback(churn_db_url: str, run_app) -> None:
     engine = db.get_engine(churn_db_url)
-    account = registry.read_results(engine, "churn_scores", "churn").account_id.iloc[0]
+    account = registry.read_results(engine, churn_tables.SCORES).account_id.iloc[0]
     at = run_app("pages/account.py")
     at.text_input(key="account_id_input").set_value(account).run()
     assert not at.exception, [e.value for e in at.exception]

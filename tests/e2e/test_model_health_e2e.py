@@ -21,7 +21,7 @@ def trained_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[s
 
 def test_log_action_and_see_it_in_the_report(trained_server, browser_page, screenshot_dir: Path) -> None:
     from services import db
-    from services.outcomes import job as outcomes_job
+    from services.outcomes import read as outcomes_read
 
     base, db_url = trained_server
     page = browser_page
@@ -31,7 +31,7 @@ def test_log_action_and_see_it_in_the_report(trained_server, browser_page, scree
     settle(page, before_ms=300)
     page.get_by_text("Act on a flagged account", exact=False).first.click()
     settle(page, before_ms=300)
-    before = outcomes_job.report_frame(db.get_engine(db_url))
+    before = outcomes_read.report_frame(db.get_engine(db_url))
     account_id = min(before[before.outcome == "pending"].account_id.unique())  # the selectbox default
     page.screenshot(path=str(screenshot_dir / "model_health_act.png"), full_page=True)
     page.get_by_label("Note").fill(NOTE)
@@ -40,7 +40,7 @@ def test_log_action_and_see_it_in_the_report(trained_server, browser_page, scree
     assert page.get_by_text(f"on {account_id}", exact=False).count() >= 1
     page.screenshot(path=str(screenshot_dir / "model_health_outcomes.png"), full_page=True)
 
-    report = outcomes_job.report_frame(db.get_engine(db_url))
+    report = outcomes_read.report_frame(db.get_engine(db_url))
     row = report[(report.account_id == account_id) & (report.outcome == "pending")]
     assert row.acted.all() and not row.empty
     logged = db.read_table("csm_actions", db.get_engine(db_url), where="note = :n", params={"n": NOTE})

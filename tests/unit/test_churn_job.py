@@ -11,8 +11,8 @@ from fixtures import demo_db
 from services import registry
 from services.churn import features as churn_features
 from services.churn import read as churn
-from services.churn.job import MODEL, REASONS, SCORES, TIERS
 from services.churn.scorecard import section
+from services.churn.tables import MODEL, REASONS, SCORES, TIERS
 from services.db import get_engine
 
 

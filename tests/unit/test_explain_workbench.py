@@ -6,6 +6,7 @@ import pytest
 
 from models import explain
 from services import db, registry
+from services.churn import tables as churn_tables
 from services.explain import read as svc
 
 
@@ -16,7 +17,7 @@ def engine(trained_db_file):
 
 def test_stored_churn_contributions_add_up_to_the_scores(engine):
     stored = svc.stored(engine, "churn")
-    scores = registry.read_results(engine, "churn_scores", "churn")
+    scores = registry.read_results(engine, churn_tables.SCORES)
     latest = scores[scores.score_date == scores.score_date.max()].set_index("account_id")
     recon = explain.prediction(stored)
     assert set(recon.index) == set(latest.index)  # every scored account is explained

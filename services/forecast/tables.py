@@ -1,0 +1,35 @@
+"""The forecast's result tables (model `forecast`)."""
+from __future__ import annotations
+
+from services.results import Column as C
+from services.results import ResultTable
+
+MODEL = "forecast"
+_NODE = (C("person_id", "text", "the node: a person of the sales hierarchy"),
+         C("product_id", "text", "`ALL` or a product"), C("role", "text"), C("parent_id", "text"),
+         C("quarter", "text", "e.g. 2026Q4"), C("origin_date", "date", "the date the forecast was made as of"))
+
+NODES = ResultTable(
+    "forecast_nodes", MODEL,
+    "Bookings forecast per node, product and quarter: `live` rows as of the as-of date and a week earlier "
+    "(3 quarters); `backtest` rows at past origins with the actual.",
+    (*_NODE, C("closed_won_usd", "float"), C("open_pipeline_usd", "float"), C("pipeline_expected_usd", "float"),
+     C("runrate_usd", "float", "bookings from deals not yet created"), C("p10_usd", "float"),
+     C("p50_usd", "float", "mean of the bottom-up paths: children sum to parents"), C("p90_usd", "float"),
+     C("kind", "text", "live or backtest"), C("week", "int", "week of the quarter at the origin"),
+     C("actual_usd", "float", "backtest rows: what was booked")),
+    keys=("kind", "quarter", "person_id"))
+DEALS = ResultTable(
+    "forecast_deals", MODEL, "Open booking deals as of the as-of date per target quarter, with their win probability.",
+    (C("opportunity_id", "text"), C("account_id", "text"), C("owner_id", "text"), C("product_id", "text"),
+     C("type", "text"), C("stage", "text"), C("amount_usd", "float"), C("close_date", "date"),
+     C("created_date", "date"), C("pushes", "int", "close-date pushes so far"), C("target_quarter", "text"),
+     C("h", "int", "quarters ahead"), C("p_win", "float", "calibrated probability of winning inside the quarter"),
+     C("contribution_usd", "float", "p_win x amount")),
+    keys=("target_quarter",))
+ARR = ResultTable(
+    "forecast_arr", MODEL, "Ending ARR per node and quarter (the as-of's quarter and the next two).",
+    (*_NODE, C("starting_arr_usd", "float"), C("renewing_arr_usd", "float"), C("expected_churned_arr_usd", "float"),
+     C("bookings_expected_usd", "float"), C("p10_usd", "float"), C("p50_usd", "float"), C("p90_usd", "float"),
+     C("renewal_source", "text", "churn_model, historical_rate or mixed")),
+    keys=("quarter", "person_id"))
