@@ -258,7 +258,7 @@ def _active_table(engine: Engine, table: ResultTable | str, model: str | None) -
 
 
 def _snapshot_column(table: ResultTable | str, date_column: str) -> str:
-    if isinstance(table, ResultTable) and date_column not in table.column_names:
+    if isinstance(table, ResultTable) and date_column not in (*table.column_names, "as_of"):
         raise ValueError(f"{table} has no column {date_column!r} (declared: {', '.join(table.column_names)})")
     if not date_column.isidentifier():
         raise ValueError(f"not a column name: {date_column!r}")
@@ -273,7 +273,8 @@ def read_snapshot(engine: Engine, table: ResultTable | str, date_column: str, as
                   model: str | None = None, where: str = "", params: dict[str, Any] | None = None) -> pd.DataFrame:
     """Rows of the active version's latest snapshot at or before `as_of` (None: the latest snapshot).
 
-    A snapshot is the set of rows sharing one value of `date_column` (a score date, a month, an origin).
+    A snapshot is the set of rows sharing one value of `date_column` (a score date, a month, an origin; or
+    `as_of`, the version's date, for a table stored at that date only).
     The snapshot is chosen in SQL (`MAX(date_column)` among the rows matching `where`), so only its rows
     are read. The chosen date is in `frame.attrs["snapshot"]` (None when no snapshot is at or before
     `as_of`; the frame is then empty)."""
