@@ -79,7 +79,7 @@ def test_churn_risk_follows_as_of_and_scope(demo, run_app) -> None:
 
 
 def test_account_follows_as_of_and_scope(demo, run_app) -> None:
-    engine, choices, region = demo
+    engine, choices, _ = demo
     risk = churn.at_risk(engine)
     account = risk.account_id.iloc[0]
     at = run_app(None)
