@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from ui import churn as uc
+from ui import filters
 from ui.actions import action_panel
 from ui.widgets import page_with_data, usd
 
@@ -16,15 +17,21 @@ if not account_id:
     st.info("Open an account from the churn risk list, or type its id.", icon=":material/domain:")
     st.stop()
 st.query_params["account_id"] = account_id
-view = uc.account_360(url, account_id)
+as_of, scope = filters.current_as_of(), filters.current_scope()
+view = uc.account_360(url, account_id, as_of)
 if view is None:
     st.error(f"No account with id {account_id!r}.", icon=":material/error:")
+    st.stop()
+if not uc.in_scope(url, account_id, scope):
+    st.info(f"{account_id} is outside the chosen scope ({filters.scope_label(scope)}): widen it in the sidebar.",
+            icon=":material/filter_alt_off:")
     st.stop()
 
 acc = view.account
 st.header(f"{acc['name']} ({account_id})")
 st.caption(f"{acc.get('segment')} · {acc.get('industry')} · {acc.get('region')} · owner {acc.get('owner') or '-'} · "
-           f"CSM {acc.get('csm') or '-'} · customer since {acc['created_date']:%d %b %Y}")
+           f"CSM {acc.get('csm') or '-'} · customer since {acc['created_date']:%d %b %Y}"
+           + (f" · as of {as_of:%d %B %Y}" if as_of else ""))
 hist = view.risk_history
 cols = st.columns(4)
 latest = hist.iloc[-1] if not hist.empty else None
@@ -37,11 +44,15 @@ if latest is not None:
     cols[3].metric("Expected ARR at risk", usd(latest["expected_arr_at_risk_usd"]))
 else:
     cols[1].metric("Churn probability", "not scored")
+    st.info("No churn score of this account stored at or before the as-of date.", icon=":material/history_toggle_off:")
 
 left, right = st.columns([3, 2])
 with left:
     st.subheader("Why this risk")
-    if view.reasons.empty:
+    if latest is not None and view.reasons_date is not None and latest["score_date"] < view.reasons_date:
+        st.info(f"Reasons are stored for the latest score date only ({view.reasons_date:%d %b %Y}).",
+                icon=":material/history_toggle_off:")
+    elif view.reasons.empty:
         st.caption("No risk-raising reasons recorded for this account.")
     for r in view.reasons.itertuples():
         st.markdown(f"{r.rank}. **{r.reason}** · _{r.group}_")

@@ -8,16 +8,20 @@ from models.adoption import SIGNALS
 from services.adoption.signals import SIGNAL_LABELS
 from ui import adoption as ua
 from ui import filters
-from ui.widgets import page_with_data, usd
+from ui.widgets import no_snapshot, page_with_data, usd
 
 url = page_with_data("Adoption")
-cl = ua.clusters(url)
+as_of, scope = filters.current_as_of(), filters.current_scope()
+cl = ua.clusters(url, as_of, scope)
 if cl.empty:
     st.info("No adoption clusters yet. Run `python -m services.cli train` (or `make db`).",
             icon=":material/model_training:")
     st.stop()
-scope = filters.current_scope()
-st.caption(f"{filters.scope_label(scope)} · net adoption score 0-100: capacity use, feature breadth and job "
+if cl.attrs.get("month") is None:
+    no_snapshot("adoption signals of a complete month", as_of)
+    st.stop()
+st.caption(f"Usage of {cl.attrs['month']:%B %Y} (the latest month complete as of the as-of date) · "
+           f"{filters.scope_label(scope)} · net adoption score 0-100: capacity use, feature breadth and job "
            "completion, less a falling use trend · clusters from k-means on the adoption signals")
 
 st.subheader("Clusters at a glance")
@@ -36,10 +40,10 @@ st.dataframe(cl[["name", "description", "n_accounts", "arr_usd", "score"]], hide
                  "score": st.column_config.ProgressColumn("Mean score", min_value=0, max_value=100, format="%.0f"),
              })
 left, right = st.columns(2)
-prof = ua.profile(url)
+prof = ua.profile(url, as_of)
 if not prof.empty:
     left.plotly_chart(ua.profile_heatmap(prof), width="stretch")
-moves = ua.movements(url)
+moves = ua.movements(url, as_of, scope)
 if not moves.empty:
     start, end = moves.attrs.get("start"), moves.attrs.get("end")
     span = f" ({start:%b %Y} → {end:%b %Y})" if start is not None else ""
@@ -51,7 +55,7 @@ with st.container(horizontal=True):
     cluster_id = st.selectbox("Cluster", list(names), format_func=names.get, key="adoption_cluster")
     segment = st.selectbox("Segment", [None, "SMB", "Mid-Market", "Enterprise"], key="adoption_segment",
                            format_func=lambda s: s or "All segments")
-view = ua.members(url, cluster_id, scope, segment)
+view = ua.members(url, cluster_id, scope, segment, as_of)
 row = cl[cl.cluster_id == cluster_id].iloc[0]
 st.caption(f"**{row['name']}**: {row['description']}. {len(view):,} accounts, {usd(view.arr_usd.sum())} ARR in view.")
 if view.empty:
@@ -85,8 +89,11 @@ else:
         st.link_button("Open account view", f"account?account_id={account_id}", icon=":material/domain:")
 
 st.subheader("By product")
-per = ua.product_signals(url)
-if not per.empty:
+per = ua.product_signals(url, as_of, scope)
+if per.empty and per.attrs.get("month") is not None and per.attrs["month"] != cl.attrs["month"]:
+    st.info(f"Per-product signals are stored for the latest month only ({per.attrs['month']:%B %Y}).",
+            icon=":material/history_toggle_off:")
+elif not per.empty:
     cols = st.columns(3)
     for col, (signal, title) in zip(cols, [("capacity_use", "Capacity use"), ("breadth", "Feature breadth"),
                                            ("job_completion", "Job completion")]):

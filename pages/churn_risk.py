@@ -6,7 +6,7 @@ import streamlit as st
 from services.churn.read import MODEL_LABELS, portfolio
 from ui import churn as uc
 from ui import data, filters
-from ui.widgets import empty_state, usd
+from ui.widgets import empty_state, no_snapshot, usd
 
 st.title("Churn risk")
 url = data.current_url()
@@ -65,8 +65,12 @@ with st.container(horizontal=True):
                           key="churn_csm")
     tiers = st.multiselect("Tier", ["high", "medium", "low"], default=["high", "medium", "low"], key="churn_tiers")
     search = st.text_input("Search accounts", placeholder="Name or id", key="churn_search")
-risk = uc.at_risk(url, scope, filters.current_as_of(), csm_id)
+as_of = filters.current_as_of()
+risk = uc.at_risk(url, scope, as_of, csm_id)
 info = uc.model_info(url)
+if risk.attrs.get("score_date") is None:
+    no_snapshot("churn scores", as_of)
+    st.stop()
 if risk.empty:
     st.info("No scored accounts in this scope.", icon=":material/filter_alt_off:")
     st.stop()
@@ -86,8 +90,14 @@ with tab_list:
     cols[1].metric("High-risk accounts", f"{(view.tier == 'high').sum():,}")
     cols[2].metric("ARR in view", usd(view.arr_usd.sum()))
     cols[3].metric("Expected ARR at risk", usd(view.expected_arr_at_risk_usd.sum()))
+    reasons_date = risk.attrs.get("reasons_date")
+    with_reasons = reasons_date == score_date
+    if not with_reasons:
+        st.info(f"Reasons are stored for the latest score date only ({reasons_date:%d %b %Y}).",
+                icon=":material/history_toggle_off:")
     shown = ["account_link", "name", "tier", "probability", "change_pp", "expected_arr_at_risk_usd", "arr_usd",
-             "days_to_renewal", "reason_1", "reason_2", "reason_3", "csm", "region", "segment"]
+             "days_to_renewal", *(["reason_1", "reason_2", "reason_3"] if with_reasons else []), "csm", "region",
+             "segment"]
     if "adoption_cluster" in view:
         shown.insert(8, "adoption_cluster")
     st.dataframe(view[shown], hide_index=True, width="stretch", height=560, key="at_risk_table", column_config={
@@ -110,7 +120,8 @@ with tab_list:
         if pick:
             st.page_link("pages/account.py", label="Open account view", icon=":material/open_in_new:",
                          query_params={"account_id": pick})
-    st.download_button("Download CSV", view.drop(columns=["account_link"]).to_csv(index=False).encode(),
+    blank = [] if with_reasons else ["reason_1", "reason_2", "reason_3"]
+    st.download_button("Download CSV", view.drop(columns=["account_link", *blank]).to_csv(index=False).encode(),
                        file_name=f"at_risk_{score_date:%Y%m%d}.csv", mime="text/csv",
                        icon=":material/download:")
 

@@ -5,27 +5,35 @@ import pandas as pd
 import streamlit as st
 
 from services.forecast import read as fc
+from services.forecast.data import quarter_label
 from services.hierarchy import scope_people
 from ui import data, filters
 from ui import forecast as uf
-from ui.widgets import page_with_data, usd
+from ui.widgets import no_snapshot, page_with_data, usd
 
 url = page_with_data("Forecast")
-nodes = uf.live_nodes(url)
-if nodes.empty:
+as_of, cutoff = filters.current_as_of(), filters.inputs_cutoff()
+nodes = uf.nodes_at(url, as_of)
+if nodes.empty and uf.nodes_at(url, None).empty:
     st.info("No forecast yet: run `python -m services.cli train`.", icon=":material/info:")
     st.stop()
+if nodes.empty:
+    no_snapshot(f"forecast for {quarter_label(pd.Timestamp(as_of))}", as_of)
+    st.stop()
+origin = nodes.attrs["origin"]
 
 people = data.people(url)
 names = dict(zip(people.person_id, people.name))
 person = fc.node_for(people, filters.current_scope())
 owners = tuple(sorted(p for p in scope_people(people, person) if p in set(people.person_id)))
 quarters = sorted(nodes.quarter.unique())
+if st.session_state.get("fc_quarter") not in quarters:  # another as-of date: other quarters
+    st.session_state.pop("fc_quarter", None)
 quarter = st.segmented_control("Quarter", quarters, default=quarters[0], key="fc_quarter") or quarters[0]
-as_of = nodes.origin_date.max()
-st.caption(f"As of {as_of:%d %B %Y} · {names.get(person, person)} · {filters.scope_label()}")
+made = "" if origin == pd.Timestamp(as_of) else f" · latest forecast made {origin:%d %b %Y}"
+st.caption(f"As of {as_of:%d %B %Y}{made} · {names.get(person, person)} · {filters.scope_label()}")
 
-fig = fc.figures(data.engine(), nodes, [person], quarter)
+fig = fc.figures(data.engine(), nodes, [person], quarter, cutoff)
 row = fig.iloc[0]
 
 
@@ -71,7 +79,7 @@ left, right = st.columns([3, 2])
 with left:
     st.subheader("Team")
     if kids:
-        table = fc.figures(data.engine(), nodes, kids, quarter)
+        table = fc.figures(data.engine(), nodes, kids, quarter, cutoff)
         table.insert(0, "name", table.person_id.map(names))
         st.dataframe(table[["name", "person_id", "quota_usd", "commit_usd", "closed_won_usd", "p10_usd", "p50_usd",
                             "p90_usd", "gap_to_commit_usd", "pipeline_coverage"]], hide_index=True, width="stretch",
@@ -86,16 +94,19 @@ with right:
     st.dataframe(fc.by_product(nodes, person, quarter), hide_index=True, width="stretch",
                  column_config={**money, "product_id": "Product"})
 
-actual = uf.actuals(url, owners)
-fut = nodes[(nodes.person_id == person) & (nodes.product_id == "ALL") & (nodes.origin_date == as_of)]
-commits = fc.commits(data.engine())
+actual = uf.actuals(url, owners, as_of)
+fut = nodes[(nodes.person_id == person) & (nodes.product_id == "ALL") & (nodes.origin_date == origin)]
+commits = fc.commits(data.engine(), cutoff)
 commits = commits[(commits.person_id == person) & commits.quarter.isin(list(actual.quarter) + quarters)]
 st.plotly_chart(uf.forecast_chart(actual, fut, commits), width="stretch")
 
 st.subheader("Ending ARR")
-arr = uf.ending_arr(url)
+arr = uf.ending_arr(url, as_of)
+stored = arr.attrs.get("stored")
 arr = arr[(arr.person_id == person) & (arr.product_id == "ALL")] if not arr.empty else arr
-if arr.empty:
+if arr.empty and stored is not None and stored > pd.Timestamp(as_of):
+    st.info(f"Ending ARR is stored for the latest date only ({stored:%d %b %Y}).", icon=":material/history_toggle_off:")
+elif arr.empty:
     st.caption("No ending-ARR forecast in the active version: retrain with `python -m services.cli train`.")
 else:
     st.plotly_chart(uf.arr_chart(arr), width="stretch")
@@ -115,11 +126,14 @@ else:
     arr_right.caption("Ending ARR = ARR today - churned renewals (+ renewal uplift) + new and expansion bookings; "
                       "P50 is the mean of the simulated paths.")
 
-st.plotly_chart(uf.waterfall_chart(uf.waterfall(url, owners, as_of, quarters[0])), width="stretch")
+st.plotly_chart(uf.waterfall_chart(uf.waterfall(url, owners, pd.Timestamp(as_of), quarters[0])), width="stretch")
 
 st.subheader("Deals that move the number")
-d = uf.deals(url, owners, quarter)
-if d.empty:
+d = uf.deals(url, owners, quarter, as_of)
+if d.empty and d.attrs.get("stored") is not None and d.attrs["stored"] > pd.Timestamp(as_of):
+    st.info(f"Deals are stored for the latest date only ({d.attrs['stored']:%d %b %Y}).",
+            icon=":material/history_toggle_off:")
+elif d.empty:
     st.caption("No open deals in scope for this quarter.")
 else:
     st.dataframe(d[["account_link", "opportunity_id", "owner_id", "product_id", "stage", "amount_usd", "p_win",
@@ -132,7 +146,7 @@ else:
                      "pushes": "Pushes"})
 
 st.subheader("Track record")
-tr = uf.track_record(url, person)
+tr = uf.track_record(url, person, as_of)
 if tr.empty:
     st.caption("No backtest for this node yet.")
 else:

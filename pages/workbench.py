@@ -9,6 +9,7 @@ from services import feature_catalog
 from services.explain import read as svc
 from ui import explain as ux
 from ui import explain_charts as charts
+from ui import filters
 from ui.widgets import page_with_data
 
 url = page_with_data("Workbench")
@@ -21,9 +22,15 @@ if not models:
 LOG_ODDS = {"churn", "winprob"}
 c1, c2 = st.columns([1, 2])
 model = c1.selectbox("Model", models, format_func=svc.MODELS.get, key="wb_model")
-subjects = ux.subjects(url, model)
+as_of, scope = filters.current_as_of(), filters.current_scope()
+explained = ux.explained_as_of(url, model)
+if explained is not None and as_of is not None and pd.Timestamp(as_of) < explained:
+    st.info(f"Explanations are stored for the latest date only ({explained:%d %b %Y}): choose it as the as-of date.",
+            icon=":material/history_toggle_off:")
+    st.stop()
+subjects = ux.subjects(url, model, scope)
 if subjects.empty:
-    st.info("This model has no scored subjects at the as-of date.", icon=":material/info:")
+    st.info(f"This model has no scored subjects in this scope ({filters.scope_label(scope)}).", icon=":material/info:")
     st.stop()
 labels = dict(zip(subjects.subject_id, subjects.label))
 subject = c2.selectbox("Subject", subjects.subject_id, format_func=labels.get, key="wb_subject")

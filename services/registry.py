@@ -246,6 +246,75 @@ def read_results(engine: Engine, table: ResultTable | str, model: str | None = N
     sql = f'SELECT * FROM "{table}" WHERE model_version = :v' + (f" AND ({where})" if where else "")
     with engine.connect() as conn:
         df = pd.read_sql(sa.text(sql), conn, params={"v": version, **(params or {})})
+    return _parse_dates(df)
+
+
+def _active_table(engine: Engine, table: ResultTable | str, model: str | None) -> tuple[str, str | None]:
+    model = model or getattr(table, "model", None)
+    if model is None:
+        raise ValueError(f"read from {table}: which model's version? the table serves several")
+    version = active_version(engine, model)
+    return str(table), version if version is not None and sa.inspect(engine).has_table(str(table)) else None
+
+
+def _snapshot_column(table: ResultTable | str, date_column: str) -> str:
+    if isinstance(table, ResultTable) and date_column not in (*table.column_names, "as_of"):
+        raise ValueError(f"{table} has no column {date_column!r} (declared: {', '.join(table.column_names)})")
+    if not date_column.isidentifier():
+        raise ValueError(f"not a column name: {date_column!r}")
+    return date_column
+
+
+def _as_datetime(as_of: Any) -> datetime:
+    return pd.Timestamp(as_of).to_pydatetime().replace(tzinfo=None)
+
+
+def read_snapshot(engine: Engine, table: ResultTable | str, date_column: str, as_of: Any = None,
+                  model: str | None = None, where: str = "", params: dict[str, Any] | None = None) -> pd.DataFrame:
+    """Rows of the active version's latest snapshot at or before `as_of` (None: the latest snapshot).
+
+    A snapshot is the set of rows sharing one value of `date_column` (a score date, a month, an origin; or
+    `as_of`, the version's date, for a table stored at that date only).
+    The snapshot is chosen in SQL (`MAX(date_column)` among the rows matching `where`), so only its rows
+    are read. The chosen date is in `frame.attrs["snapshot"]` (None when no snapshot is at or before
+    `as_of`; the frame is then empty)."""
+    name, version = _active_table(engine, table, model)
+    col = _snapshot_column(table, date_column)
+    if version is None:
+        return _with_snapshot(pd.DataFrame(), None)
+    cond = "model_version = :v" + (f" AND ({where})" if where else "")
+    bind = {"v": version, **(params or {})}
+    inner = f'SELECT MAX("{col}") FROM "{name}" WHERE {cond}'
+    query = sa.text(f'SELECT * FROM "{name}" WHERE {cond} AND "{col}" = ({inner}'
+                    + (f' AND "{col}" <= :snapshot_as_of)' if as_of is not None else ")"))
+    if as_of is not None:
+        query = query.bindparams(sa.bindparam("snapshot_as_of", type_=sa.DateTime()))
+        bind["snapshot_as_of"] = _as_datetime(as_of)
+    with engine.connect() as conn:
+        df = _parse_dates(pd.read_sql(query, conn, params=bind))
+    return _with_snapshot(df, df[col].iloc[0] if len(df) else None)
+
+
+def snapshot_dates(engine: Engine, table: ResultTable | str, date_column: str, model: str | None = None,
+                   where: str = "", params: dict[str, Any] | None = None) -> list[pd.Timestamp]:
+    """The snapshot dates the active version stored in `table`, oldest first (one DISTINCT query)."""
+    name, version = _active_table(engine, table, model)
+    col = _snapshot_column(table, date_column)
+    if version is None:
+        return []
+    cond = "model_version = :v" + (f" AND ({where})" if where else "")
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text(f'SELECT DISTINCT "{col}" FROM "{name}" WHERE {cond}'),
+                            {"v": version, **(params or {})}).scalars().all()
+    return sorted(pd.Timestamp(r) for r in rows if r is not None)
+
+
+def _with_snapshot(df: pd.DataFrame, when: Any) -> pd.DataFrame:
+    df.attrs["snapshot"] = None if when is None or pd.isna(when) else pd.Timestamp(when)
+    return df
+
+
+def _parse_dates(df: pd.DataFrame) -> pd.DataFrame:
     for c in df.columns:
         if c == "as_of" or c.endswith("_date") or c in ("month", "ds"):
             df[c] = pd.to_datetime(df[c])

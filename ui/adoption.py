@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
@@ -23,29 +25,30 @@ def colour(name: str, i: int = 0) -> str:
     return NAME_COLOURS.get(base, PALETTE[i % len(PALETTE)])
 
 
-@st.cache_data(ttl=TTL, max_entries=8, show_spinner="Reading adoption clusters...")
-def clusters(url: str) -> pd.DataFrame:
-    return svc.clusters(engine_for(url))
+@st.cache_data(ttl=TTL, max_entries=32, show_spinner="Reading adoption clusters...")
+def clusters(url: str, as_of: dt.date | None, scope: Scope) -> pd.DataFrame:
+    return svc.clusters(engine_for(url), as_of, scope)
 
 
-@st.cache_data(ttl=TTL, max_entries=8, show_spinner=False)
-def profile(url: str) -> pd.DataFrame:
-    return svc.profile(engine_for(url))
+@st.cache_data(ttl=TTL, max_entries=16, show_spinner=False)
+def profile(url: str, as_of: dt.date | None) -> pd.DataFrame:
+    return svc.profile(engine_for(url), as_of)
 
 
-@st.cache_data(ttl=TTL, max_entries=8, show_spinner=False)
-def movements(url: str) -> pd.DataFrame:
-    return svc.movements(engine_for(url))
+@st.cache_data(ttl=TTL, max_entries=32, show_spinner=False)
+def movements(url: str, as_of: dt.date | None, scope: Scope) -> pd.DataFrame:
+    return svc.movements(engine_for(url), as_of, scope)
 
 
 @st.cache_data(ttl=TTL, max_entries=32, show_spinner="Reading accounts...")
-def members(url: str, cluster_id: int | None, scope: Scope, segment: str | None) -> pd.DataFrame:
-    return svc.members(engine_for(url), cluster_id, scope, segment)
+def members(url: str, cluster_id: int | None, scope: Scope, segment: str | None,
+            as_of: dt.date | None) -> pd.DataFrame:
+    return svc.members(engine_for(url), cluster_id, scope, segment, as_of)
 
 
-@st.cache_data(ttl=TTL, max_entries=8, show_spinner=False)
-def product_signals(url: str) -> pd.DataFrame:
-    return svc.product_signals(engine_for(url))
+@st.cache_data(ttl=TTL, max_entries=32, show_spinner=False)
+def product_signals(url: str, as_of: dt.date | None, scope: Scope) -> pd.DataFrame:
+    return svc.product_signals(engine_for(url), as_of, scope)
 
 
 def cluster_bars(cl: pd.DataFrame, value: str, title: str) -> go.Figure:

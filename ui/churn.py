@@ -47,8 +47,13 @@ def at_risk(url: str, scope: Scope, as_of: dt.date | None, csm_id: str | None) -
 
 
 @st.cache_data(ttl=TTL, max_entries=64, show_spinner="Reading the account...")
-def account_360(url: str, account_id: str) -> svc.Account360 | None:
-    return svc.account_360(engine_for(url), account_id)
+def account_360(url: str, account_id: str, as_of: dt.date | None) -> svc.Account360 | None:
+    return svc.account_360(engine_for(url), account_id, as_of)
+
+
+@st.cache_data(ttl=TTL, max_entries=64, show_spinner=False)
+def in_scope(url: str, account_id: str, scope: Scope) -> bool:
+    return svc.in_scope(engine_for(url), account_id, scope)
 
 
 @st.cache_data(ttl=TTL, max_entries=8, show_spinner=False)

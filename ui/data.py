@@ -6,6 +6,7 @@ Cached functions take the database URL so that a change of database never serves
 from __future__ import annotations
 
 import datetime as dt
+import warnings
 
 import pandas as pd
 import streamlit as st
@@ -17,6 +18,9 @@ from services.db import get_engine, read_table
 from services.hierarchy import Scope
 
 TTL = "10m"
+# Read sides put the snapshot a frame was read at in `frame.attrs` (for the page's one-line notes);
+# st.dataframe need not send it to the browser and would warn on every rerun that it cannot.
+warnings.filterwarnings("ignore", message="Could not serialize pd.DataFrame.attrs", category=UserWarning)
 
 
 def current_url() -> str:

@@ -8,6 +8,7 @@ import streamlit as st
 
 from services import registry
 from services.explain import read as svc
+from services.hierarchy import Scope
 from ui.data import engine_for
 
 TTL = "10m"
@@ -18,9 +19,14 @@ def available(url: str) -> list[str]:
     return svc.available(engine_for(url))
 
 
-@st.cache_data(ttl=TTL, max_entries=16, show_spinner="Reading subjects...")
-def subjects(url: str, model: str) -> pd.DataFrame:
-    return svc.subjects(engine_for(url), model)
+@st.cache_data(ttl=TTL, max_entries=32, show_spinner="Reading subjects...")
+def subjects(url: str, model: str, scope: Scope) -> pd.DataFrame:
+    return svc.subjects(engine_for(url), model, scope)
+
+
+@st.cache_data(ttl=TTL, max_entries=16, show_spinner=False)
+def explained_as_of(url: str, model: str) -> pd.Timestamp | None:
+    return svc.explained_as_of(engine_for(url), model)
 
 
 @st.cache_data(ttl=TTL, max_entries=128, show_spinner=False)

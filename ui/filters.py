@@ -68,6 +68,14 @@ def current_as_of() -> dt.date | None:
     return st.session_state.get(AS_OF)
 
 
+def inputs_cutoff() -> dt.date | None:
+    """The as-of date as a cut-off for people's inputs (commits): None at the newest as-of date, where
+    everything entered so far counts (an input entered today lies after the data's last date)."""
+    as_of = current_as_of()
+    choices = data.as_of_choices(data.current_url())
+    return None if as_of is None or (choices and as_of >= choices[0]) else as_of
+
+
 def current_scope() -> Scope:
     """The scope chosen in the sidebar."""
     state = st.session_state

@@ -1,6 +1,8 @@
 """Cached reads and pure plotly chart builders for the forecast page."""
 from __future__ import annotations
 
+import datetime as dt
+
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
@@ -11,29 +13,29 @@ from ui import data
 TTL = "10m"
 
 
-@st.cache_data(ttl=TTL, max_entries=4, show_spinner="Reading the forecast...")
-def live_nodes(url: str) -> pd.DataFrame:
-    return fc.live_nodes(data.engine_for(url))
-
-
-@st.cache_data(ttl=TTL, max_entries=4, show_spinner=False)
-def ending_arr(url: str) -> pd.DataFrame:
-    return fc.ending_arr(data.engine_for(url))
+@st.cache_data(ttl=TTL, max_entries=16, show_spinner="Reading the forecast...")
+def nodes_at(url: str, as_of: dt.date | None) -> pd.DataFrame:
+    return fc.nodes_at(data.engine_for(url), as_of)
 
 
 @st.cache_data(ttl=TTL, max_entries=16, show_spinner=False)
-def actuals(url: str, owners: tuple[str, ...]) -> pd.DataFrame:
-    return fc.quarterly_actuals(data.engine_for(url), list(owners))
+def ending_arr(url: str, as_of: dt.date | None) -> pd.DataFrame:
+    return fc.ending_arr(data.engine_for(url), as_of)
 
 
 @st.cache_data(ttl=TTL, max_entries=16, show_spinner=False)
-def deals(url: str, owners: tuple[str, ...], quarter: str) -> pd.DataFrame:
-    return fc.deals(data.engine_for(url), list(owners), quarter)
+def actuals(url: str, owners: tuple[str, ...], as_of: dt.date | None) -> pd.DataFrame:
+    return fc.quarterly_actuals(data.engine_for(url), list(owners), as_of=as_of)
 
 
 @st.cache_data(ttl=TTL, max_entries=16, show_spinner=False)
-def track_record(url: str, person_id: str) -> pd.DataFrame:
-    return fc.track_record(data.engine_for(url), person_id)
+def deals(url: str, owners: tuple[str, ...], quarter: str, as_of: dt.date | None) -> pd.DataFrame:
+    return fc.deals(data.engine_for(url), list(owners), quarter, as_of=as_of)
+
+
+@st.cache_data(ttl=TTL, max_entries=16, show_spinner=False)
+def track_record(url: str, person_id: str, as_of: dt.date | None) -> pd.DataFrame:
+    return fc.track_record(data.engine_for(url), person_id, as_of)
 
 
 @st.cache_data(ttl=TTL, max_entries=16, show_spinner=False)

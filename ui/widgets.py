@@ -40,6 +40,12 @@ def empty_state() -> None:
     st.info(SEED_HELP, icon=":material/database:")
 
 
+def no_snapshot(what: str, as_of: object, hint: str = "choose a later as-of date") -> None:
+    """The one line a page shows when nothing of `what` is stored at or before the as-of date."""
+    day = f"{pd.Timestamp(as_of):%d %b %Y}" if as_of is not None else "this date"
+    st.info(f"No {what} stored as of {day}: {hint}.", icon=":material/history_toggle_off:")
+
+
 def page_with_data(title: str) -> str:
     """Title the page and return the database URL; on an empty database, say how to seed and stop."""
     st.title(title)

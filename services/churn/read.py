@@ -35,40 +35,32 @@ def model_info(engine: Engine, model: str = MODEL) -> dict[str, Any]:
 
 
 def score_dates(engine: Engine, model: str = MODEL) -> list[pd.Timestamp]:
-    s = registry.read_results(engine, T.SCORES, model)
-    return sorted(s["score_date"].unique()) if not s.empty else []
+    return registry.snapshot_dates(engine, T.SCORES, "score_date", model)
 
 
-def _pick_date(dates: list[pd.Timestamp], as_of: Any) -> pd.Timestamp | None:
-    if not dates:
-        return None
-    if as_of is None:
-        return pd.Timestamp(dates[-1])
-    ok = [d for d in dates if d <= pd.Timestamp(as_of)]
-    return pd.Timestamp(ok[-1] if ok else dates[0])
+def _scores_at(engine: Engine, as_of: Any) -> pd.DataFrame:
+    return registry.read_snapshot(engine, T.SCORES, "score_date", as_of, MODEL)
 
 
 def at_risk(engine: Engine, scope: Scope | None = None, as_of: Any = None, csm_id: str | None = None) -> pd.DataFrame:
-    """Scored accounts in scope at the latest score date <= as_of, sorted by expected ARR at risk.
+    """Scored accounts in scope at the latest score date <= as_of (None: the latest), sorted by expected
+    ARR at risk; empty when no score date is at or before `as_of`.
 
     Columns: account_id, name, segment, region, csm, probability, tier, change_pp (probability change
-    since the previous month-end, in points), previous_tier, arr_usd, expected_arr_at_risk_usd,
-    days_to_renewal, renewal_date, reason_1..3, adoption_cluster (when present), score_date."""
+    since the previous score date, in points), previous_tier, arr_usd, expected_arr_at_risk_usd,
+    days_to_renewal, renewal_date, reason_1..3, adoption_cluster (when present), score_date.
+    `attrs`: `score_date` (None: no scores at or before `as_of`) and `reasons_date`, the one score date
+    reasons are stored for (the latest); at other dates reason_1..3 are empty."""
     scope = scope or Scope()
-    scores = registry.read_results(engine, T.SCORES, MODEL)
-    if scores.empty:
-        return pd.DataFrame()
-    dates = sorted(scores.score_date.unique())
-    when = _pick_date(dates, as_of)
-    prev_dates = [d for d in dates if d < when]
-    cur = scores[scores.score_date == when].copy()
-    if prev_dates:
-        prev = scores[scores.score_date == prev_dates[-1]].set_index("account_id")
-        cur["previous_probability"] = cur.account_id.map(prev["probability"])
-        cur["previous_tier"] = cur.account_id.map(prev["tier"])
-    else:
-        cur["previous_probability"] = np.nan
-        cur["previous_tier"] = None
+    cur = _scores_at(engine, as_of)
+    when = cur.attrs["snapshot"]
+    dates = score_dates(engine)
+    attrs = {"score_date": when, "reasons_date": dates[-1] if dates else None}
+    if cur.empty:
+        return _with_attrs(pd.DataFrame(), attrs)
+    prev = _scores_at(engine, when - pd.Timedelta(days=1)).set_index("account_id")
+    cur["previous_probability"] = cur.account_id.map(prev["probability"]) if len(prev) else np.nan
+    cur["previous_tier"] = cur.account_id.map(prev["tier"]) if len(prev) else None
     cur["change_pp"] = 100 * (cur["probability"] - cur["previous_probability"])
     accounts = read_table("accounts", engine, columns=["account_id", "name", "segment", "region", "owner_id",
                                                        "csm_id"])
@@ -79,20 +71,23 @@ def at_risk(engine: Engine, scope: Scope | None = None, as_of: Any = None, csm_i
     names = dict(zip(people.person_id, people.name))
     accounts = accounts.assign(csm=accounts.csm_id.map(names), owner=accounts.owner_id.map(names))
     out = cur.merge(accounts.drop(columns=["owner_id"]), on="account_id", how="inner")
-    reasons = registry.read_results(engine, T.REASONS, MODEL)
-    if not reasons.empty and when == dates[-1]:
-        wide = reasons.pivot_table(index="account_id", columns="rank", values="reason", aggfunc="first")
-        for r in (1, 2, 3):
-            out[f"reason_{r}"] = out.account_id.map(wide[r]) if r in wide else None
-    else:
-        for r in (1, 2, 3):
-            out[f"reason_{r}"] = None
+    reasons = registry.read_results(engine, T.REASONS, MODEL) if when == attrs["reasons_date"] else pd.DataFrame()
+    wide = (reasons.pivot_table(index="account_id", columns="rank", values="reason", aggfunc="first")
+            if not reasons.empty else pd.DataFrame())
+    for r in (1, 2, 3):
+        out[f"reason_{r}"] = out.account_id.map(wide[r]) if r in wide else None
     keep = ["account_id", "name", "segment", "region", "csm", "owner", "csm_id", "probability", "tier",
             "change_pp", "previous_tier", "arr_usd", "expected_arr_at_risk_usd", "days_to_renewal",
             "renewal_date", "reason_1", "reason_2", "reason_3", "score_date"]
     if "adoption_cluster" in out:
         keep.insert(9, "adoption_cluster")
-    return out[keep].sort_values("expected_arr_at_risk_usd", ascending=False, ignore_index=True)
+    out = out[keep].sort_values("expected_arr_at_risk_usd", ascending=False, ignore_index=True)
+    return _with_attrs(out, attrs)
+
+
+def _with_attrs(frame: pd.DataFrame, attrs: dict[str, Any]) -> pd.DataFrame:
+    frame.attrs.update(attrs)
+    return frame
 
 
 @dataclass
@@ -134,6 +129,7 @@ class Account360:
     cases: pd.DataFrame
     opportunities: pd.DataFrame
     actions: pd.DataFrame
+    reasons_date: pd.Timestamp | None = None  # the score date reasons and contributions are stored for
 
 
 def _where(engine: Engine, table: str, account_id: str, columns: list[str] | None = None) -> pd.DataFrame:
@@ -142,11 +138,21 @@ def _where(engine: Engine, table: str, account_id: str, columns: list[str] | Non
     return read_table(table, engine, columns=columns, where="account_id = :a", params={"a": account_id})
 
 
-def account_360(engine: Engine, account_id: str) -> Account360 | None:
-    """Everything about one account (None when the id is unknown)."""
+def in_scope(engine: Engine, account_id: str, scope: Scope | None) -> bool:
+    """Whether the account's owner is within the scope (True for the whole company or an unknown id)."""
+    owners = resolve_scope(read_table("people", engine), scope or Scope())
+    acc = _where(engine, "accounts", account_id, ["owner_id"])
+    return owners is None or acc.empty or acc.owner_id.iloc[0] in owners
+
+
+def account_360(engine: Engine, account_id: str, as_of: Any = None) -> Account360 | None:
+    """Everything about one account as of `as_of` (None: everything known): scores, usage, cases and
+    subscriptions up to that date, opportunities open on it (None when the id is unknown). Reasons and
+    contributions are stored for the latest score date only (`reasons_date`): empty for an earlier as-of."""
     acc = _where(engine, "accounts", account_id)
     if acc.empty:
         return None
+    until = pd.Timestamp.max if as_of is None else pd.Timestamp(as_of)
     people = read_table("people", engine, columns=["person_id", "name"])
     names = dict(zip(people.person_id, people.name))
     account = acc.iloc[0].to_dict()
@@ -155,6 +161,7 @@ def account_360(engine: Engine, account_id: str) -> Account360 | None:
     products = read_table("products", engine)
     pname = dict(zip(products.product_id, products.name))
     subs = _where(engine, "subscriptions", account_id).sort_values("start_date", ascending=False)
+    subs = subs[subs.start_date <= until]
     subs["product"] = subs.product_id.map(pname)
     with engine.connect() as conn:
         usage = pd.read_sql(sa.text(
@@ -165,21 +172,33 @@ def account_360(engine: Engine, account_id: str) -> Account360 | None:
     usage["month"] = pd.to_datetime(usage["month"])
     usage["product"] = usage.product_id.map(pname)
     usage["use"] = usage.consumption / usage.capacity.where(usage.capacity > 0)
+    usage = usage[usage.month <= until]
     scores = registry.read_results(engine, T.SCORES, MODEL, "account_id = :a", {"a": account_id})
     history = scores.sort_values("score_date")[["score_date", "probability", "tier", "arr_usd",
-                                                "expected_arr_at_risk_usd"]] if not scores.empty else scores
-    reasons = registry.read_results(engine, T.REASONS, MODEL, "account_id = :a", {"a": account_id})
-    reasons = reasons.sort_values("rank") if not reasons.empty else reasons
-    contrib = registry.read_results(engine, T.CONTRIBUTIONS, MODEL, "subject_id = :a", {"a": account_id})
+                                                "expected_arr_at_risk_usd", *(["adoption_cluster"] if
+                                                "adoption_cluster" in scores else [])]] if not scores.empty else scores
+    dates = score_dates(engine)
+    reasons_date = dates[-1] if dates else None
+    if not history.empty:
+        history = history[history.score_date <= until]
+    if reasons_date is not None and reasons_date <= until:
+        reasons = registry.read_results(engine, T.REASONS, MODEL, "account_id = :a", {"a": account_id})
+        reasons = reasons.sort_values("rank") if not reasons.empty else reasons
+        contrib = registry.read_results(engine, T.CONTRIBUTIONS, MODEL, "subject_id = :a", {"a": account_id})
+    else:
+        reasons = contrib = pd.DataFrame(columns=["rank", "reason", "group", "contribution"])
     cases = _where(engine, "support_cases", account_id).sort_values("opened_date", ascending=False)
+    cases = cases[cases.opened_date <= until]
     opps = _where(engine, "opportunities", account_id)
-    opps = opps[~opps.is_closed.astype(bool)] if not opps.empty else opps
+    if not opps.empty:  # open on the as-of date: created by then, not closed by then
+        closed = opps.is_closed.astype(bool) & (opps.close_date <= until)
+        opps = opps[(opps.created_date <= until) & ~closed]
     if not opps.empty:
         opps = opps.assign(product=opps.product_id.map(pname)).sort_values("close_date")
     actions = _where(engine, "csm_actions", account_id)
     if not actions.empty:
         actions = actions.assign(person=actions.person_id.map(names)).sort_values("created_at", ascending=False)
-    return Account360(account, subs, usage, history, reasons, contrib, cases, opps, actions)
+    return Account360(account, subs, usage, history, reasons, contrib, cases, opps, actions, reasons_date)
 
 
 # ---------------------------------------------------------------- bring-your-own model (churn-fit)

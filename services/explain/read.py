@@ -23,8 +23,10 @@ from models.adoption import SIGNALS, AdoptionClusters
 from services import feature_catalog, registry
 from services.adoption import tables as adoption_tables
 from services.churn import tables as churn_tables
+from services.db import read_table
 from services.explain import tables as T
 from services.forecast import tables as forecast_tables
+from services.hierarchy import Scope, resolve_scope
 
 MODELS = {"churn": "Churn risk (accounts)", "adoption_margin": "Adoption cluster (accounts)",
           "winprob": "Win probability (opportunities)", "forecast_node": "Forecast (people)"}
@@ -63,35 +65,63 @@ def sample(engine: Engine, model: str) -> pd.DataFrame:
                                  params={"m": model})
 
 
-def subjects(engine: Engine, model: str) -> pd.DataFrame:
-    """`subject_id, label, prediction` for the picker, highest risk / largest first."""
+def explained_as_of(engine: Engine, model: str) -> pd.Timestamp | None:
+    """The one date a model's stored explanations are for: the as-of of the version that wrote them."""
+    owner = "forecast" if model == "forecast_node" else T.MODEL
+    v = registry.versions(engine, owner)
+    v = v[v.status == "active"]
+    return None if v.empty else pd.Timestamp(v.iloc[0]["as_of"])
+
+
+def subjects(engine: Engine, model: str, scope: Scope | None = None) -> pd.DataFrame:
+    """`subject_id, label, prediction` for the picker, highest risk / largest first: the accounts, deals or
+    people within `scope` (None: everyone) at the date the explanations are for."""
+    owners = resolve_scope(read_table("people", engine), scope or Scope())
+    if model in ("churn", "adoption_margin") and owners is not None:
+        accounts = read_table("accounts", engine, columns=["account_id", "owner_id"])
+        keep = set(accounts.account_id[accounts.owner_id.isin(owners)])
+    else:
+        keep = owners
+    none = pd.DataFrame(columns=["subject_id", "label", "prediction"])
     if model == "churn":
-        s = registry.read_results(engine, churn_tables.SCORES)
-        s = s[s.score_date == s.score_date.max()].sort_values("probability", ascending=False)
+        s = registry.read_snapshot(engine, churn_tables.SCORES, "score_date")
+        s = s[s.account_id.isin(keep)] if keep is not None and len(s) else s
+        if s.empty:
+            return none
+        s = s.sort_values("probability", ascending=False)
         return pd.DataFrame({"subject_id": s.account_id, "label": s.account_id + " · " + s.tier + " risk",
                              "prediction": s.probability}).reset_index(drop=True)
     if model == "adoption_margin":
-        m = registry.read_results(engine, adoption_tables.MEMBERSHIP)
-        m = m[m.month == m.month.max()].sort_values("account_id")
+        m = registry.read_snapshot(engine, adoption_tables.MEMBERSHIP, "month")
+        m = m[m.account_id.isin(keep)] if keep is not None and len(m) else m
+        if m.empty:
+            return none
+        m = m.sort_values("account_id")
         return pd.DataFrame({"subject_id": m.account_id, "label": m.account_id + " · " + m.cluster_name,
                              "prediction": m.cluster_id}).reset_index(drop=True)
     if model == "winprob":
-        d = registry.read_results(engine, forecast_tables.DEALS)
-        d = d[d.h == 0].sort_values("contribution_usd", ascending=False)
+        d = registry.read_results(engine, forecast_tables.DEALS, where="h = 0")
+        d = d[d.owner_id.isin(keep)] if keep is not None and len(d) else d
+        if d.empty:
+            return none
+        d = d.sort_values("contribution_usd", ascending=False)
         return pd.DataFrame({"subject_id": d.opportunity_id, "prediction": d.p_win,
                              "label": d.opportunity_id + " · " + d.stage + " · $" + (d.amount_usd / 1e3).round(0)
                              .astype(int).astype(str) + "k"}).reset_index(drop=True)
     if model == "forecast_node":
         n = _live_nodes(engine)
-        n = n[n.quarter == n.quarter.min()]
+        n = n[n.quarter == n.quarter.min()] if len(n) else n
+        n = n[n.person_id.isin(keep)] if keep is not None and len(n) else n
+        if n.empty:
+            return none
         return pd.DataFrame({"subject_id": n.person_id, "label": n.person_id + " · " + n.role,
                              "prediction": n.p50_usd}).reset_index(drop=True)
     raise ValueError(f"unknown model {model!r}; choose one of {', '.join(MODELS)}")
 
 
 def _live_nodes(engine: Engine) -> pd.DataFrame:
-    n = registry.read_results(engine, forecast_tables.NODES, where="kind = 'live' AND product_id = 'ALL'")
-    return n[n.origin_date == n.origin_date.max()] if len(n) else n
+    return registry.read_snapshot(engine, forecast_tables.NODES, "origin_date",
+                                  where="kind = 'live' AND product_id = 'ALL'")
 
 
 def forecast_node(engine: Engine, person_id: str) -> pd.DataFrame:

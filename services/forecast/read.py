@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
@@ -12,6 +13,7 @@ from services import db, registry
 from services.forecast import tables as T
 from services.forecast.data import quarter_label
 from services.hierarchy import Scope
+from services.results import ResultTable
 
 MODEL = T.MODEL
 ALL = "ALL"
@@ -31,15 +33,37 @@ def node_for(people: pd.DataFrame, scope: Scope) -> str:
     return str(found.iloc[0])
 
 
-def live_nodes(engine: Engine) -> pd.DataFrame:
-    """The active version's live forecast rows (as of the data's as_of and a week earlier)."""
-    return registry.read_results(engine, T.NODES, MODEL, "kind = 'live'")
+def _day_end(as_of: Any) -> pd.Timestamp:
+    return pd.Timestamp(as_of).normalize() + pd.Timedelta(days=1) - pd.Timedelta(microseconds=1)
 
 
-def commits(engine: Engine) -> pd.DataFrame:
-    """The commit that counts per person and quarter: the latest in the app, else the imported one."""
+def nodes_at(engine: Engine, as_of: Any = None) -> pd.DataFrame:
+    """Forecast rows (every node, product and quarter) of the latest origin at or before `as_of` (None: the
+    latest), live or backtest, plus those of the origin a week before it when stored (for "vs last week").
+
+    Empty when no origin at or before `as_of` forecasts the quarter `as_of` falls in (a forecast for an
+    earlier quarter would mislead). `attrs`: `origin` (the origin shown, or None)."""
+    now = registry.read_snapshot(engine, T.NODES, "origin_date", as_of, MODEL)
+    origin = now.attrs["snapshot"]
+    if origin is None or (as_of is not None and quarter_label(pd.Timestamp(as_of)) not in set(now.quarter)):
+        out = now.iloc[0:0]
+        out.attrs["origin"] = None
+        return out
+    week = origin - pd.Timedelta(days=7)
+    prev = registry.read_snapshot(engine, T.NODES, "origin_date", week, MODEL)
+    out = pd.concat([prev, now], ignore_index=True) if prev.attrs["snapshot"] == week else now
+    out.attrs["origin"] = origin
+    return out
+
+
+def commits(engine: Engine, as_of: Any = None) -> pd.DataFrame:
+    """The commit that counts per person and quarter: the latest in the app, else the imported one;
+    with `as_of`, only commits submitted by the end of that day."""
     app = db.read_table("leader_commits", engine)
     imported = db.read_table("commits", engine) if db.table_exists("commits", engine) else pd.DataFrame()
+    if as_of is not None:
+        app, imported = (f[pd.to_datetime(f.submitted_at) <= _day_end(as_of)] if not f.empty else f
+                         for f in (app, imported))
     parts = [f.assign(source=s) for f, s in ((app, "app"), (imported, "imported")) if not f.empty]
     if not parts:
         return pd.DataFrame(columns=["person_id", "quarter", "amount_usd", "note", "submitted_at", "source"])
@@ -75,13 +99,23 @@ def commit_history(engine: Engine, person_id: str, quarter: str) -> pd.DataFrame
     return app.sort_values("submitted_at", ascending=False)[["submitted_at", "amount_usd", "note", "submitted_by"]]
 
 
-def ending_arr(engine: Engine) -> pd.DataFrame:
-    """The active version's ending ARR per node and quarter (empty before a run that wrote it)."""
-    return registry.read_results(engine, T.ARR)
+def _latest_only(frame: pd.DataFrame, engine: Engine, table: ResultTable, column: str) -> pd.DataFrame:
+    dates = registry.snapshot_dates(engine, table, column, MODEL)
+    frame.attrs["stored"] = dates[-1] if dates else None  # the one date these rows are stored for
+    return frame
 
 
-def figures(engine: Engine, nodes: pd.DataFrame, person_ids: list[str], quarter: str) -> pd.DataFrame:
-    """Header figures per person for a quarter, now and a week earlier, with the changes."""
+def ending_arr(engine: Engine, as_of: Any = None) -> pd.DataFrame:
+    """The active version's ending ARR per node and quarter, stored as of the data's as-of only: empty for
+    an earlier `as_of` (and before a run that wrote it); `attrs["stored"]` is the stored date."""
+    return _latest_only(registry.read_snapshot(engine, T.ARR, "origin_date", as_of, MODEL), engine, T.ARR,
+                        "origin_date")
+
+
+def figures(engine: Engine, nodes: pd.DataFrame, person_ids: list[str], quarter: str,
+            as_of: Any = None) -> pd.DataFrame:
+    """Header figures per person for a quarter at the newest origin of `nodes` and a week earlier (when
+    `nodes` hold it), with the changes; commits submitted by `as_of` (None: all)."""
     n = nodes[(nodes.product_id == ALL) & nodes.person_id.isin(person_ids) & (nodes.quarter == quarter)]
     if n.empty:
         return pd.DataFrame()
@@ -89,8 +123,8 @@ def figures(engine: Engine, nodes: pd.DataFrame, person_ids: list[str], quarter:
     cols = ["p10_usd", "p50_usd", "p90_usd", "closed_won_usd", "open_pipeline_usd"]
     now = n[n.origin_date == now_d].set_index("person_id")
     prev = n[n.origin_date == prev_d].set_index("person_id")[cols].add_suffix("_last_week")
-    out = now[["role", *cols]].join(prev)
-    c = commits(engine)
+    out = now[["role", *cols]].join(prev if prev_d < now_d else prev.iloc[0:0])
+    c = commits(engine, as_of)
     c = c[c.quarter == quarter].set_index("person_id")["amount_usd"]
     out["commit_usd"] = c.reindex(out.index)
     q = db.read_table("quotas", engine) if db.table_exists("quotas", engine) else pd.DataFrame()
@@ -112,17 +146,22 @@ def by_product(nodes: pd.DataFrame, person_id: str, quarter: str) -> pd.DataFram
                                                     "p90_usd", "open_pipeline_usd"]]
 
 
-def quarterly_actuals(engine: Engine, owners: list[str], quarters: int = 8) -> pd.DataFrame:
-    """Closed-won bookings (new + expansion) per quarter for the owners, the last `quarters` quarters."""
+def quarterly_actuals(engine: Engine, owners: list[str], quarters: int = 8, as_of: Any = None) -> pd.DataFrame:
+    """Closed-won bookings (new + expansion) per quarter for the owners, the last `quarters` quarters
+    (closed by `as_of`; None: all)."""
     o = db.read_table("opportunities", engine, columns=["owner_id", "type", "is_won", "close_date", "amount_usd"])
     o = o[o.is_won & o.type.isin(["new", "expansion"]) & o.owner_id.isin(owners)]
+    if as_of is not None:
+        o = o[o.close_date <= _day_end(as_of)]
     s = o.groupby(o.close_date.dt.to_period("Q").astype(str))["amount_usd"].sum()
     return s.tail(quarters).rename("actual_usd").rename_axis("quarter").reset_index()
 
 
-def deals(engine: Engine, owners: list[str], quarter: str, limit: int = 25) -> pd.DataFrame:
-    """Open deals in scope for a quarter ranked by their contribution to the forecast."""
-    d = registry.read_results(engine, T.DEALS, MODEL, "target_quarter = :q", {"q": quarter})
+def deals(engine: Engine, owners: list[str], quarter: str, limit: int = 25, as_of: Any = None) -> pd.DataFrame:
+    """Open deals in scope for a quarter ranked by their contribution to the forecast. Stored as of the
+    data's as-of only: empty for an earlier `as_of`; `attrs["stored"]` is the stored date."""
+    d = _latest_only(registry.read_snapshot(engine, T.DEALS, "as_of", as_of, MODEL, "target_quarter = :q",
+                                            {"q": quarter}), engine, T.DEALS, "as_of")
     if d.empty:
         return d
     d = d[d.owner_id.isin(owners)].sort_values("contribution_usd", ascending=False).head(limit)
@@ -130,16 +169,20 @@ def deals(engine: Engine, owners: list[str], quarter: str, limit: int = 25) -> p
     return d
 
 
-def track_record(engine: Engine, person_id: str) -> pd.DataFrame:
-    """Past quarters: the model's number at weeks 1, 4, 8, the commit and the actual; who was closer."""
+def track_record(engine: Engine, person_id: str, as_of: Any = None) -> pd.DataFrame:
+    """Past quarters (ended by `as_of`; None: all): the model's number at weeks 1, 4, 8, the commit and the
+    actual; who was closer."""
     b = registry.read_results(engine, T.NODES, MODEL,
                               "kind = 'backtest' AND person_id = :p AND product_id = 'ALL'", {"p": person_id})
+    if as_of is not None and not b.empty:
+        ended = b.quarter.map(lambda q: pd.Period(q, "Q").end_time.normalize()) <= pd.Timestamp(as_of)
+        b = b[ended]
     if b.empty:
         return b
     t = b[b.week.isin([1, 4, 8])].pivot_table(index="quarter", columns="week", values="p50_usd")
     t.columns = [f"model_week_{int(w)}_usd" for w in t.columns]
     t["actual_usd"] = b.groupby("quarter")["actual_usd"].first()
-    c = commits(engine)
+    c = commits(engine, as_of)
     t["commit_usd"] = c[c.person_id == person_id].set_index("quarter")["amount_usd"].reindex(t.index)
     err_model = (t.get("model_week_4_usd") - t["actual_usd"]).abs()
     err_commit = (t["commit_usd"] - t["actual_usd"]).abs()
