@@ -39,11 +39,11 @@ def cmd_seed(args: argparse.Namespace, engine: Engine) -> int:
     if args.if_empty and db.read_table("accounts", engine, columns=["account_id"]).shape[0]:
         print("The database already holds accounts; not seeding (drop --if-empty to replace them).")
         return 0
-    from services.simulator import generate  # lazy: the simulator is heavy and optional
+    from services.simulator import default_as_of, generate  # lazy: the simulator is heavy and optional
 
-    as_of = dt.date.fromisoformat(args.as_of) if args.as_of else None
-    log.info("Generating the demo company: %s accounts, %s months, seed %s...",
-             f"{args.accounts:,}", args.months, args.seed)
+    as_of = args.as_of or default_as_of()
+    log.info("Generating the demo company: %s accounts, %s months, seed %s, as of %s...",
+             f"{args.accounts:,}", args.months, args.seed, as_of)
     t0 = time.perf_counter()
     try:
         frames = generate(accounts=args.accounts, months=args.months, seed=args.seed, as_of=as_of,
@@ -52,14 +52,29 @@ def cmd_seed(args: argparse.Namespace, engine: Engine) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     log.info("Generated in %.1fs", time.perf_counter() - t0)
-    source = f"demo seed: accounts={args.accounts} months={args.months} seed={args.seed}" + (
-        f" as_of={as_of}" if as_of else "") + (f" drift={args.drift}" if args.drift else "")
+    source = f"demo seed: accounts={args.accounts} months={args.months} seed={args.seed} as_of={as_of}" + (
+        f" drift={args.drift}" if args.drift else "")
     data = {k: v for k, v in frames.items() if k in contract.SPECS}
     extra = {k: v for k, v in frames.items() if k not in contract.SPECS}
     report = import_frames(data, source, engine, extra_tables=extra)
     print(f"Seeded the demo company into {db.mask_url(engine.url)}:")
     _print_counts(report.row_counts)
+    print(f"Reproduce: {seed_command(args.accounts, args.months, args.seed, as_of, args.drift)}")
     return 0
+
+
+def seed_command(accounts: int, months: int, seed: int, as_of: dt.date, drift: str | None = None) -> str:
+    """The one command that seeds exactly this demo company again, on any day."""
+    return (f"python -m services.cli seed --accounts {accounts} --months {months} --seed {seed} "
+            f"--as-of {as_of.isoformat()}" + (f" --drift {drift}" if drift else ""))
+
+
+def iso_date(text: str) -> dt.date:
+    """argparse type: a YYYY-MM-DD date, or a clear error."""
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date: use YYYY-MM-DD, e.g. 2026-06-30") from None
 
 
 def cmd_import(args: argparse.Namespace, engine: Engine) -> int:
@@ -156,7 +171,8 @@ def build_parser() -> argparse.ArgumentParser:
     seed.add_argument("--months", type=int, default=36)
     seed.add_argument("--seed", type=int, default=0)
     seed.add_argument("--drift", default=None, help="plant drift in this feature group")
-    seed.add_argument("--as-of", default=None, help="YYYY-MM-DD; default: the simulator's")
+    seed.add_argument("--as-of", type=iso_date, default=None,
+                      help="YYYY-MM-DD the data runs to; default: the last month-end before today")
     seed.add_argument("--if-empty", action="store_true", help="do nothing if accounts exist")
     imp = sub.add_parser("import", help="validate a folder or zip of CSV files and load it")
     imp.add_argument("source", help="folder of <table>.csv files, or a .zip of them")

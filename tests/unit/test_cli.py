@@ -81,3 +81,21 @@ def test_seed_loads_a_valid_demo_company(db_url: str, capsys: pytest.CaptureFixt
     assert "not seeding" in capsys.readouterr().out
     log = db.read_table("imports", engine)
     assert list(log["status"]) == ["success"] and log["source"][0].startswith("demo seed")
+
+
+def test_seed_prints_the_command_that_reproduces_it(db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["--database-url", db_url, "seed", "--accounts", "60", "--months", "18", "--seed", "2",
+            "--as-of", "2025-09-30"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "Reproduce: python -m services.cli seed --accounts 60 --months 18 --seed 2 --as-of 2025-09-30" in out
+    engine = db.get_engine(db_url)
+    params = db.read_table("truth_params", engine).set_index("key").value
+    assert json.loads(params["as_of"]) == "2025-09-30"
+
+
+def test_seed_rejects_a_bad_as_of_date(db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--database-url", db_url, "seed", "--as-of", "30/09/2025"])
+    assert exit_info.value.code == 2
+    assert "'30/09/2025' is not a date: use YYYY-MM-DD" in capsys.readouterr().err
