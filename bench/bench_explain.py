@@ -32,7 +32,7 @@ from services import db, jobs, registry
 from services.cli import main as cli
 from services.explain import read as svc
 from services.explain import tables as explain_tables
-from ui import explain_charts as charts
+from ui.charts import explain as charts
 
 
 def main() -> None:

@@ -6,6 +6,8 @@ import streamlit as st
 from services.churn.read import MODEL_LABELS, portfolio
 from ui import churn as uc
 from ui import data, filters
+from ui.charts import churn as churn_charts
+from ui.charts import explain as explain_charts
 from ui.widgets import empty_state, usd
 
 st.title("Churn risk")
@@ -46,8 +48,9 @@ def custom_view() -> None:
     pick = st.selectbox("Explain a row", list(view.account_id[:200]), key="custom_pick")
     if pick is not None:
         contrib = uc.custom_contributions(url, pick)
-        st.plotly_chart(uc.group_waterfall(contrib, f"Why {pick}: contributions by feature", by="feature",
-                                           base_label="Base (all rows)", total_label="This row"),
+        st.plotly_chart(explain_charts.waterfall(contrib, by="feature", title=f"Why {pick}: contributions by feature",
+                                                 log_odds=False, base_label="Base (all rows)", total_label="This row",
+                                                 x_title="log-odds of churn"),
                         width="stretch")
     st.download_button("Download CSV", view.to_csv(index=False).encode(), file_name="churn_custom_scores.csv",
                        mime="text/csv", icon=":material/download:")
@@ -122,6 +125,6 @@ with tab_summary:
     cols[2].metric("Expected ARR at risk", usd(summary.totals["expected_arr_at_risk_usd"]))
     cols[3].metric("Moved to a higher tier", f"{int(summary.totals['moved_to_higher_tier']):,}")
     left, mid, right = st.columns(3)
-    left.plotly_chart(uc.tier_arr_bar(summary.arr_by_tier), width="stretch")
-    mid.plotly_chart(uc.movement_heatmap(summary.movements), width="stretch")
-    right.plotly_chart(uc.renewals_tier_bar(summary.renewals_90d), width="stretch")
+    left.plotly_chart(churn_charts.tier_arr_bar(summary.arr_by_tier), width="stretch")
+    mid.plotly_chart(churn_charts.movement_heatmap(summary.movements), width="stretch")
+    right.plotly_chart(churn_charts.renewals_tier_bar(summary.renewals_90d), width="stretch")

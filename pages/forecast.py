@@ -8,6 +8,7 @@ from services.forecast import read as fc
 from services.hierarchy import scope_people
 from ui import data, filters
 from ui import forecast as uf
+from ui.charts import forecast as forecast_charts
 from ui.widgets import page_with_data, usd
 
 url = page_with_data("Forecast")
@@ -90,7 +91,7 @@ actual = uf.actuals(url, owners)
 fut = nodes[(nodes.person_id == person) & (nodes.product_id == "ALL") & (nodes.origin_date == as_of)]
 commits = fc.commits(data.engine())
 commits = commits[(commits.person_id == person) & commits.quarter.isin(list(actual.quarter) + quarters)]
-st.plotly_chart(uf.forecast_chart(actual, fut, commits), width="stretch")
+st.plotly_chart(forecast_charts.forecast_chart(actual, fut, commits), width="stretch")
 
 st.subheader("Ending ARR")
 arr = uf.ending_arr(url)
@@ -98,7 +99,7 @@ arr = arr[(arr.person_id == person) & (arr.product_id == "ALL")] if not arr.empt
 if arr.empty:
     st.caption("No ending-ARR forecast in the active version: retrain with `python -m services.cli train`.")
 else:
-    st.plotly_chart(uf.arr_chart(arr), width="stretch")
+    st.plotly_chart(forecast_charts.arr_chart(arr), width="stretch")
     arr_right = st.container()
     sources = {"churn_model": "churn model", "historical_rate": "historical renewal rate",
                "mixed": "churn model within 180 days, historical rate after"}
@@ -115,7 +116,7 @@ else:
     arr_right.caption("Ending ARR = ARR today - churned renewals (+ renewal uplift) + new and expansion bookings; "
                       "P50 is the mean of the simulated paths.")
 
-st.plotly_chart(uf.waterfall_chart(uf.waterfall(url, owners, as_of, quarters[0])), width="stretch")
+st.plotly_chart(forecast_charts.pipeline_bridge(uf.waterfall(url, owners, as_of, quarters[0])), width="stretch")
 
 st.subheader("Deals that move the number")
 d = uf.deals(url, owners, quarter)

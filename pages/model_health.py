@@ -5,9 +5,9 @@ from __future__ import annotations
 import streamlit as st
 
 from services.outcomes.report import CAVEAT, by_action, by_tier
-from ui import health_charts as charts
 from ui import health_data as hd
 from ui.actions import action_panel
+from ui.charts import health as charts
 from ui.widgets import page_with_data
 
 url = page_with_data("Model health")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui import charts, data, filters
+from ui import data, filters
+from ui.charts import overview as charts
 from ui.widgets import page_with_data, usd, when
 
 url = page_with_data("Overview")

@@ -53,7 +53,8 @@ def generate(accounts: int = 5000, months: int = 36, seed: int = 0, as_of: date 
     rng = np.random.default_rng(seed)
     as_of_ts = pd.Timestamp(as_of or default_as_of()).normalize()
     as_of_day = int(as_of_ts.to_datetime64().astype("datetime64[D]").astype(np.int64))
-    base = np.datetime64(as_of_ts.strftime("%Y-%m"), "M") - months
+    # the first month not complete at as_of (a month-end as_of completes its own month)
+    base = np.datetime64((as_of_ts + pd.Timedelta(days=1)).strftime("%Y-%m"), "M") - months
     total = months + FUTURE_MONTHS
     w = seasonal_weights(base, total)
     n_total = round(accounts / (1 - (1 - PRE_WINDOW_SHARE) * w[months:].sum()))

@@ -144,3 +144,12 @@ def test_no_end_date_is_rewritten_by_a_later_event(demo):
     # expansions are add-on lines (they renew nothing), co-termed with the running subscription
     addons = subs[subs.renewal_of.isna() & (subs.start_date > subs.groupby("account_id").start_date.transform("min"))]
     assert len(addons) > 0
+
+
+def test_a_month_end_as_of_completes_its_month():
+    frames = generate(accounts=80, months=18, seed=4, as_of="2026-03-31")
+    usage = frames["usage_monthly"]
+    assert usage.month.max() == pd.Timestamp("2026-03-01")
+    assert usage.month.nunique() == 18
+    mid = generate(accounts=80, months=18, seed=4, as_of="2026-03-30")["usage_monthly"]
+    assert mid.month.max() == pd.Timestamp("2026-02-01")
