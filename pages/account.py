@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from services.churn.features import HORIZON_DAYS
 from ui import churn as uc
 from ui.actions import action_panel
 from ui.charts import churn as churn_charts
@@ -34,7 +35,7 @@ cols[0].metric("ARR", usd(latest["arr_usd"]) if latest is not None else "-")
 if latest is not None:
     delta = (f"{100 * (latest['probability'] - hist.iloc[-2]['probability']):+.1f} pts"
              if len(hist) > 1 else None)
-    cols[1].metric("Churn probability (180 days)", f"{latest['probability']:.0%}", delta, delta_color="inverse")
+    cols[1].metric(f"Churn probability ({HORIZON_DAYS} days)", f"{latest['probability']:.0%}", delta, delta_color="inverse")
     cols[2].metric("Risk tier", str(latest["tier"]).capitalize())
     cols[3].metric("Expected ARR at risk", usd(latest["expected_arr_at_risk_usd"]))
 else:

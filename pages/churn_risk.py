@@ -4,8 +4,8 @@ from __future__ import annotations
 import streamlit as st
 
 from services.churn.read import MODEL_LABELS, portfolio
+from ui import captions, data, filters
 from ui import churn as uc
-from ui import data, filters
 from ui.charts import churn as churn_charts
 from ui.charts import explain as explain_charts
 from ui.widgets import empty_state, usd
@@ -30,7 +30,7 @@ def custom_view() -> None:
     m = info.get("metrics", {})
     scores = uc.custom_scores(url)
     st.caption(f"Trained with `churn-fit` on {m.get('n_rows', len(scores)):,} rows and {m.get('n_features', 0)} "
-               f"features · tiers: high ≥ 25%, medium ≥ 10% · model {info.get('version', '')}")
+               f"features · {captions.tiers(m)} · model {info.get('version', '')}")
     cols = st.columns(4)
     cols[0].metric("Out-of-fold ROC AUC", f"{m.get('auc', float('nan')):.3f}",
                    f"{m.get('auc', 0) - m.get('auc_baseline_logreg', 0):+.4f} vs logistic", delta_color="normal")
@@ -74,8 +74,8 @@ if risk.empty:
     st.info("No scored accounts in this scope.", icon=":material/filter_alt_off:")
     st.stop()
 score_date = risk["score_date"].iloc[0]
-st.caption(f"Scored as of {score_date:%d %B %Y} · {filters.scope_label(scope)} · 180-day churn probability, "
-           f"calibrated · tiers: high ≥ 25%, medium ≥ 10% · model {info.get('version', '')}")
+st.caption(f"Scored as of {score_date:%d %B %Y} · {filters.scope_label(scope)} · {captions.churn_horizon()}, "
+           f"calibrated · {captions.tiers(info.get('metrics'))} · model {info.get('version', '')}")
 
 tab_list, tab_summary = st.tabs(["At-risk list", "Portfolio summary"])
 with tab_list:

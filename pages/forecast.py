@@ -5,6 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from services.forecast import read as fc
+from services.forecast.arr import CHURN_HORIZON_DAYS
 from services.hierarchy import scope_people
 from ui import data, filters
 from ui import forecast as uf
@@ -102,7 +103,7 @@ else:
     st.plotly_chart(forecast_charts.arr_chart(arr), width="stretch")
     arr_right = st.container()
     sources = {"churn_model": "churn model", "historical_rate": "historical renewal rate",
-               "mixed": "churn model within 180 days, historical rate after"}
+               "mixed": f"churn model within {CHURN_HORIZON_DAYS} days, historical rate after"}
     arr_right.dataframe(
         arr.assign(renewal_source=arr.renewal_source.map(sources))[
             ["quarter", "starting_arr_usd", "renewing_arr_usd", "expected_churned_arr_usd", "bookings_expected_usd",

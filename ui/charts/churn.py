@@ -4,7 +4,8 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
-from services.churn.tables import TIERS
+from services.churn.features import HORIZON_DAYS
+from services.churn.tables import RENEWALS_DUE_DAYS, TIERS
 from ui.charts import layout
 
 TIER_ORDER = [name for name, _ in TIERS]
@@ -33,7 +34,7 @@ def movement_heatmap(moves: pd.DataFrame, title: str = "Tier movements since las
     return layout(fig, title)
 
 
-def renewals_tier_bar(due: pd.DataFrame, title: str = "Renewals due in 90 days by tier") -> go.Figure:
+def renewals_tier_bar(due: pd.DataFrame, title: str = f"Renewals due in {RENEWALS_DUE_DAYS} days by tier") -> go.Figure:
     fig = go.Figure(go.Bar(x=due["tier"].astype(str), y=due["arr_usd"], customdata=due[["accounts"]],
                            marker_color=[TIER_COLOURS.get(str(t), "#64748b") for t in due["tier"]],
                            hovertemplate="%{x}: $%{y:,.0f} ARR<br>%{customdata[0]:,} accounts<extra></extra>"))
@@ -45,7 +46,7 @@ def risk_history_line(history: pd.DataFrame, title: str = "Churn risk history") 
     fig = go.Figure(go.Scatter(x=history["score_date"], y=history["probability"], mode="lines+markers",
                                line={"color": "#dc2626"},
                                hovertemplate="%{x|%d %b %Y}: %{y:.0%}<extra></extra>"))
-    fig.update_yaxes(tickformat=".0%", rangemode="tozero", title="180-day churn probability")
+    fig.update_yaxes(tickformat=".0%", rangemode="tozero", title=f"{HORIZON_DAYS}-day churn probability")
     fig.update_xaxes(title=None)
     return layout(fig, title)
 
