@@ -1,4 +1,4 @@
-"""Command line: `python -m services.cli {seed,import,export,train,scorecard}`.
+"""Command line: `python -m services.cli {seed,import,export,train,models,churn-fit,explanation,scorecard}`.
 
 Progress goes to stderr (logging), results to stdout. Exit codes: 0 success, 1 rejected input
 (contract violation, unreadable files), 2 database unavailable or bad usage.
@@ -161,6 +161,45 @@ def cmd_churn_fit(args: argparse.Namespace, engine: Engine) -> int:
     return 0
 
 
+SCALES = {"churn": "log-odds of churn", "winprob": "log-odds of winning", "adoption_margin":
+          "squared-distance margin to the runner-up cluster", "forecast_node": "USD"}
+
+
+def cmd_explanation(args: argparse.Namespace, engine: Engine) -> int:
+    """A stored explanation as a `shap.Explanation`: a printed summary, and pickled to --out."""
+    import pickle
+
+    from models.explain import prediction, to_shap
+    from services import feature_catalog
+    from services.explain import read as explain_read
+
+    missing = (f"error: no stored {args.model} explanation for subject {args.subject!r}; check the id, "
+               "or run `python -m services.cli train`")
+    try:
+        expl = (explain_read.forecast_node(engine, args.subject) if args.model == "forecast_node"
+                else explain_read.stored(engine, args.model, args.subject))
+    except LookupError:
+        expl = None
+    if expl is None or expl.empty:
+        print(missing, file=sys.stderr)
+        return 1
+    explanation = to_shap(expl)
+    labels = feature_catalog.labels(list(expl.feature.unique())) if args.model != "forecast_node" else {}
+    base, total = float(expl.base_value.iloc[0]), float(prediction(expl).iloc[0])
+    print(f"{args.model} explanation of {args.subject} ({SCALES[args.model]}): "
+          f"base {base:+.4f} + contributions {total - base:+.4f} = {total:+.4f}")
+    order = expl.reindex(expl.contribution.abs().sort_values(ascending=False).index)
+    for r in order.itertuples():
+        value = "" if pd.isna(r.value) else f" (value {r.value:.4g})"
+        print(f"  {r.contribution:+.4f}  {labels.get(r.feature, r.feature)} [{r.feature}]{value}")
+    if args.out:
+        with open(args.out, "wb") as fh:
+            pickle.dump(explanation, fh)
+        print(f"Wrote a shap.Explanation to {args.out}: `e = pickle.load(open('{args.out}', 'rb'))`, "
+              "then e.g. `shap.plots.waterfall(e)`")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m services.cli", description=__doc__.split("\n")[0])
     parser.add_argument("--database-url", help="overrides FORESIGHT_DATABASE_URL")
@@ -190,6 +229,10 @@ def build_parser() -> argparse.ArgumentParser:
     cfit.add_argument("--table", required=True, help="a CSV file or a table in the database")
     cfit.add_argument("--id", required=True, help="the account id column (unique)")
     cfit.add_argument("--label", required=True, help="the binary churn label column")
+    ex = sub.add_parser("explanation", help="a stored explanation as a shap.Explanation (summary; --out pickles it)")
+    ex.add_argument("--model", required=True, choices=sorted(SCALES), help="the explained model")
+    ex.add_argument("--subject", required=True, help="account, opportunity or person id")
+    ex.add_argument("--out", default=None, help="write the shap.Explanation here (pickle)")
     card = sub.add_parser("scorecard", help="print the scorecard as JSON")
     card.add_argument("--json", action="store_true", help="compact one-line JSON")
     return parser
@@ -197,7 +240,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 COMMANDS: dict[str, Callable[[argparse.Namespace, Engine], int]] = {
     "seed": cmd_seed, "import": cmd_import, "export": cmd_export, "train": cmd_train,
-    "scorecard": cmd_scorecard, "models": cmd_models, "churn-fit": cmd_churn_fit,
+    "scorecard": cmd_scorecard, "models": cmd_models, "churn-fit": cmd_churn_fit, "explanation": cmd_explanation,
 }
 
 
