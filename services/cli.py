@@ -196,7 +196,7 @@ def cmd_explanation(args: argparse.Namespace, engine: Engine) -> int:
         with open(args.out, "wb") as fh:
             pickle.dump(explanation, fh)
         print(f"Wrote a shap.Explanation to {args.out}: `e = pickle.load(open('{args.out}', 'rb'))`, "
-              "then e.g. `shap.plots.waterfall(e)`")
+              "then e.g. `shap.plots.waterfall(e)` (shap's plots need matplotlib)")
     return 0
 
 
