@@ -9,6 +9,7 @@ PORT ?= 8501
 ACCOUNTS ?= 5000
 MONTHS ?= 36
 SEED ?= 0
+AS_OF ?=          # YYYY-MM-DD the demo runs to; empty: the last month-end before today
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
@@ -37,7 +38,8 @@ db: setup
 	@$(PY) -m services.bootstrap needs-seed; rc=$$?; \
 	if [ $$rc -eq 0 ]; then \
 		echo "==> Database is empty: seeding the demo company ($(ACCOUNTS) accounts, $(MONTHS) months, seed $(SEED))"; \
-		$(PY) -m services.cli seed --accounts $(ACCOUNTS) --months $(MONTHS) --seed $(SEED) || exit 1; \
+		$(PY) -m services.cli seed --accounts $(ACCOUNTS) --months $(MONTHS) --seed $(SEED) \
+			$(if $(strip $(AS_OF)),--as-of $(strip $(AS_OF))) || exit 1; \
 		echo "==> Demo company seeded"; \
 	elif [ $$rc -eq 1 ]; then echo "==> Database already has accounts: not seeding"; \
 	else exit $$rc; fi

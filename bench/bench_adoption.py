@@ -4,11 +4,12 @@ Prints the time to compute signals (13 months, from contract frames in memory), 
 (k selection by bootstrap stability + final fit + assigning all 13 months), against the 60 s bar, and
 the agreement with the planted archetypes (read from the simulator's truth, bench code only).
 
-    .venv/bin/python bench/bench_adoption.py [accounts] [months]
+    .venv/bin/python bench/bench_adoption.py [accounts] [months] [--seed S] [--as-of YYYY-MM-DD]
 """
 
 from __future__ import annotations
 
+import argparse
 import logging
 import sys
 import time
@@ -17,6 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import pandas as pd
+from repro import add_demo_args, parse
 
 from services.adoption.job import fit_and_assign, score_history
 from services.adoption.scorecard import truth_agreement
@@ -27,10 +29,10 @@ BAR_S = 60.0
 log = logging.getLogger("bench_adoption")
 
 
-def main(accounts: int = 100_000, months: int = 24) -> None:
+def main(accounts: int, months: int, seed: int, as_of) -> None:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     t0 = time.perf_counter()
-    frames = generate(accounts=accounts, months=months, seed=0)
+    frames = generate(accounts=accounts, months=months, seed=seed, as_of=as_of)
     t_gen = time.perf_counter() - t0
     as_of = pd.Timestamp(frames["usage_monthly"]["month"].max()) + pd.offsets.MonthEnd(0)
     t0 = time.perf_counter()
@@ -54,5 +56,9 @@ def main(accounts: int = 100_000, months: int = 24) -> None:
 
 
 if __name__ == "__main__":
-    args = [int(a) for a in sys.argv[1:3]]
-    main(*args)
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("accounts", type=int, nargs="?", default=100_000)
+    ap.add_argument("months", type=int, nargs="?", default=24)
+    add_demo_args(ap)
+    a = parse(ap)
+    main(a.accounts, a.months, a.seed, a.as_of)

@@ -2,6 +2,7 @@
 
     python bench/bench_churn.py                  # default demo: 5,000 accounts, 36 months
     python bench/bench_churn.py --accounts 100000
+    python bench/bench_churn.py --seed 0 --as-of 2026-11-30   # pinned: the same figures on any day
 
 Prints wall and CPU seconds of the churn job (features, fit, backtest, scoring 13 dates, TreeSHAP and
 reasons, writes), the scorecard section (auc vs oracle and baselines, ece, planted drivers) and the
@@ -20,6 +21,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from repro import add_demo_args, describe_database, parse
+
 from services import db, jobs
 from services.churn.scorecard import section
 from services.cli import main as cli
@@ -34,18 +37,19 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--accounts", type=int, default=5000)
     ap.add_argument("--months", type=int, default=36)
-    ap.add_argument("--seed", type=int, default=0)
+    add_demo_args(ap)
     ap.add_argument("--database-url", default=None)
     ap.add_argument("--no-seed", action="store_true", help="reuse the database as it is")
-    args = ap.parse_args()
+    args = parse(ap)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     url = args.database_url or f"sqlite:////tmp/bench_churn_{args.accounts}.db"
     if not args.no_seed:
         if url.startswith("sqlite:////"):
             Path(url.removeprefix("sqlite:///")).unlink(missing_ok=True)
         cli(["--database-url", url, "seed", "--accounts", str(args.accounts), "--months", str(args.months),
-             "--seed", str(args.seed)])
+             "--seed", str(args.seed), "--as-of", args.as_of.isoformat()])
     engine = db.get_engine(url)
+    print(describe_database(engine))
     t0, c0 = time.perf_counter(), cpu_seconds()
     result = jobs.train_all(engine, only=["churn"], force=True)["churn"]
     wall, cpu = time.perf_counter() - t0, cpu_seconds() - c0

@@ -1,7 +1,9 @@
 """Benchmark of the explanation layer: contributions for N accounts (fast exact path vs plain pred_contrib),
 and the workbench's per-account work (open an account, one what-if edit).
 
-Uses the active churn model and its feature rows in the database (FORESIGHT_DATABASE_URL or --db; train first).
+Uses the active churn model and its feature rows in the database given by --db (trained first; its seed command is
+printed); without --db it seeds a demo company (--accounts, --seed, --as-of) into a new SQLite file and trains churn
+and explain there.
 When the database has fewer accounts than --rows, its rows are resampled to --rows (same model) with a 5%
 jitter on continuous features, so rows stay distinct. Plain pred_contrib is timed on --plain-rows and scaled linearly.
 
@@ -13,6 +15,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -21,22 +24,33 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from repro import add_demo_args, describe_database, parse
+
 from models import explain
 from models.treeshap_fast import tree_shap_fast
-from services import db, registry
+from services import db, jobs, registry
+from services.cli import main as cli
 from services.explain import read as svc
 from services.explain import tables as explain_tables
-from ui import explain_charts as charts
+from ui.charts import explain as charts
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--db", default=None)
+    ap.add_argument("--db", default=None, help="a trained database URL (default: seed and train a new one)")
+    ap.add_argument("--demo-accounts", type=int, default=2000, help="size of the demo seeded without --db")
+    add_demo_args(ap)
     ap.add_argument("--rows", type=int, default=100_000)
     ap.add_argument("--plain-rows", type=int, default=5_000)
     ap.add_argument("--accounts", type=int, default=20, help="accounts timed for open and what-if")
-    a = ap.parse_args()
-    engine = db.get_engine(a.db)
+    a = parse(ap)
+    url = a.db or f"sqlite:///{tempfile.mkdtemp()}/bench_explain.db"
+    if a.db is None:
+        cli(["--database-url", url, "seed", "--accounts", str(a.demo_accounts), "--months", "36",
+             "--seed", str(a.seed), "--as-of", a.as_of.isoformat()])
+        jobs.train_all(db.get_engine(url), only=["churn", "explain"], force=True)
+    engine = db.get_engine(url)
+    print(describe_database(engine))
     art = registry.load_artifact(engine, "churn")
     model, tiers = art["model"], dict(art["tiers"])
     rows = registry.read_results(engine, explain_tables.CHURN_ROWS)

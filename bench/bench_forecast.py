@@ -1,10 +1,12 @@
 """Benchmark: forecast training + 6-quarter backtest + live forecast on a seeded demo company.
 
-Usage: python bench/bench_forecast.py [ACCOUNTS] [DB_URL]. Prints wall and CPU seconds (CPU time is the
+Usage: python bench/bench_forecast.py [ACCOUNTS] [DB_URL] [--seed S] [--as-of YYYY-MM-DD] (a DB_URL that already
+holds accounts is used as it is: then the printed seed command is the database's own). Prints wall and CPU seconds (CPU time is the
 figure to compare with the bars on a shared machine: wall time includes other users' load) and the
 backtest metrics against their bars."""
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 import os
@@ -13,6 +15,8 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from repro import add_demo_args, describe_database, parse
 
 from services import contract, db, jobs
 from services.importer import import_frames
@@ -23,12 +27,17 @@ BAR_S = {5000: 90, 100_000: 600}
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    accounts = int(sys.argv[1]) if len(sys.argv) > 1 else 5000
-    url = sys.argv[2] if len(sys.argv) > 2 else f"sqlite:///{tempfile.mkdtemp()}/bench_forecast.db"
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("accounts", type=int, nargs="?", default=5000)
+    ap.add_argument("url", nargs="?", default=None, help="database URL (default: a new SQLite file)")
+    add_demo_args(ap)
+    args = parse(ap)
+    accounts = args.accounts
+    url = args.url or f"sqlite:///{tempfile.mkdtemp()}/bench_forecast.db"
     engine = db.get_engine(url)
     t_seed = time.perf_counter()
     if not db.read_table("accounts", engine, columns=["account_id"]).shape[0]:
-        frames = generate(accounts=accounts, months=36, seed=0)
+        frames = generate(accounts=accounts, months=36, seed=args.seed, as_of=args.as_of)
         subs = frames["subscriptions"]
         dangling = subs.renewal_of.notna() & ~subs.renewal_of.isin(subs.subscription_id)
         if dangling.any():  # simulator defect at 100k accounts: reported, not the forecast's concern
@@ -37,7 +46,7 @@ def main() -> None:
             subs.loc[dangling, "renewal_of"] = None
         import_frames({k: v for k, v in frames.items() if k in contract.SPECS}, "bench", engine,
                       extra_tables={k: v for k, v in frames.items() if k not in contract.SPECS})
-    print(f"seeded in {time.perf_counter() - t_seed:.0f}s wall")
+    print(f"seeded in {time.perf_counter() - t_seed:.0f}s wall; {describe_database(engine)}")
     w0, c0 = time.perf_counter(), time.process_time()
     r = jobs.train_all(engine, only=["forecast"], force=True)["forecast"]
     wall, cpu = time.perf_counter() - w0, time.process_time() - c0

@@ -3,7 +3,9 @@
 An explanation is a long frame with columns `subject_id, feature, group, value, contribution,
 base_value` (contributions and base value on the model's raw log-odds scale): base_value + the sum
 of a subject's contributions equals the model's raw output. For LightGBM models the values are exact
-TreeSHAP through LightGBM's native `pred_contrib=True`. No model depends on this module.
+TreeSHAP through LightGBM's native `pred_contrib=True` (tested against `shap.TreeExplainer` as the
+independent reference); `to_shap` hands any explanation over as a `shap.Explanation`. No model depends
+on this module.
 """
 from __future__ import annotations
 
@@ -109,6 +111,31 @@ def prediction(expl: pd.DataFrame) -> pd.Series:
     """Raw log-odds per subject reconstructed from an explanation: base + sum of contributions."""
     g = expl.groupby("subject_id", sort=False)
     return g["contribution"].sum().astype(float) + g["base_value"].first().astype(float)
+
+
+def to_shap(expl: pd.DataFrame):
+    """The explanation frame as a `shap.Explanation` (for a data scientist's own shap plots and tools).
+
+    One subject gives a one-row Explanation (`shap.plots.waterfall` takes it as it is); several give one
+    row per subject over the union of their features (a feature a subject's stored top-k left out counts 0,
+    its share is in `other`), so base_values + values.sum(axis=-1) is each subject's raw output."""
+    import shap  # lazy: heavy, and only this hand-over needs it
+
+    missing = set(COLUMNS) - set(expl.columns)
+    if missing:
+        raise ValueError(f"not an explanation frame: missing {', '.join(sorted(missing))}")
+    if expl.empty:
+        raise ValueError("an empty explanation: nothing to hand over")
+    subjects = pd.unique(expl["subject_id"])
+    features = list(pd.unique(expl["feature"]))
+    wide = expl.pivot_table(index="subject_id", columns="feature", values="contribution", aggfunc="sum",
+                            sort=False).reindex(index=subjects, columns=features)
+    data = expl.pivot_table(index="subject_id", columns="feature", values="value", aggfunc="first",
+                            dropna=False, sort=False).reindex(index=subjects, columns=features)
+    base = expl.groupby("subject_id", sort=False)["base_value"].first().reindex(subjects)
+    out = shap.Explanation(values=wide.fillna(0.0).to_numpy(float), base_values=base.to_numpy(float),
+                           data=data.to_numpy(float), feature_names=features)
+    return out[0] if len(subjects) == 1 else out
 
 
 # ---------------------------------------------------------------- k-means (adoption) explanations

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import streamlit as st
 
+from services.churn.features import HORIZON_DAYS
 from ui import churn as uc
 from ui import filters
 from ui.actions import action_panel
+from ui.charts import churn as churn_charts
+from ui.charts import explain as explain_charts
 from ui.widgets import page_with_data, usd
 
 url = page_with_data("Account")
@@ -39,7 +42,7 @@ cols[0].metric("ARR", usd(latest["arr_usd"]) if latest is not None else "-")
 if latest is not None:
     delta = (f"{100 * (latest['probability'] - hist.iloc[-2]['probability']):+.1f} pts"
              if len(hist) > 1 else None)
-    cols[1].metric("Churn probability (180 days)", f"{latest['probability']:.0%}", delta, delta_color="inverse")
+    cols[1].metric(f"Churn probability ({HORIZON_DAYS} days)", f"{latest['probability']:.0%}", delta, delta_color="inverse")
     cols[2].metric("Risk tier", str(latest["tier"]).capitalize())
     cols[3].metric("Expected ARR at risk", usd(latest["expected_arr_at_risk_usd"]))
 else:
@@ -57,11 +60,14 @@ with left:
     for r in view.reasons.itertuples():
         st.markdown(f"{r.rank}. **{r.reason}** · _{r.group}_")
     if not view.contributions.empty:
-        st.plotly_chart(uc.group_waterfall(view.contributions), width="stretch")
+        st.plotly_chart(explain_charts.waterfall(
+            view.contributions, title="Why this risk: contributions by group", log_odds=False,
+            base_label="Base (all accounts)", total_label="This account",
+            x_title="log-odds of churn (model scale, before calibration)"), width="stretch")
         st.caption("Contributions are on the model's log-odds scale (before calibration); positive raises risk.")
 with right:
     if not hist.empty:
-        st.plotly_chart(uc.risk_history_line(hist), width="stretch")
+        st.plotly_chart(churn_charts.risk_history_line(hist), width="stretch")
 
 st.subheader("Subscriptions")
 st.dataframe(view.subscriptions[["product", "start_date", "end_date", "arr_usd", "quantity", "subscription_id"]],
@@ -78,7 +84,7 @@ if not products:
     st.caption("No usage recorded.")
 for chunk in range(0, len(products), 2):
     for col, product in zip(st.columns(2), products[chunk:chunk + 2]):
-        col.plotly_chart(uc.usage_vs_capacity(view.usage, product), width="stretch")
+        col.plotly_chart(churn_charts.usage_vs_capacity(view.usage, product), width="stretch")
 
 c1, c2 = st.columns(2)
 with c1:

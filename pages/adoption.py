@@ -8,6 +8,7 @@ from models.adoption import SIGNALS
 from services.adoption.signals import SIGNAL_LABELS
 from ui import adoption as ua
 from ui import filters
+from ui.charts import adoption as adoption_charts
 from ui.widgets import no_snapshot, page_with_data, usd
 
 url = page_with_data("Adoption")
@@ -30,8 +31,8 @@ tiles[0].metric("Accounts clustered", f"{int(cl.n_accounts.sum()):,}")
 tiles[1].metric("Clusters", f"{len(cl)}")
 tiles[2].metric("Mean adoption score", f"{(cl.score * cl.n_accounts).sum() / max(cl.n_accounts.sum(), 1):.0f}")
 left, right = st.columns(2)
-left.plotly_chart(ua.cluster_bars(cl, "n_accounts", "Accounts per cluster"), width="stretch")
-right.plotly_chart(ua.cluster_bars(cl, "arr_usd", "ARR per cluster"), width="stretch")
+left.plotly_chart(adoption_charts.cluster_bars(cl, "n_accounts", "Accounts per cluster"), width="stretch")
+right.plotly_chart(adoption_charts.cluster_bars(cl, "arr_usd", "ARR per cluster"), width="stretch")
 st.dataframe(cl[["name", "description", "n_accounts", "arr_usd", "score"]], hide_index=True, width="stretch",
              column_config={
                  "name": "Cluster", "description": "What sets it apart",
@@ -42,12 +43,12 @@ st.dataframe(cl[["name", "description", "n_accounts", "arr_usd", "score"]], hide
 left, right = st.columns(2)
 prof = ua.profile(url, as_of)
 if not prof.empty:
-    left.plotly_chart(ua.profile_heatmap(prof), width="stretch")
+    left.plotly_chart(adoption_charts.profile_heatmap(prof), width="stretch")
 moves = ua.movements(url, as_of, scope)
 if not moves.empty:
     start, end = moves.attrs.get("start"), moves.attrs.get("end")
     span = f" ({start:%b %Y} → {end:%b %Y})" if start is not None else ""
-    right.plotly_chart(ua.sankey(moves, f"Movements since last quarter{span}"), width="stretch")
+    right.plotly_chart(adoption_charts.sankey(moves, f"Movements since last quarter{span}"), width="stretch")
 
 st.subheader("Accounts in a cluster")
 names = dict(zip(cl.cluster_id.astype(int), cl.name))
@@ -97,4 +98,4 @@ elif not per.empty:
     cols = st.columns(3)
     for col, (signal, title) in zip(cols, [("capacity_use", "Capacity use"), ("breadth", "Feature breadth"),
                                            ("job_completion", "Job completion")]):
-        col.plotly_chart(ua.product_box(per, signal, title), width="stretch")
+        col.plotly_chart(adoption_charts.product_box(per, signal, title), width="stretch")

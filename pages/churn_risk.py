@@ -4,8 +4,10 @@ from __future__ import annotations
 import streamlit as st
 
 from services.churn.read import MODEL_LABELS, portfolio
+from ui import captions, data, filters
 from ui import churn as uc
-from ui import data, filters
+from ui.charts import churn as churn_charts
+from ui.charts import explain as explain_charts
 from ui.widgets import empty_state, no_snapshot, usd
 
 st.title("Churn risk")
@@ -28,7 +30,7 @@ def custom_view() -> None:
     m = info.get("metrics", {})
     scores = uc.custom_scores(url)
     st.caption(f"Trained with `churn-fit` on {m.get('n_rows', len(scores)):,} rows and {m.get('n_features', 0)} "
-               f"features · tiers: high ≥ 25%, medium ≥ 10% · model {info.get('version', '')}")
+               f"features · {captions.tiers(m)} · model {info.get('version', '')}")
     cols = st.columns(4)
     cols[0].metric("Out-of-fold ROC AUC", f"{m.get('auc', float('nan')):.3f}",
                    f"{m.get('auc', 0) - m.get('auc_baseline_logreg', 0):+.4f} vs logistic", delta_color="normal")
@@ -46,8 +48,9 @@ def custom_view() -> None:
     pick = st.selectbox("Explain a row", list(view.account_id[:200]), key="custom_pick")
     if pick is not None:
         contrib = uc.custom_contributions(url, pick)
-        st.plotly_chart(uc.group_waterfall(contrib, f"Why {pick}: contributions by feature", by="feature",
-                                           base_label="Base (all rows)", total_label="This row"),
+        st.plotly_chart(explain_charts.waterfall(contrib, by="feature", title=f"Why {pick}: contributions by feature",
+                                                 log_odds=False, base_label="Base (all rows)", total_label="This row",
+                                                 x_title="log-odds of churn"),
                         width="stretch")
     st.download_button("Download CSV", view.to_csv(index=False).encode(), file_name="churn_custom_scores.csv",
                        mime="text/csv", icon=":material/download:")
@@ -75,8 +78,8 @@ if risk.empty:
     st.info("No scored accounts in this scope.", icon=":material/filter_alt_off:")
     st.stop()
 score_date = risk["score_date"].iloc[0]
-st.caption(f"Scored as of {score_date:%d %B %Y} · {filters.scope_label(scope)} · 180-day churn probability, "
-           f"calibrated · tiers: high ≥ 25%, medium ≥ 10% · model {info.get('version', '')}")
+st.caption(f"Scored as of {score_date:%d %B %Y} · {filters.scope_label(scope)} · {captions.churn_horizon()}, "
+           f"calibrated · {captions.tiers(info.get('metrics'))} · model {info.get('version', '')}")
 
 tab_list, tab_summary = st.tabs(["At-risk list", "Portfolio summary"])
 with tab_list:
@@ -133,6 +136,6 @@ with tab_summary:
     cols[2].metric("Expected ARR at risk", usd(summary.totals["expected_arr_at_risk_usd"]))
     cols[3].metric("Moved to a higher tier", f"{int(summary.totals['moved_to_higher_tier']):,}")
     left, mid, right = st.columns(3)
-    left.plotly_chart(uc.tier_arr_bar(summary.arr_by_tier), width="stretch")
-    mid.plotly_chart(uc.movement_heatmap(summary.movements), width="stretch")
-    right.plotly_chart(uc.renewals_tier_bar(summary.renewals_90d), width="stretch")
+    left.plotly_chart(churn_charts.tier_arr_bar(summary.arr_by_tier), width="stretch")
+    mid.plotly_chart(churn_charts.movement_heatmap(summary.movements), width="stretch")
+    right.plotly_chart(churn_charts.renewals_tier_bar(summary.renewals_90d), width="stretch")

@@ -5,10 +5,12 @@ import pandas as pd
 import streamlit as st
 
 from services.forecast import read as fc
+from services.forecast.arr import CHURN_HORIZON_DAYS
 from services.forecast.data import quarter_label
 from services.hierarchy import scope_people
 from ui import data, filters
 from ui import forecast as uf
+from ui.charts import forecast as forecast_charts
 from ui.widgets import no_snapshot, page_with_data, usd
 
 url = page_with_data("Forecast")
@@ -98,7 +100,7 @@ actual = uf.actuals(url, owners, as_of)
 fut = nodes[(nodes.person_id == person) & (nodes.product_id == "ALL") & (nodes.origin_date == origin)]
 commits = fc.commits(data.engine(), cutoff)
 commits = commits[(commits.person_id == person) & commits.quarter.isin(list(actual.quarter) + quarters)]
-st.plotly_chart(uf.forecast_chart(actual, fut, commits), width="stretch")
+st.plotly_chart(forecast_charts.forecast_chart(actual, fut, commits), width="stretch")
 
 st.subheader("Ending ARR")
 arr = uf.ending_arr(url, as_of)
@@ -109,10 +111,10 @@ if arr.empty and stored is not None and stored > pd.Timestamp(as_of):
 elif arr.empty:
     st.caption("No ending-ARR forecast in the active version: retrain with `python -m services.cli train`.")
 else:
-    st.plotly_chart(uf.arr_chart(arr), width="stretch")
+    st.plotly_chart(forecast_charts.arr_chart(arr), width="stretch")
     arr_right = st.container()
     sources = {"churn_model": "churn model", "historical_rate": "historical renewal rate",
-               "mixed": "churn model within 180 days, historical rate after"}
+               "mixed": f"churn model within {CHURN_HORIZON_DAYS} days, historical rate after"}
     arr_right.dataframe(
         arr.assign(renewal_source=arr.renewal_source.map(sources))[
             ["quarter", "starting_arr_usd", "renewing_arr_usd", "expected_churned_arr_usd", "bookings_expected_usd",
@@ -126,7 +128,7 @@ else:
     arr_right.caption("Ending ARR = ARR today - churned renewals (+ renewal uplift) + new and expansion bookings; "
                       "P50 is the mean of the simulated paths.")
 
-st.plotly_chart(uf.waterfall_chart(uf.waterfall(url, owners, pd.Timestamp(as_of), quarters[0])), width="stretch")
+st.plotly_chart(forecast_charts.pipeline_bridge(uf.waterfall(url, owners, pd.Timestamp(as_of), quarters[0])), width="stretch")
 
 st.subheader("Deals that move the number")
 d = uf.deals(url, owners, quarter, as_of)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from services.outcomes.report import CAVEAT, by_action, by_tier
-from ui import health_charts as charts
+from services.outcomes.report import CAVEAT, INTERVAL, by_action, by_tier
+from ui import captions
 from ui import health_data as hd
 from ui.actions import action_panel
+from ui.charts import health as charts
 from ui.widgets import page_with_data
 
 url = page_with_data("Model health")
@@ -53,7 +54,7 @@ with drift_tab:
         bins = hd.drift_bins(url, m)
         summary = bins.drop_duplicates("feature").sort_values("psi", ascending=False)
         n_flag = int(summary.flagged.sum())
-        st.subheader(f"{m.capitalize()}: {n_flag} of {len(summary)} features drifted (PSI > 0.2)")
+        st.subheader(f"{m.capitalize()}: {n_flag} of {len(summary)} features drifted ({captions.psi_flag()})")
         st.dataframe(summary[["feature", "psi", "flagged", "n_reference", "n_current"]], hide_index=True,
                      width="stretch", column_config={
                          "feature": "Feature", "psi": st.column_config.ProgressColumn(
@@ -102,7 +103,7 @@ with outcomes_tab:
         est, band = trained.get("action_effect_estimate"), trained.get("action_effect_interval_90")
         c[2].metric("Churn cut by acting (adjusted)", "n/a" if est is None else f"{est:.0%}",
                     help="G-computation at the last training run" + (
-                        f"; 90% bootstrap interval {band[0]:.0%} to {band[1]:.0%}" if band else ""))
+                        f"; {INTERVAL:.0%} bootstrap interval {band[0]:.0%} to {band[1]:.0%}" if band else ""))
         raw = eff.get("action_effect_raw")
         c[3].metric("Churn cut, unadjusted", "n/a" if raw is None else f"{raw:.0%}",
                     help="1 - churn rate of acted / churn rate of not acted, flagged renewals due")

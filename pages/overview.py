@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui import charts, data, filters
+from services.overview import RENEWAL_WINDOW_DAYS
+from ui import data, filters
+from ui.charts import overview as charts
 from ui.widgets import page_with_data, usd, when
 
 url = page_with_data("Overview")
@@ -17,8 +19,8 @@ summary = data.overview(url, as_of, scope)
 tiles = st.columns(4)
 tiles[0].metric("Customer accounts", f"{summary.customers:,}", help="Accounts with an active subscription")
 tiles[1].metric("ARR", usd(summary.arr_usd), help="Annual recurring revenue of active subscriptions")
-tiles[2].metric("Renewals due in 90 days", f"{summary.renewals_due_count:,}", help="Accounts")
-tiles[3].metric("ARR up for renewal", usd(summary.renewals_due_arr_usd), help="Next 90 days")
+tiles[2].metric(f"Renewals due in {RENEWAL_WINDOW_DAYS} days", f"{summary.renewals_due_count:,}", help="Accounts")
+tiles[3].metric("ARR up for renewal", usd(summary.renewals_due_arr_usd), help=f"Next {RENEWAL_WINDOW_DAYS} days")
 
 left, right = st.columns(2)
 if summary.arr_by_product.empty:

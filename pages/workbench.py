@@ -8,8 +8,9 @@ from models.adoption import SIGNALS
 from services import feature_catalog
 from services.explain import read as svc
 from ui import explain as ux
-from ui import explain_charts as charts
 from ui import filters
+from ui.charts import explain as charts
+from ui.charts import health as health_charts
 from ui.widgets import page_with_data
 
 url = page_with_data("Workbench")
@@ -160,14 +161,15 @@ with glob:
         imp_g, imp_f = svc.importance(smp, "group"), svc.importance(smp, "feature")
         a, b = st.columns(2)
         a.plotly_chart(charts.importance_bar(imp_g, "group", "Importance by group"), key="wb_imp_g")
-        b.plotly_chart(charts.importance_bar(imp_f, "feature", "Importance by feature"), key="wb_imp_f")
+        b.plotly_chart(charts.importance_bar(imp_f, "feature", "Importance by feature",
+                                             labels=feature_catalog.labels(imp_f.feature.head(15).tolist())), key="wb_imp_f")
         top = imp_f.feature.head(10).tolist()
         glabels = feature_catalog.labels(top)
         st.plotly_chart(charts.beeswarm(smp, top, labels=glabels), key="wb_bees")
         a, b = st.columns(2)
         feat = a.selectbox("Dependence of", top, key="wb_dep")
         colour = b.selectbox("Coloured by", [f for f in top if f != feat], key="wb_dep_c")
-        st.plotly_chart(charts.dependence(smp, feat, colour), key="wb_dep_chart")
+        st.plotly_chart(charts.dependence(smp, feat, colour, labels=glabels), key="wb_dep_chart")
         segment = subjects.label.str.split(" · ").str[-1]
         pick = st.selectbox("Cohort", sorted(segment.unique()), key="wb_cohort")
         ids = subjects.subject_id[segment == pick].tolist()
@@ -187,7 +189,8 @@ with card:
         st.dataframe(pd.DataFrame({"metric": list(mc["metrics"]), "value": list(mc["metrics"].values())}),
                      hide_index=True, column_config={"value": st.column_config.NumberColumn(format="%.4g")})
         if mc.get("calibration") is not None:
-            st.plotly_chart(charts.calibration(mc["calibration"]), key="wb_cal")
+            st.plotly_chart(health_charts.calibration(mc["calibration"], "Calibration (out-of-time test)",
+                                                          predicted="predicted", observed="observed"), key="wb_cal")
         st.caption(f"Data version: {mc['data']}")
 
 with compare:

@@ -1,4 +1,4 @@
-"""Command line: `python -m services.cli {seed,import,export,train,scorecard}`.
+"""Command line: `python -m services.cli {seed,import,export,train,models,churn-fit,explanation,scorecard}`.
 
 Progress goes to stderr (logging), results to stdout. Exit codes: 0 success, 1 rejected input
 (contract violation, unreadable files), 2 database unavailable or bad usage.
@@ -39,11 +39,11 @@ def cmd_seed(args: argparse.Namespace, engine: Engine) -> int:
     if args.if_empty and db.read_table("accounts", engine, columns=["account_id"]).shape[0]:
         print("The database already holds accounts; not seeding (drop --if-empty to replace them).")
         return 0
-    from services.simulator import generate  # lazy: the simulator is heavy and optional
+    from services.simulator import default_as_of, generate  # lazy: the simulator is heavy and optional
 
-    as_of = dt.date.fromisoformat(args.as_of) if args.as_of else None
-    log.info("Generating the demo company: %s accounts, %s months, seed %s...",
-             f"{args.accounts:,}", args.months, args.seed)
+    as_of = args.as_of or default_as_of()
+    log.info("Generating the demo company: %s accounts, %s months, seed %s, as of %s...",
+             f"{args.accounts:,}", args.months, args.seed, as_of)
     t0 = time.perf_counter()
     try:
         frames = generate(accounts=args.accounts, months=args.months, seed=args.seed, as_of=as_of,
@@ -52,14 +52,29 @@ def cmd_seed(args: argparse.Namespace, engine: Engine) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     log.info("Generated in %.1fs", time.perf_counter() - t0)
-    source = f"demo seed: accounts={args.accounts} months={args.months} seed={args.seed}" + (
-        f" as_of={as_of}" if as_of else "") + (f" drift={args.drift}" if args.drift else "")
+    source = f"demo seed: accounts={args.accounts} months={args.months} seed={args.seed} as_of={as_of}" + (
+        f" drift={args.drift}" if args.drift else "")
     data = {k: v for k, v in frames.items() if k in contract.SPECS}
     extra = {k: v for k, v in frames.items() if k not in contract.SPECS}
     report = import_frames(data, source, engine, extra_tables=extra)
     print(f"Seeded the demo company into {db.mask_url(engine.url)}:")
     _print_counts(report.row_counts)
+    print(f"Reproduce: {seed_command(args.accounts, args.months, args.seed, as_of, args.drift)}")
     return 0
+
+
+def seed_command(accounts: int, months: int, seed: int, as_of: dt.date, drift: str | None = None) -> str:
+    """The one command that seeds exactly this demo company again, on any day."""
+    return (f"python -m services.cli seed --accounts {accounts} --months {months} --seed {seed} "
+            f"--as-of {as_of.isoformat()}" + (f" --drift {drift}" if drift else ""))
+
+
+def iso_date(text: str) -> dt.date:
+    """argparse type: a YYYY-MM-DD date, or a clear error."""
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date: use YYYY-MM-DD, e.g. 2026-06-30") from None
 
 
 def cmd_import(args: argparse.Namespace, engine: Engine) -> int:
@@ -146,6 +161,45 @@ def cmd_churn_fit(args: argparse.Namespace, engine: Engine) -> int:
     return 0
 
 
+SCALES = {"churn": "log-odds of churn", "winprob": "log-odds of winning", "adoption_margin":
+          "squared-distance margin to the runner-up cluster", "forecast_node": "USD"}
+
+
+def cmd_explanation(args: argparse.Namespace, engine: Engine) -> int:
+    """A stored explanation as a `shap.Explanation`: a printed summary, and pickled to --out."""
+    import pickle
+
+    from models.explain import prediction, to_shap
+    from services import feature_catalog
+    from services.explain import read as explain_read
+
+    missing = (f"error: no stored {args.model} explanation for subject {args.subject!r}; check the id, "
+               "or run `python -m services.cli train`")
+    try:
+        expl = (explain_read.forecast_node(engine, args.subject) if args.model == "forecast_node"
+                else explain_read.stored(engine, args.model, args.subject))
+    except LookupError:
+        expl = None
+    if expl is None or expl.empty:
+        print(missing, file=sys.stderr)
+        return 1
+    explanation = to_shap(expl)
+    labels = feature_catalog.labels(list(expl.feature.unique())) if args.model != "forecast_node" else {}
+    base, total = float(expl.base_value.iloc[0]), float(prediction(expl).iloc[0])
+    print(f"{args.model} explanation of {args.subject} ({SCALES[args.model]}): "
+          f"base {base:+.4f} + contributions {total - base:+.4f} = {total:+.4f}")
+    order = expl.reindex(expl.contribution.abs().sort_values(ascending=False).index)
+    for r in order.itertuples():
+        value = "" if pd.isna(r.value) else f" (value {r.value:.4g})"
+        print(f"  {r.contribution:+.4f}  {labels.get(r.feature, r.feature)} [{r.feature}]{value}")
+    if args.out:
+        with open(args.out, "wb") as fh:
+            pickle.dump(explanation, fh)
+        print(f"Wrote a shap.Explanation to {args.out}: `e = pickle.load(open('{args.out}', 'rb'))`, "
+              "then e.g. `shap.plots.waterfall(e)` (shap's plots need matplotlib)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m services.cli", description=__doc__.split("\n")[0])
     parser.add_argument("--database-url", help="overrides FORESIGHT_DATABASE_URL")
@@ -156,7 +210,8 @@ def build_parser() -> argparse.ArgumentParser:
     seed.add_argument("--months", type=int, default=36)
     seed.add_argument("--seed", type=int, default=0)
     seed.add_argument("--drift", default=None, help="plant drift in this feature group")
-    seed.add_argument("--as-of", default=None, help="YYYY-MM-DD; default: the simulator's")
+    seed.add_argument("--as-of", type=iso_date, default=None,
+                      help="YYYY-MM-DD the data runs to; default: the last month-end before today")
     seed.add_argument("--if-empty", action="store_true", help="do nothing if accounts exist")
     imp = sub.add_parser("import", help="validate a folder or zip of CSV files and load it")
     imp.add_argument("source", help="folder of <table>.csv files, or a .zip of them")
@@ -174,6 +229,10 @@ def build_parser() -> argparse.ArgumentParser:
     cfit.add_argument("--table", required=True, help="a CSV file or a table in the database")
     cfit.add_argument("--id", required=True, help="the account id column (unique)")
     cfit.add_argument("--label", required=True, help="the binary churn label column")
+    ex = sub.add_parser("explanation", help="a stored explanation as a shap.Explanation (summary; --out pickles it)")
+    ex.add_argument("--model", required=True, choices=sorted(SCALES), help="the explained model")
+    ex.add_argument("--subject", required=True, help="account, opportunity or person id")
+    ex.add_argument("--out", default=None, help="write the shap.Explanation here (pickle)")
     card = sub.add_parser("scorecard", help="print the scorecard as JSON")
     card.add_argument("--json", action="store_true", help="compact one-line JSON")
     return parser
@@ -181,7 +240,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 COMMANDS: dict[str, Callable[[argparse.Namespace, Engine], int]] = {
     "seed": cmd_seed, "import": cmd_import, "export": cmd_export, "train": cmd_train,
-    "scorecard": cmd_scorecard, "models": cmd_models, "churn-fit": cmd_churn_fit,
+    "scorecard": cmd_scorecard, "models": cmd_models, "churn-fit": cmd_churn_fit, "explanation": cmd_explanation,
 }
 
 

@@ -99,7 +99,7 @@ class Portfolio:
 
 
 def portfolio(risk: pd.DataFrame) -> Portfolio:
-    """Portfolio summary of an `at_risk()` frame: ARR by tier, tier movements, renewals due in 90 days."""
+    """Portfolio summary of an `at_risk()` frame: ARR by tier, tier movements, renewals due in `RENEWALS_DUE_DAYS`."""
     tiers = pd.CategoricalDtype(TIER_ORDER, ordered=True)
     r = risk.assign(tier=risk.tier.astype(tiers))
     by_tier = r.groupby("tier", observed=False).agg(
@@ -108,7 +108,7 @@ def portfolio(risk: pd.DataFrame) -> Portfolio:
     moved = r.assign(previous_tier=r.previous_tier.fillna("new")).groupby(
         ["previous_tier", "tier"], observed=True).agg(accounts=("account_id", "size"),
                                                       arr_usd=("arr_usd", "sum")).reset_index()
-    due = r[r.days_to_renewal <= 90].groupby("tier", observed=False).agg(
+    due = r[r.days_to_renewal <= T.RENEWALS_DUE_DAYS].groupby("tier", observed=False).agg(
         accounts=("account_id", "size"), arr_usd=("arr_usd", "sum")).reset_index()
     up = r.previous_tier.notna() & (r.previous_tier.map({t: i for i, t in enumerate(TIER_ORDER)}).fillna(-1)
                                     > r.tier.cat.codes)

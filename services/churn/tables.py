@@ -47,3 +47,5 @@ CUSTOM_CONTRIBUTIONS = ResultTable(
 
 # tiers of the calibrated probability: the one definition the job writes and the pages caption
 TIERS = (("high", 0.25), ("medium", 0.10), ("low", 0.0))
+# the portfolio summary's window of renewals due (days after the score date)
+RENEWALS_DUE_DAYS = 90

@@ -35,20 +35,31 @@ def load_subscriptions(engine: Engine) -> pd.DataFrame:
 
 def renewal_history(subs: pd.DataFrame, as_of: pd.Timestamp, days: int = 365) -> dict[str, float]:
     """Churn rate at renewal (share of ARR not renewed) and the renewed/previous ARR ratio, over the
-    subscriptions whose term ended in the `days` before as_of (amended ones left out)."""
+    subscriptions whose term ended in the `days` before as_of (amended ones left out).
+
+    Measured per account, product and end date, so co-termed add-on lines (expansions that renew nothing)
+    count as renewed when the product's renewal starts on their end date."""
     ended = subs[(subs.end_date <= as_of) & (subs.end_date > as_of - pd.Timedelta(days=days))]
     succ = subs[subs.renewal_of.notna()]
     term = (succ.end_date - succ.start_date).dt.days
-    renewals = succ[term >= RENEWAL_TERM_MIN_DAYS].groupby("renewal_of")["arr_usd"].sum()
     amended = set(succ.loc[term < RENEWAL_TERM_MIN_DAYS, "renewal_of"])
     ended = ended[~ended.subscription_id.isin(amended)]
     if ended.empty or ended.arr_usd.sum() <= 0:
         raise ValueError(f"no subscription terms ended in the {days} days before {as_of.date()}: "
                          "cannot measure the renewal rate")
-    renewed = ended.subscription_id.isin(renewals.index)
-    churn_rate = 1 - ended.loc[renewed, "arr_usd"].sum() / ended.arr_usd.sum()
-    prev = ended.loc[renewed, "arr_usd"].sum()
-    ratio = renewals.reindex(ended.loc[renewed, "subscription_id"]).sum() / prev if prev > 0 else 1.0
+    renewals = succ[term >= RENEWAL_TERM_MIN_DAYS]
+    key = ["account_id", "product_id", "day"]
+    ended_k = ended.assign(day=ended.end_date)
+    linked = renewals.merge(ended_k[["subscription_id", *key]], left_on="renewal_of", right_on="subscription_id",
+                            suffixes=("", "_ended"))[["subscription_id", *key]]
+    starting = renewals.assign(day=renewals.start_date)[["subscription_id", *key]]
+    successors = pd.concat([linked, starting]).drop_duplicates("subscription_id")
+    successors = successors.merge(renewals[["subscription_id", "arr_usd"]], on="subscription_id")
+    prev = ended_k.groupby(key).arr_usd.sum()
+    renewed_arr = successors.groupby(key).arr_usd.sum().reindex(prev.index).dropna()
+    kept = prev.loc[renewed_arr.index].sum()
+    churn_rate = 1 - kept / prev.sum()
+    ratio = renewed_arr.sum() / kept if kept > 0 else 1.0
     return {"churn_rate_at_renewal": float(churn_rate), "renewal_arr_ratio": float(ratio),
             "renewals_measured": len(ended)}
 

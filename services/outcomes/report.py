@@ -32,6 +32,7 @@ FLAG_TIERS = ("high", "medium")
 TIER_ORDER = {"low": 0, "medium": 1, "high": 2}
 CHURN_ARR_LOSS = 0.5  # the churn model's label: losing more than half the ARR at a renewal
 STRATA = 5
+INTERVAL = 0.90  # the bootstrap interval of the adjusted effect (stored as action_effect_interval_90)
 NO_ACTION = "no action"
 CAVEAT = ("Observational: CSMs chose whom to act on, so acted and not-acted accounts differ in more than "
           "the action. The adjusted effect compares acted accounts with what a model of churn on their "
@@ -159,7 +160,8 @@ def regression_adjusted_effect(features: pd.DataFrame, acted: np.ndarray, churne
     if bootstrap:
         rng = np.random.default_rng(seed)
         draws = [once(rng.integers(0, len(X), len(X))) for _ in range(bootstrap)]
-        out["action_effect_interval_90"] = [float(np.quantile(draws, 0.05)), float(np.quantile(draws, 0.95))]
+        tail = (1 - INTERVAL) / 2
+        out["action_effect_interval_90"] = [float(np.quantile(draws, tail)), float(np.quantile(draws, 1 - tail))]
     return out
 
 

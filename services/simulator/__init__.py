@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import date
+from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
@@ -34,17 +34,27 @@ def _days(x) -> np.ndarray:
     return np.asarray(x, dtype=np.int64).astype("datetime64[D]")
 
 
+def default_as_of(today: date | None = None) -> date:
+    """The demo's as-of date when none is given: the last month-end before `today` (default: the clock)."""
+    today = today or date.today()
+    return today.replace(day=1) - timedelta(days=1)
+
+
 def generate(accounts: int = 5000, months: int = 36, seed: int = 0, as_of: date | str | None = None,
              drift: str | None = None) -> dict[str, pd.DataFrame]:
-    """Simulate the demo company. `accounts` customer accounts (plus prospects from lost deals)."""
+    """Simulate the demo company. `accounts` customer accounts (plus prospects from lost deals).
+
+    The same arguments give the same tables on any day; only `as_of=None` reads the clock
+    (`default_as_of`)."""
     if drift is not None and drift not in DRIFT_GROUPS:
         raise ValueError(f"unknown drift group {drift!r}; choose one of {', '.join(DRIFT_GROUPS)}")
     if accounts < 50 or months < 18:
         raise ValueError("the demo needs at least 50 accounts and 18 months of history")
     rng = np.random.default_rng(seed)
-    as_of_ts = pd.Timestamp(as_of or date.today()).normalize()
+    as_of_ts = pd.Timestamp(as_of or default_as_of()).normalize()
     as_of_day = int(as_of_ts.to_datetime64().astype("datetime64[D]").astype(np.int64))
-    base = np.datetime64(as_of_ts.strftime("%Y-%m"), "M") - months
+    # the first month not complete at as_of (a month-end as_of completes its own month)
+    base = np.datetime64((as_of_ts + pd.Timedelta(days=1)).strftime("%Y-%m"), "M") - months
     total = months + FUTURE_MONTHS
     w = seasonal_weights(base, total)
     n_total = round(accounts / (1 - (1 - PRE_WINDOW_SHARE) * w[months:].sum()))
@@ -136,12 +146,7 @@ def generate(accounts: int = 5000, months: int = 36, seed: int = 0, as_of: date 
 
 
 def _subscriptions(ev, acct_ids, as_of_day) -> pd.DataFrame:
-    plain = [s for s in ev.subs if not isinstance(s[0], str)]
-    cols = [np.concatenate(c) for c in zip(*plain)]
-    sid, acct, prod, start, end, arr, qty, ren = cols
-    end = end.copy()
-    for _, ids, day in (s for s in ev.subs if isinstance(s[0], str)):
-        end[ids] = day  # ids are allocated in order, so they index the concatenation
+    sid, acct, prod, start, end, arr, qty, ren = (np.concatenate(c) for c in zip(*ev.subs))
     order = np.argsort(sid)
     sid, acct, prod, start, end, arr, qty, ren = (c[order] for c in (sid, acct, prod, start, end, arr, qty, ren))
     vis = start <= as_of_day

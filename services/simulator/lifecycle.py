@@ -60,6 +60,7 @@ def churn_logit(act, trend, severe_cases, tenure_years, price_change):
 @dataclass
 class Events:
     subs: list = field(default_factory=list)  # (sub_id, acct, prod, start_day, end_day, arr, qty, renewal_of)
+    # end_day is fixed when a subscription starts: no later event rewrites it
     usage: list = field(default_factory=list)  # (acct array, metric_idx, month, value array)
     cases: list = field(default_factory=list)  # (acct, month, severe_count, other_count)
     deals: list = field(default_factory=list)  # (acct, prod, type, close_day, amount, won)
@@ -114,6 +115,16 @@ def run(rng, acc, months_total: int, first_future_month: int, drift: str | None)
         cur_sub[idx, k] = ids
         cur_start[idx, k] = start
         owned[idx, k] = True
+        return arr
+
+    def add_on(idx, k, start, end, extra):
+        """A subscription line for `extra` quantity that renews nothing; returns its ARR."""
+        arr = extra * acc["unit_price"][idx, k] * price[idx]
+        keep = extra > 0
+        ids = next_sub[0] + np.arange(keep.sum())
+        next_sub[0] += len(ids)
+        ev.subs.append((ids, idx[keep], np.full(len(ids), k), start[keep], end[keep], arr[keep], extra[keep],
+                        np.full(len(ids), -1)))
         return arr
 
     def hist(m):
@@ -285,12 +296,12 @@ def run(rng, acc, months_total: int, first_future_month: int, drift: str | None)
             for k in range(K):
                 g = grow[owned[grow, k]]
                 dd = np.maximum(d[owned[grow, k]], cur_start[g, k] + 1)  # after the running term began
-                before = qty[g, k] * acc["unit_price"][g, k] * price[g]
+                before = qty[g, k].copy()
                 qty[g, k] = np.round(qty[g, k] * 1.3) if not volume[k] else qty[g, k] * 1.3
-                # amendment: the running subscription ends, a larger one runs to the same renewal
-                ev.subs.append(("amend", cur_sub[g, k].copy(), dd))
-                arr = start_sub(g, k, dd, term_end[g], cur_sub[g, k].copy())
-                ev.deals.append((g, np.full(len(g), k), np.full(len(g), 1), dd, arr - before,
+                # add-on line for the extra quantity, co-termed to the running term; the running
+                # subscription keeps its end date (its renewal), so no later event rewrites it
+                added = add_on(g, k, dd, term_end[g], qty[g, k] - before)
+                ev.deals.append((g, np.full(len(g), k), np.full(len(g), 1), dd, added,
                                  np.ones(len(g), bool), np.zeros(len(g), bool)))
             lvl_seat[grow] /= 1.3
             lvl_vol[grow] /= 1.3

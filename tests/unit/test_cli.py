@@ -81,3 +81,51 @@ def test_seed_loads_a_valid_demo_company(db_url: str, capsys: pytest.CaptureFixt
     assert "not seeding" in capsys.readouterr().out
     log = db.read_table("imports", engine)
     assert list(log["status"]) == ["success"] and log["source"][0].startswith("demo seed")
+
+
+def test_seed_prints_the_command_that_reproduces_it(db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["--database-url", db_url, "seed", "--accounts", "60", "--months", "18", "--seed", "2",
+            "--as-of", "2025-09-30"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "Reproduce: python -m services.cli seed --accounts 60 --months 18 --seed 2 --as-of 2025-09-30" in out
+    engine = db.get_engine(db_url)
+    params = db.read_table("truth_params", engine).set_index("key").value
+    assert json.loads(params["as_of"]) == "2025-09-30"
+
+
+def test_seed_rejects_a_bad_as_of_date(db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--database-url", db_url, "seed", "--as-of", "30/09/2025"])
+    assert exit_info.value.code == 2
+    assert "'30/09/2025' is not a date: use YYYY-MM-DD" in capsys.readouterr().err
+
+
+def test_explanation_hands_over_a_shap_explanation(trained_db_file: Path, tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    import pickle
+
+    import shap
+    url = f"sqlite:///{trained_db_file}"
+    from models.explain import prediction
+    from services.explain import read as explain_read
+    stored = explain_read.stored(db.get_engine(url), "churn")
+    subject = stored.subject_id.iloc[0]
+    out = tmp_path / "e.pkl"
+    assert main(["--database-url", url, "explanation", "--model", "churn", "--subject", subject,
+                 "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert f"churn explanation of {subject} (log-odds of churn)" in text and f"Wrote a shap.Explanation to {out}" in text
+    with open(out, "rb") as fh:
+        e = pickle.load(fh)
+    assert isinstance(e, shap.Explanation) and e.values.ndim == 1
+    total = prediction(stored[stored.subject_id == subject]).iloc[0]
+    assert float(e.base_values) + e.values.sum() == pytest.approx(total, abs=1e-5)
+    assert f"{total:+.4f}" in text
+
+
+def test_explanation_of_an_unknown_subject_says_so(trained_db_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    url = f"sqlite:///{trained_db_file}"
+    assert main(["--database-url", url, "explanation", "--model", "churn", "--subject", "NOPE"]) == 1
+    assert "no stored churn explanation for subject 'NOPE'" in capsys.readouterr().err
+    assert main(["--database-url", url, "explanation", "--model", "forecast_node", "--subject", "NOPE"]) == 1

@@ -154,6 +154,18 @@ def test_renewal_history_measures_churn_and_uplift():
         fa.renewal_history(subs_frame(), pd.Timestamp("2023-01-01"))
 
 
+def test_a_co_termed_add_on_line_counts_as_renewed():
+    d = pd.Timestamp
+    addon = pd.DataFrame([("S6", "A3", "P1", d("2025-02-01"), d("2025-06-01"), 40.0, None)],
+                         columns=["subscription_id", "account_id", "product_id", "start_date", "end_date",
+                                  "arr_usd", "renewal_of"]).assign(owner_id="R1")
+    subs = pd.concat([subs_frame(), addon], ignore_index=True)
+    subs.loc[subs.subscription_id == "S5", "arr_usd"] = 240.0  # the renewal carries the add-on's quantity
+    h = fa.renewal_history(subs, pd.Timestamp("2025-09-30"))
+    assert h["churn_rate_at_renewal"] == pytest.approx(100 / 440)
+    assert h["renewal_arr_ratio"] == pytest.approx(350 / 340)
+
+
 def test_churn_model_used_only_for_renewals_within_its_horizon():
     renewing = subs_frame().iloc[[1, 4]]  # renew 2026-01-01 and 2026-06-01
     churn = pd.DataFrame({"account_id": ["A1", "A3"], "score_date": pd.to_datetime(["2025-09-30"] * 2),

@@ -91,3 +91,65 @@ def test_bookings_peak_at_quarter_end(demo):
     share = won.groupby(month_of_quarter).amount_usd.sum() / won.amount_usd.sum()
     assert share.loc[2] > share.loc[0]
     assert np.isclose(share.sum(), 1.0)
+
+
+def test_same_seed_and_as_of_give_the_same_tables_whatever_today_is(monkeypatch):
+    import datetime as dt
+
+    import services.simulator as sim
+
+    class Frozen(dt.date):
+        day_now = dt.date(2026, 7, 20)
+
+        @classmethod
+        def today(cls):
+            return cls.day_now
+
+    monkeypatch.setattr(sim, "date", Frozen)
+    a = generate(accounts=80, months=18, seed=4, as_of="2026-03-31")
+    default_a = generate(accounts=80, months=18, seed=4)
+    Frozen.day_now = dt.date(2027, 2, 3)
+    b = generate(accounts=80, months=18, seed=4, as_of="2026-03-31")
+    default_b = generate(accounts=80, months=18, seed=4)
+    for name in a:
+        pd.testing.assert_frame_equal(a[name], b[name], obj=name)
+    # without --as-of the clock decides: the last month-end before today
+    params = dict(zip(default_a["truth_params"].key, default_a["truth_params"].value))
+    assert json.loads(params["as_of"]) == "2026-06-30"
+    params = dict(zip(default_b["truth_params"].key, default_b["truth_params"].value))
+    assert json.loads(params["as_of"]) == "2027-01-31"
+
+
+def test_default_as_of_is_the_last_month_end_before_today():
+    import datetime as dt
+
+    from services.simulator import default_as_of
+    assert default_as_of(dt.date(2026, 12, 1)) == dt.date(2026, 11, 30)
+    assert default_as_of(dt.date(2026, 3, 31)) == dt.date(2026, 2, 28)
+    assert default_as_of(dt.date(2024, 3, 15)) == dt.date(2024, 2, 29)
+
+
+def test_no_end_date_is_rewritten_by_a_later_event(demo):
+    """A subscription's end date is fixed when it starts: it is a renewal of its account (renewed or
+    churned there), never the day of a later amendment or expansion. So what a point-in-time reader
+    sees at any date (the subscriptions started by then, with their end dates) is what is stored."""
+    subs = demo["subscriptions"]
+    simulated = subs[subs.end_date <= AS_OF + pd.DateOffset(months=6)]  # renewals simulated up to here
+    renewals = demo["truth_renewals"][["account_id", "renewal_date"]].drop_duplicates()
+    got = simulated.merge(renewals, left_on=["account_id", "end_date"], right_on=["account_id", "renewal_date"],
+                          how="left", indicator=True)
+    not_renewal = got[got["_merge"] == "left_only"]
+    assert len(simulated) > 1000
+    assert not_renewal.empty, not_renewal.head().to_string()
+    # expansions are add-on lines (they renew nothing), co-termed with the running subscription
+    addons = subs[subs.renewal_of.isna() & (subs.start_date > subs.groupby("account_id").start_date.transform("min"))]
+    assert len(addons) > 0
+
+
+def test_a_month_end_as_of_completes_its_month():
+    frames = generate(accounts=80, months=18, seed=4, as_of="2026-03-31")
+    usage = frames["usage_monthly"]
+    assert usage.month.max() == pd.Timestamp("2026-03-01")
+    assert usage.month.nunique() == 18
+    mid = generate(accounts=80, months=18, seed=4, as_of="2026-03-30")["usage_monthly"]
+    assert mid.month.max() == pd.Timestamp("2026-02-01")

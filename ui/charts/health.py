@@ -1,17 +1,12 @@
-"""Pure plotly figure builders for the model-health page (no Streamlit)."""
+"""Model-health charts: metrics over versions, calibration, drift distributions, save rates."""
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-GREY, BLUE, RED = "#9aa5b1", "#1f77b4", "#d62728"
-
-
-def _layout(fig: go.Figure, title: str, height: int = 300) -> go.Figure:
-    fig.update_layout(title=title, height=height, margin={"l": 10, "r": 10, "t": 40, "b": 10},
-                      legend={"orientation": "h", "y": -0.25}, template="plotly_white")
-    return fig
+from ui.charts import BLUE, GREY, layout
 
 
 def metric_history(history: pd.DataFrame, metrics: list[str], title: str) -> go.Figure:
@@ -25,19 +20,21 @@ def metric_history(history: pd.DataFrame, metrics: list[str], title: str) -> go.
         fig.add_scatter(x=when, y=s.value, name=m, mode="lines+markers", line={"dash": dash},
                         text=s.version + " (" + s.status + ")", hovertemplate="%{text}<br>%{y:.4f}")
     fig.update_xaxes(type="category", title="Version trained")
-    return _layout(fig, title)
+    return layout(fig, title, legend=True)
 
 
-def calibration(curve: pd.DataFrame, title: str = "Calibration on the out-of-time test") -> go.Figure:
+def calibration(curve: pd.DataFrame, title: str = "Calibration on the out-of-time test",
+                predicted: str = "mean_predicted", observed: str = "observed_rate") -> go.Figure:
+    """Observed rate against mean predicted probability per bin (`n` rows each), with the diagonal."""
     fig = go.Figure()
-    top = float(max(curve.mean_predicted.max(), curve.observed_rate.max(), 0.05)) if len(curve) else 1.0
+    top = float(max(curve[predicted].max(), curve[observed].max(), 0.05)) if len(curve) else 1.0
     fig.add_scatter(x=[0, top], y=[0, top], name="perfect", mode="lines", line={"color": GREY, "dash": "dot"})
-    fig.add_scatter(x=curve.mean_predicted, y=curve.observed_rate, name="model", mode="lines+markers",
-                    marker={"size": 8, "color": BLUE}, text=curve.n, hovertemplate="predicted %{x:.3f}<br>"
-                    "observed %{y:.3f}<br>%{text} rows")
+    fig.add_scatter(x=curve[predicted], y=curve[observed], name="model", mode="lines+markers",
+                    marker={"size": np.clip(np.sqrt(curve["n"].astype(float)) * 2, 5, 20), "color": BLUE},
+                    text=curve["n"], hovertemplate="predicted %{x:.3f}<br>observed %{y:.3f}<br>%{text} rows")
     fig.update_xaxes(title="Mean predicted probability")
     fig.update_yaxes(title="Observed churn rate")
-    return _layout(fig, title, height=320)
+    return layout(fig, title, height=340, legend=True)
 
 
 def drift_distribution(binned: pd.DataFrame, feature: str) -> go.Figure:
@@ -49,7 +46,7 @@ def drift_distribution(binned: pd.DataFrame, feature: str) -> go.Figure:
     fig.update_layout(barmode="group")
     fig.update_yaxes(title="Share of accounts", tickformat=".0%")
     psi = float(b.psi.iloc[0]) if len(b) else float("nan")
-    return _layout(fig, f"{feature}: PSI {psi:.3f}", height=300)
+    return layout(fig, f"{feature}: PSI {psi:.3f}", height=300, legend=True)
 
 
 def save_rates(table: pd.DataFrame, by: str, title: str) -> go.Figure:
@@ -59,4 +56,4 @@ def save_rates(table: pd.DataFrame, by: str, title: str) -> go.Figure:
     fig = go.Figure(go.Bar(x=t.save_rate, y=t[by].astype(str), orientation="h", marker_color=colors,
                            text=t.renewals_due, hovertemplate="%{y}: %{x:.0%} saved<br>%{text} renewals due"))
     fig.update_xaxes(title="Save rate (not churned)", tickformat=".0%", range=[0, 1])
-    return _layout(fig, title, height=280)
+    return layout(fig, title, height=280)

@@ -1,61 +1,85 @@
-"""Pure plotly builders over the one explanation shape (subject_id, feature, group, value, contribution,
-base_value): every model reuses them. No Streamlit here."""
+"""Builders over the one explanation shape (subject_id, feature, group, value, contribution, base_value):
+every model and page reuses them, the churn pages and the workbench the same waterfall."""
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from ui.charts import _layout
+from ui.charts import GREEN, RED, SLATE, layout
 
-UP, DOWN, TOTAL = "#dc2626", "#16a34a", "#475569"
+UP, DOWN, TOTAL = RED, GREEN, SLATE
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1 / (1 + np.exp(-np.asarray(x, float)))
 
 
-def waterfall(expl: pd.DataFrame, by: str = "group", title: str = "Contributions", log_odds: bool = True,
-              max_bars: int = 12, labels: dict[str, str] | None = None) -> go.Figure:
-    """Base value -> prediction for one subject, one bar per group (or feature). With `log_odds`, the x axis
-    is log-odds with a second axis of the matching probabilities."""
-    if expl["subject_id"].nunique() != 1:
-        raise ValueError("a waterfall explains one subject: filter the frame to one subject_id first")
+def waterfall_steps(expl: pd.DataFrame, by: str = "group", max_bars: int = 12,
+                    labels: dict[str, str] | None = None) -> tuple[float, pd.Series]:
+    """The base value and one summed contribution per `by` (group or feature) of one subject, largest first;
+    past `max_bars` the smallest are summed into "All other". Index: business labels where `labels` has one."""
+    validate(expl, by)
     base = float(expl["base_value"].iloc[0])
     parts = expl.groupby(by, sort=False)["contribution"].sum().sort_values(key=np.abs, ascending=False)
     if len(parts) > max_bars:
         rest = parts.iloc[max_bars - 1:].sum()
         parts = pd.concat([parts.iloc[:max_bars - 1], pd.Series({"All other": rest})])
-    names = [(labels or {}).get(n, n) for n in parts.index]
+    parts.index = [(labels or {}).get(n, n) for n in parts.index]
+    return base, parts.astype(float)
+
+
+def validate(expl: pd.DataFrame, by: str = "group") -> None:
+    """The explanation shape, for one subject: a clear error instead of a wrong chart."""
+    missing = {"subject_id", by, "contribution", "base_value"} - set(expl.columns)
+    if missing:
+        raise ValueError(f"not an explanation frame: missing {', '.join(sorted(missing))}")
+    if expl.empty:
+        raise ValueError("an empty explanation: nothing to draw")
+    if expl["subject_id"].nunique() != 1:
+        raise ValueError("a waterfall explains one subject: filter the frame to one subject_id first")
+
+
+def waterfall(expl: pd.DataFrame, by: str = "group", title: str = "Contributions", log_odds: bool = True,
+              max_bars: int = 12, labels: dict[str, str] | None = None, base_label: str = "Base value",
+              total_label: str = "Prediction", x_title: str | None = None) -> go.Figure:
+    """Base value -> prediction for one subject, one bar per group (or feature), the one waterfall of every
+    page. With `log_odds`, the x axis is log-odds with a second axis of the matching probabilities."""
+    base, parts = waterfall_steps(expl, by, max_bars, labels)
     total = base + float(parts.sum())
     fig = go.Figure(go.Waterfall(
         orientation="h", measure=["absolute", *["relative"] * len(parts), "total"],
-        y=["Base value", *names, "Prediction"], x=[base, *parts.tolist(), total],
+        y=[base_label, *parts.index, total_label], x=[base, *parts.tolist(), total],
         increasing={"marker": {"color": UP}}, decreasing={"marker": {"color": DOWN}},
         totals={"marker": {"color": TOTAL}}, text=[f"{base:+.2f}", *[f"{v:+.2f}" for v in parts], f"{total:.2f}"],
-        textposition="outside", connector={"line": {"color": "#cbd5e1"}}))
+        textposition="outside", connector={"line": {"color": "#cbd5e1"}},
+        hovertemplate="%{y}: %{x:+.3f}<extra></extra>"))
     fig.update_yaxes(autorange="reversed")
-    _layout(fig, title, height=120 + 34 * (len(parts) + 2))
+    layout(fig, title, height=120 + 34 * (len(parts) + 2))
+    if x_title:
+        fig.update_xaxes(title=x_title)
     if log_odds:
         lo = min(base, total, base + float(np.minimum.accumulate(np.concatenate([[0], parts.cumsum()])).min()))
         hi = max(base, total, base + float(parts.cumsum().max()))
         ticks = np.linspace(lo - 0.3, hi + 0.3, 5)
-        fig.update_layout(xaxis={"title": "log-odds (additive scale)", "range": [ticks[0], ticks[-1]]},
+        fig.update_layout(xaxis={"title": x_title or "log-odds (additive scale)", "range": [ticks[0], ticks[-1]]},
                           xaxis2={"overlaying": "x", "side": "top", "range": [ticks[0], ticks[-1]],
                                   "tickvals": ticks, "ticktext": [f"{p:.0%}" for p in _sigmoid(ticks)],
                                   "title": "probability"},
                           margin={"t": 90})
-        fig.add_trace(go.Scatter(x=[ticks[0]], y=["Base value"], xaxis="x2", mode="markers",
+        fig.add_trace(go.Scatter(x=[ticks[0]], y=[base_label], xaxis="x2", mode="markers",
                                  marker={"opacity": 0}, hoverinfo="skip"))
     return fig
 
 
-def importance_bar(imp: pd.DataFrame, key: str, title: str, top: int = 15) -> go.Figure:
-    """Horizontal bars of mean |contribution| (`key` column names the bars)."""
+def importance_bar(imp: pd.DataFrame, key: str, title: str, top: int = 15,
+                   labels: dict[str, str] | None = None) -> go.Figure:
+    """Horizontal bars of mean |contribution| (`key` column names the bars, shown by their `labels`)."""
     d = imp.head(top).iloc[::-1]
-    fig = go.Figure(go.Bar(x=d["mean_abs_contribution"], y=d[key], orientation="h", marker_color=TOTAL))
+    fig = go.Figure(go.Bar(x=d["mean_abs_contribution"], y=[(labels or {}).get(k, k) for k in d[key]],
+                           orientation="h", marker_color=TOTAL))
     fig.update_xaxes(title="mean |contribution|")
-    return _layout(fig, title, height=80 + 26 * len(d))
+    return layout(fig, title, height=80 + 26 * len(d))
 
 
 def beeswarm(sample: pd.DataFrame, features: list[str], title: str = "Contributions by feature",
@@ -78,23 +102,24 @@ def beeswarm(sample: pd.DataFrame, features: list[str], title: str = "Contributi
     fig.update_yaxes(tickvals=list(range(len(features))), ticktext=[(labels or {}).get(f, f) for f in features],
                      autorange="reversed")
     fig.update_xaxes(title="contribution", zeroline=True)
-    return _layout(fig, title, height=80 + 32 * len(features))
+    return layout(fig, title, height=80 + 32 * len(features))
 
 
 def dependence(sample: pd.DataFrame, feature: str, colour_by: str | None = None,
-               title: str | None = None) -> go.Figure:
+               title: str | None = None, labels: dict[str, str] | None = None) -> go.Figure:
     """Feature value against its contribution, coloured by another feature's value (interaction)."""
+    name = (labels or {}).get(feature, feature)
     d = sample[sample["feature"] == feature][["subject_id", "value", "contribution"]]
     marker: dict = {"size": 5, "color": TOTAL}
     if colour_by:
         c = sample[sample["feature"] == colour_by].set_index("subject_id")["value"]
         marker = {"size": 5, "color": d["subject_id"].map(c).astype(float), "colorscale": "RdBu_r",
-                  "showscale": True, "colorbar": {"title": colour_by[:18]}}
+                  "showscale": True, "colorbar": {"title": (labels or {}).get(colour_by, colour_by)[:18]}}
     fig = go.Figure(go.Scattergl(x=d["value"], y=d["contribution"], mode="markers", marker=marker,
                                  text=d["subject_id"], hovertemplate="%{text}<br>%{x:.3g} → %{y:.3f}<extra></extra>"))
-    fig.update_xaxes(title=feature)
+    fig.update_xaxes(title=name)
     fig.update_yaxes(title="contribution", zeroline=True)
-    return _layout(fig, title or f"Dependence: {feature}", height=360)
+    return layout(fig, title or f"Dependence: {name}", height=360)
 
 
 def cohort_bar(frame: pd.DataFrame, title: str = "Cohort against all") -> go.Figure:
@@ -102,16 +127,7 @@ def cohort_bar(frame: pd.DataFrame, title: str = "Cohort against all") -> go.Fig
     fig = go.Figure([go.Bar(x=frame["all"], y=frame["group"], orientation="h", name="all", marker_color="#94a3b8"),
                      go.Bar(x=frame["cohort"], y=frame["group"], orientation="h", name="cohort",
                             marker_color=UP)])
-    _layout(fig, title, height=100 + 40 * len(frame))
+    layout(fig, title, height=100 + 40 * len(frame))
     fig.update_layout(barmode="group", showlegend=True)
     fig.update_yaxes(autorange="reversed")
     return fig
-
-
-def calibration(cal: pd.DataFrame, title: str = "Calibration (out-of-time test)") -> go.Figure:
-    fig = go.Figure([go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line={"dash": "dot", "color": "#94a3b8"}),
-                     go.Scatter(x=cal["predicted"], y=cal["observed"], mode="markers+lines",
-                                marker={"size": np.clip(np.sqrt(cal["n"]) * 2, 5, 20), "color": TOTAL})])
-    fig.update_xaxes(title="predicted probability", range=[0, 1])
-    fig.update_yaxes(title="observed churn rate", range=[0, 1])
-    return _layout(fig, title, height=340)

@@ -1,22 +1,11 @@
-"""Pure plotly chart builders: frames in, figures out. No Streamlit, testable anywhere."""
+"""Overview charts: ARR per category and renewals due by month."""
 
 from __future__ import annotations
 
 import pandas as pd
 import plotly.graph_objects as go
 
-PALETTE = ["#2563eb", "#0d9488", "#f59e0b", "#db2777", "#7c3aed", "#64748b"]
-
-
-def _layout(fig: go.Figure, title: str, height: int = 320) -> go.Figure:
-    fig.update_layout(
-        title={"text": title, "x": 0, "font": {"size": 15}},
-        height=height,
-        margin={"l": 10, "r": 10, "t": 48, "b": 10},
-        template="plotly_white",
-        showlegend=False,
-    )
-    return fig
+from ui.charts import PALETTE, layout
 
 
 def arr_bar(frame: pd.DataFrame, category: str, title: str) -> go.Figure:
@@ -39,7 +28,7 @@ def arr_bar(frame: pd.DataFrame, category: str, title: str) -> go.Figure:
     top = float(ordered["arr_usd"].max()) if len(ordered) else 0.0
     fig.update_xaxes(tickprefix="$", tickformat="~s", title=None, range=[0, top * 1.18 or 1])
     fig.update_yaxes(title=None)
-    return _layout(fig, title)
+    return layout(fig, title)
 
 
 def renewals_bar(frame: pd.DataFrame, title: str = "Renewals due by month") -> go.Figure:
@@ -55,4 +44,4 @@ def renewals_bar(frame: pd.DataFrame, title: str = "Renewals due by month") -> g
     )
     fig.update_xaxes(dtick="M1", tickformat="%b %Y", title=None)
     fig.update_yaxes(tickprefix="$", tickformat="~s", title=None)
-    return _layout(fig, title)
+    return layout(fig, title)
