@@ -334,7 +334,7 @@ class ValidationReport:
 
 
 def _sample(raw: pd.DataFrame, index: Any) -> list[dict[str, Any]]:
-    rows = raw.loc[raw.index.isin(list(index)[:SAMPLE_ROWS])].head(SAMPLE_ROWS).copy()
+    rows = raw.loc[raw.index.isin(list(index[:SAMPLE_ROWS]))].head(SAMPLE_ROWS).copy()
     for c in rows.columns[[pd.api.types.is_datetime64_any_dtype(t) for t in rows.dtypes]]:
         fmt = "%Y-%m-%d" if (rows[c].dropna() == rows[c].dropna().dt.normalize()).all() else None
         rows[c] = rows[c].dt.strftime(fmt) if fmt else rows[c].astype(str)
@@ -416,14 +416,12 @@ def schema(spec: TableSpec, columns: list[str] | None = None) -> pa.DataFrameSch
     """The pandera schema of one table (restricted to `columns` when given)."""
     cols = [c for c in spec.columns if columns is None or c.name in columns]
     names = {c.name for c in cols}
-    key_unique = list(spec.key) if len(spec.key) > 1 and set(spec.key) <= names else None
     dtype = {c.name: ("boolean" if c.kind == "bool" and c.nullable else _DTYPES[c.kind]) for c in cols}
+    # uniqueness is checked by `_duplicates` (pandera's failure cases for it grow quadratically)
     return pa.DataFrameSchema(
-        {c.name: pa.Column(dtype[c.name], _checks(c), nullable=c.nullable, unique=c.unique)
-         for c in cols},
+        {c.name: pa.Column(dtype[c.name], _checks(c), nullable=c.nullable) for c in cols},
         checks=[pa.Check(r.check, name=r.name, error=r.name)
                 for r in spec.row_rules if set(r.columns) <= names],
-        unique=key_unique,
         coerce=False,
         name=spec.name,
     )
@@ -439,6 +437,20 @@ def _rule_name(spec: TableSpec, column: Any, check: str) -> str:
     if column is None or check in {r.name for r in spec.row_rules}:
         return check
     return f"{column} {check}"
+
+
+def _duplicates(spec: TableSpec, df: pd.DataFrame, raw: pd.DataFrame) -> list[Failure]:
+    """Unique columns and the table's key, checked in linear time; every row of a duplicated value counts."""
+    rules = [([c.name], f"{c.name} unique") for c in spec.columns if c.unique and c.name in df]
+    if len(spec.key) > 1 and set(spec.key) <= set(df.columns):
+        rules.append((list(spec.key), f"({', '.join(spec.key)}) unique"))
+    out = []
+    for cols, rule in rules:
+        present = df[cols].notna().all(axis=1)
+        dup = present & df[cols].duplicated(keep=False)
+        if dup.any():
+            out.append(Failure(spec.name, rule, int(dup.sum()), _sample(raw, raw.index[dup.to_numpy()])))
+    return out
 
 
 def _validate_table(spec: TableSpec, raw: pd.DataFrame) -> tuple[pd.DataFrame, list[Failure]]:
@@ -468,6 +480,7 @@ def _validate_table(spec: TableSpec, raw: pd.DataFrame) -> tuple[pd.DataFrame, l
                                     int(bad.sum()), _sample(raw, raw.index[bad])))
         df[col.name] = parsed
         bad_cells[col.name] = raw.index[bad]
+    failures += _duplicates(spec, df, raw)
     try:
         checked = schema(spec, list(df.columns)).validate(df, lazy=True, inplace=True)
         if not failures:
@@ -476,8 +489,10 @@ def _validate_table(spec: TableSpec, raw: pd.DataFrame) -> tuple[pd.DataFrame, l
         fc = err.failure_cases
         fc = fc[fc["check"].notna()]
         # unparseable cells are already reported and now null: not "empty" as well
-        seen = pd.Series([c in bad_cells and i in bad_cells[c] for c, i in
-                          zip(fc["column"], fc["index"], strict=True)], index=fc.index, dtype=bool)
+        seen = pd.Series(False, index=fc.index)
+        for c, bad_index in bad_cells.items():
+            if len(bad_index):
+                seen |= (fc["column"] == c) & fc["index"].isin(bad_index)
         fc = fc[~(seen & (fc["check"] == "not_nullable"))]
         is_table = fc["schema_context"] == "DataFrameSchema"
         fc = fc.assign(column=fc["column"].where(~is_table, None))
