@@ -63,7 +63,7 @@ def cmd_seed(args: argparse.Namespace, engine: Engine) -> int:
 
 
 def cmd_import(args: argparse.Namespace, engine: Engine) -> int:
-    report = import_source(args.source, engine)
+    report = import_source(args.source, engine, allow_shrink=args.allow_shrink)
     print(f"Imported {args.source} into {db.mask_url(engine.url)}:")
     _print_counts(report.row_counts)
     return 0
@@ -160,6 +160,8 @@ def build_parser() -> argparse.ArgumentParser:
     seed.add_argument("--if-empty", action="store_true", help="do nothing if accounts exist")
     imp = sub.add_parser("import", help="validate a folder or zip of CSV files and load it")
     imp.add_argument("source", help="folder of <table>.csv files, or a .zip of them")
+    imp.add_argument("--allow-shrink", action="store_true",
+                     help="replace even if the import removes more than FORESIGHT_IMPORT_MAX_SHRINK (50%%) of the rows")
     exp = sub.add_parser("export", help="write the contract tables as CSV files")
     exp.add_argument("folder")
     train = sub.add_parser("train", help="fit, score and store every installed model")

@@ -12,6 +12,7 @@ import io
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -238,9 +239,11 @@ def _insert(conn: Connection, table: sa.Table, df: pd.DataFrame) -> None:
         values = _storage_values(df.iloc[start:start + chunk_rows], table)
         if pg:
             buf = io.StringIO()
-            pd.DataFrame(values).to_csv(buf, index=False, header=False, na_rep="\\N")
+            # the null marker is random per chunk, so no cell (a literal \\N, say) can be read as null
+            null = f"fs-null-{uuid.uuid4().hex}"
+            pd.DataFrame(values).to_csv(buf, index=False, header=False, na_rep=null)
             buf.seek(0)
-            sql = f"COPY {prep.quote(table.name)} ({names}) FROM STDIN WITH (FORMAT csv, NULL '\\N')"
+            sql = f"COPY {prep.quote(table.name)} ({names}) FROM STDIN WITH (FORMAT csv, NULL '{null}')"
             conn.connection.dbapi_connection.cursor().copy_expert(sql, buf)  # same transaction
         elif conn.dialect.name == "sqlite":
             marks = ", ".join("?" * len(cols))

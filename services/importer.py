@@ -33,6 +33,10 @@ class ImportFileError(ValueError):
     """Input files that cannot be read as the contract's CSV tables (the message names the files)."""
 
 
+class ImportShrinkError(ImportFileError):
+    """The import would remove more than the allowed share of the stored rows; nothing was changed."""
+
+
 class ContractViolation(Exception):
     """The input breaks the data contract; `report` lists every failed rule. Nothing was loaded."""
 
@@ -236,13 +240,36 @@ def record_failure(engine: Engine, source: str, report: contract.ValidationRepor
     return import_id
 
 
+def max_shrink() -> float:
+    """The share of stored contract rows an import may remove without confirmation (FORESIGHT_IMPORT_MAX_SHRINK)."""
+    raw = os.environ.get("FORESIGHT_IMPORT_MAX_SHRINK", "").strip()
+    try:
+        return float(raw) if raw else 0.5
+    except ValueError:
+        raise ImportFileError(f"FORESIGHT_IMPORT_MAX_SHRINK={raw!r} is not a number between 0 and 1") from None
+
+
+def _check_shrink(engine: Engine, data: Mapping[str, pd.DataFrame]) -> None:
+    with engine.connect() as conn:
+        stored = sum(conn.execute(sa.text(f'SELECT COUNT(*) FROM "{s.name}"')).scalar() or 0 for s in contract.TABLES)
+    new = sum(len(data[s.name]) for s in contract.TABLES)
+    share = max_shrink()
+    if stored and new < stored * (1 - share):
+        raise ImportShrinkError(
+            f"the import would replace {stored:,} stored rows by {new:,} ({1 - new / stored:.0%} fewer, more than "
+            f"the {share:.0%} allowed without confirmation); nothing was changed. Confirm the replacement "
+            f"(`import --allow-shrink` on the command line, the confirmation box on the Data page)")
+
+
 def import_frames(frames: Mapping[str, pd.DataFrame], source: str, engine: Engine | None = None,
-                  extra_tables: Mapping[str, pd.DataFrame] | None = None) -> contract.ValidationReport:
+                  extra_tables: Mapping[str, pd.DataFrame] | None = None,
+                  allow_shrink: bool = True) -> contract.ValidationReport:
     """Validate every contract table, then replace them all (and `extra_tables`) in one transaction.
 
     Absent optional tables are loaded empty; `truth_*` tables not in `extra_tables` are dropped
     (they describe the previous dataset). Raises ContractViolation, with nothing changed, on any
-    failed rule. Returns the report (row counts per table)."""
+    failed rule, and ImportShrinkError unless `allow_shrink` when the import would remove more than
+    `max_shrink()` of the stored rows. Returns the report (row counts per table)."""
     engine = engine or db.get_engine()
     started, t0 = _now(), time.perf_counter()
     log.info("Validating %d table(s) against the data contract...", len(frames))
@@ -253,6 +280,12 @@ def import_frames(frames: Mapping[str, pd.DataFrame], source: str, engine: Engin
         raise ContractViolation(report, import_id)
     data = {spec.name: report.frames.get(spec.name, contract.empty_frame(spec.name))
             for spec in contract.TABLES}
+    if not allow_shrink:
+        try:
+            _check_shrink(engine, data)
+        except ImportShrinkError as exc:
+            record_failure(engine, source, error=str(exc), started=started)
+            raise
     data.update(extra_tables or {})
     stale = [t for t in db.table_names(engine) if t.startswith("truth_") and t not in data]
     total = sum(len(df) for df in data.values())
@@ -272,8 +305,9 @@ def import_frames(frames: Mapping[str, pd.DataFrame], source: str, engine: Engin
 
 
 def import_source(source: str | Path | bytes, engine: Engine | None = None,
-                  label: str | None = None) -> contract.ValidationReport:
-    """Read a folder or zip and import it; unreadable files are recorded as a failed import too."""
+                  label: str | None = None, allow_shrink: bool = False) -> contract.ValidationReport:
+    """Read a folder or zip and import it; unreadable files are recorded as a failed import too.
+    An import that would remove more than `max_shrink()` of the stored rows needs `allow_shrink`."""
     engine = engine or db.get_engine()
     label = label or (str(source) if not isinstance(source, bytes) else "upload")
     try:
@@ -281,4 +315,4 @@ def import_source(source: str | Path | bytes, engine: Engine | None = None,
     except ImportFileError as exc:
         record_failure(engine, label, error=str(exc))
         raise
-    return import_frames(frames, label, engine)
+    return import_frames(frames, label, engine, allow_shrink=allow_shrink)
