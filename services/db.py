@@ -333,9 +333,10 @@ def _fetch(conn: Connection, sql: str, params: Mapping[str, Any]) -> pd.DataFram
         cursor = conn.connection.dbapi_connection.cursor()
         query = cursor.mogrify(compiled.string, compiled.params).decode()
         buf = io.StringIO()
-        cursor.copy_expert(f"COPY ({query}) TO STDOUT WITH (FORMAT csv, HEADER true, NULL '\\N')", buf)
+        null = f"fs-null-{uuid.uuid4().hex}"  # random: no stored text (a literal \\N, say) reads as null
+        cursor.copy_expert(f"COPY ({query}) TO STDOUT WITH (FORMAT csv, HEADER true, NULL '{null}')", buf)
         buf.seek(0)
-        return pd.read_csv(buf, dtype=str, keep_default_na=False, na_values=["\\N"])
+        return pd.read_csv(buf, dtype=str, keep_default_na=False, na_values=[null])
     return pd.read_sql(sa.text(sql), conn, params=dict(params))
 
 

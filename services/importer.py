@@ -14,11 +14,12 @@ import logging
 import os
 import time
 import uuid
+import warnings
 import zipfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import IO
+from typing import IO, Any
 
 import pandas as pd
 import sqlalchemy as sa
@@ -57,9 +58,9 @@ class Limits:
     stops one row past the limit). Override with FORESIGHT_IMPORT_MAX_<FIELD> (sizes in MB)."""
 
     files: int = 100  # entries in a zip or folder
-    file_mb: float = 2048  # uncompressed size of one CSV file
-    total_mb: float = 4096  # uncompressed size of all files together
-    ratio: float = 200  # uncompressed / compressed size of a zip member over 1 MB
+    file_mb: float = 2048.0  # uncompressed size of one CSV file
+    total_mb: float = 4096.0  # uncompressed size of all files together
+    ratio: float = 200.0  # uncompressed / compressed size of a zip member over 1 MB
     rows: int = 25_000_000  # data rows of one table
 
     @classmethod
@@ -110,15 +111,43 @@ def _header(opener: Callable[[], IO[bytes]]) -> list[str]:
         return next(csv.reader([text.readline(1 * MB)]), [])
 
 
+class _NulByte(Exception):
+    pass
+
+
+class _NulGuard(io.RawIOBase):
+    """A reader that stops at the first NUL byte: pandas' parser would silently cut the cell there."""
+
+    def __init__(self, inner: IO[bytes]) -> None:
+        self.inner = inner
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.inner.read(len(buffer))
+        if b"\x00" in data:
+            raise _NulByte()
+        buffer[:len(data)] = data
+        return len(data)
+
+
 def _read_csv(label: str, opener: Callable[[], IO[bytes]], limits: Limits) -> pd.DataFrame:
-    """One CSV file, every cell a string; never more than `limits.rows` + 1 rows are parsed."""
+    """One CSV file, every cell a string; never more than `limits.rows` + 1 rows are parsed. A row with more
+    cells than the header is refused (pandas would otherwise shift the row under an implicit index)."""
     try:
-        with opener() as handle:
-            frame = pd.read_csv(handle, dtype=str, keep_default_na=False, na_values=[""],
-                                encoding="utf-8-sig", nrows=limits.rows + 1)
+        with opener() as handle, warnings.catch_warnings():
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            frame = pd.read_csv(io.BufferedReader(_NulGuard(handle), MB), dtype=str, keep_default_na=False,
+                                na_values=[""], encoding="utf-8-sig", nrows=limits.rows + 1, index_col=False)
         header = _header(opener)
+    except _NulByte:
+        raise ImportFileError(f"{label}: holds a NUL character (byte 0), which is not text; "
+                              f"nothing was loaded") from None
     except pd.errors.EmptyDataError as exc:
         raise ImportFileError(f"{label}: the file is empty (no header row)") from exc
+    except pd.errors.ParserWarning as exc:
+        raise ImportFileError(f"{label}: a row has more cells than the header ({_short(exc)})") from None
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError, zipfile.BadZipFile, EOFError) as exc:
         raise ImportFileError(f"{label}: cannot be read as a UTF-8 CSV file ({_short(exc)})") from exc
     if len(frame) > limits.rows:
@@ -179,6 +208,11 @@ def read_zip(data: bytes | str | Path, limits: Limits | None = None) -> dict[str
     with archive:
         infos = archive.infolist()
         limits.check_sizes(label, [(m.filename, m.file_size, m.compress_size) for m in infos if not m.is_dir()])
+        unsafe = [m.filename for m in infos if m.filename.startswith(("/", "\\")) or ":" in m.filename
+                  or ".." in PurePosixPath(m.filename.replace("\\", "/")).parts]
+        if unsafe:
+            raise ImportFileError(f"{label}: {', '.join(unsafe[:5])}: a path outside the archive (absolute or "
+                                  f"with ..); nothing was read")
         members = [m for m in infos if not m.is_dir() and not _ignored(m.filename)]
         tops = {PurePosixPath(m.filename).parts[0] for m in members}
         strip = len(tops) == 1 and all(len(PurePosixPath(m.filename).parts) > 1 for m in members)
