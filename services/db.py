@@ -69,7 +69,7 @@ IMPORTS = sa.Table(
     sa.Column("started_at", sa.DateTime, nullable=False),
     sa.Column("finished_at", sa.DateTime),
     sa.Column("source", sa.String, nullable=False),
-    sa.Column("status", sa.String, nullable=False),  # running | success | failed
+    sa.Column("status", sa.String, nullable=False),  # running | success | failed | interrupted
     sa.Column("n_rows", sa.Text),  # JSON: {table: rows}
     sa.Column("report", sa.Text),  # JSON: ValidationReport.as_dict() or {"error": ...}
 )

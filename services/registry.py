@@ -22,7 +22,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from services import artifacts
+from services import artifacts, process
 from services.artifacts import ArtifactError
 from services.config import ARTIFACTS_DIR, REPO_ROOT
 from services.results import SQL_TYPES, ResultTable
@@ -84,7 +84,7 @@ def _ensure_versions(engine: Engine) -> sa.Table:
         sa.Column("metrics", sa.Text),
         sa.Column("artifact_path", sa.Text),  # informational; loading uses artifact_file(model, version)
         sa.Column("artifact_sha256", sa.String(64)),
-        sa.Column("status", sa.String(20), nullable=False),  # active, retired, rejected, failed, rolled_back
+        sa.Column("status", sa.String(20), nullable=False),  # running, active, retired, rejected, failed, rolled_back
         sa.Column("note", sa.Text),
     )
     md.create_all(engine, checkfirst=True)
@@ -176,10 +176,46 @@ def _kind(s: pd.Series) -> str:
     return "date" if pd.api.types.is_datetime64_any_dtype(s) else "text"
 
 
+def start(engine: Engine, version: Version) -> None:
+    """Log `version` as `running` (with its process) before its job writes any result row, so that rows of a
+    run that is killed can be found and deleted by the next run (`clean_interrupted`)."""
+    t = _ensure_versions(engine)
+    with engine.begin() as conn:
+        conn.execute(t.insert().values(
+            version=version.version, model=version.model, created_at=version.created_at,
+            as_of=version.as_of.date(), code_version=code_version(), params=json.dumps(version.params, default=str),
+            metrics="{}", status="running", note=json.dumps({"owner": process.stamp()})))
+
+
+def clean_interrupted(engine: Engine) -> list[str]:
+    """Versions left `running` by a process that has ended (a killed or crashed `train`): their result rows
+    are deleted and they are marked `failed`. Returns them."""
+    v = versions(engine)
+    dead = [str(r.version) for r in v[v.status == "running"].itertuples()
+            if not process.alive(_owner(r.note))]
+    t = _ensure_versions(engine)
+    for version in dead:
+        n = discard_results(engine, version)
+        with engine.begin() as conn:
+            conn.execute(t.update().where(t.c.version == version).values(
+                status="failed", note=f"interrupted: the training process ended before finishing (killed?); "
+                                      f"its {n} result row(s) were deleted"))
+        log.warning("cleaned the interrupted version %s (%d result rows deleted)", version, n)
+    return dead
+
+
+def _owner(note: str | None) -> dict | None:
+    try:
+        return json.loads(note or "").get("owner")
+    except (ValueError, AttributeError):
+        return None
+
+
 def record(engine: Engine, version: Version, metrics: dict[str, Any], fingerprint: dict[str, Any],
            status: str, note: str = "") -> None:
     t = _ensure_versions(engine)
     with engine.begin() as conn:
+        conn.execute(t.delete().where(t.c.version == version.version))  # its `running` row, if started
         if status == "active":
             conn.execute(t.update().where((t.c.model == version.model) & (t.c.status == "active"))
                          .values(status="retired"))
