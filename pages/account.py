@@ -6,6 +6,7 @@ import streamlit as st
 
 from ui import churn as uc
 from ui.actions import action_panel
+from ui.text import md
 from ui.widgets import page_with_data, usd
 
 url = page_with_data("Account")
@@ -22,9 +23,9 @@ if view is None:
     st.stop()
 
 acc = view.account
-st.header(f"{acc['name']} ({account_id})")
-st.caption(f"{acc.get('segment')} · {acc.get('industry')} · {acc.get('region')} · owner {acc.get('owner') or '-'} · "
-           f"CSM {acc.get('csm') or '-'} · customer since {acc['created_date']:%d %b %Y}")
+st.header(f"{md(acc['name'])} ({md(account_id)})")
+st.caption(f"{md(acc.get('segment'))} · {md(acc.get('industry'))} · {md(acc.get('region'))} · "
+           f"owner {md(acc.get('owner') or '-')} · CSM {md(acc.get('csm') or '-')} · customer since {acc['created_date']:%d %b %Y}")
 hist = view.risk_history
 cols = st.columns(4)
 latest = hist.iloc[-1] if not hist.empty else None
@@ -44,7 +45,7 @@ with left:
     if view.reasons.empty:
         st.caption("No risk-raising reasons recorded for this account.")
     for r in view.reasons.itertuples():
-        st.markdown(f"{r.rank}. **{r.reason}** · _{r.group}_")
+        st.markdown(f"{r.rank}. **{md(r.reason)}** · _{md(r.group)}_")
     if not view.contributions.empty:
         st.plotly_chart(uc.group_waterfall(view.contributions), width="stretch")
         st.caption("Contributions are on the model's log-odds scale (before calibration); positive raises risk.")

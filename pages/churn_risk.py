@@ -4,8 +4,10 @@ from __future__ import annotations
 import streamlit as st
 
 from services.churn.read import MODEL_LABELS, portfolio
+from services.csv_out import to_csv_bytes
 from ui import churn as uc
 from ui import data, filters
+from ui.text import html
 from ui.widgets import empty_state, usd
 
 st.title("Churn risk")
@@ -46,10 +48,10 @@ def custom_view() -> None:
     pick = st.selectbox("Explain a row", list(view.account_id[:200]), key="custom_pick")
     if pick is not None:
         contrib = uc.custom_contributions(url, pick)
-        st.plotly_chart(uc.group_waterfall(contrib, f"Why {pick}: contributions by feature", by="feature",
+        st.plotly_chart(uc.group_waterfall(contrib, f"Why {html(pick)}: contributions by feature", by="feature",
                                            base_label="Base (all rows)", total_label="This row"),
                         width="stretch")
-    st.download_button("Download CSV", view.to_csv(index=False).encode(), file_name="churn_custom_scores.csv",
+    st.download_button("Download CSV", to_csv_bytes(view), file_name="churn_custom_scores.csv",
                        mime="text/csv", icon=":material/download:")
 
 
@@ -110,7 +112,7 @@ with tab_list:
         if pick:
             st.page_link("pages/account.py", label="Open account view", icon=":material/open_in_new:",
                          query_params={"account_id": pick})
-    st.download_button("Download CSV", view.drop(columns=["account_link"]).to_csv(index=False).encode(),
+    st.download_button("Download CSV", to_csv_bytes(view.drop(columns=["account_link"])),
                        file_name=f"at_risk_{score_date:%Y%m%d}.csv", mime="text/csv",
                        icon=":material/download:")
 

@@ -19,6 +19,7 @@ import pandas as pd
 from sqlalchemy.engine import Engine
 
 from services import contract, db
+from services.csv_out import safe_frame
 from services.importer import (
     ContractViolation,
     ImportFileError,
@@ -81,7 +82,7 @@ def cmd_export(args: argparse.Namespace, engine: Engine) -> int:
                 df[col.name] = df[col.name].dt.strftime("%Y-%m-%dT%H:%M:%S")
             elif col.kind == "bool":
                 df[col.name] = df[col.name].map({True: "true", False: "false"})
-        df.to_csv(folder / f"{spec.name}.csv", index=False)
+        safe_frame(df).to_csv(folder / f"{spec.name}.csv", index=False)  # no cell runs as a formula
         log.info("wrote %s (%s rows)", folder / f"{spec.name}.csv", f"{len(df):,}")
     print(f"Exported {len(contract.TABLES)} tables to {folder}")
     return 0

@@ -17,6 +17,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from services import csv_out
+
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     import pandera.pandas as pa
@@ -512,6 +514,8 @@ def _validate_table(spec: TableSpec, raw: pd.DataFrame) -> tuple[pd.DataFrame, l
                                         len(raw), [{"columns found": list(map(str, raw.columns))}]))
             continue
         parsed, bad = parse_column(raw[col.name], col.kind, col.nullable)
+        if col.kind in ("id", "str"):
+            parsed = csv_out.restore(parsed)  # a quote before = + - @ (our export's, a spreadsheet's) is dropped
         bad, more = _value_rules(spec, col, raw, parsed, bad)
         failures += more
         if bad.any():
