@@ -36,6 +36,27 @@ class DatabaseUnavailable(RuntimeError):
     """The database cannot be reached (or its URL cannot be used). The message names the URL."""
 
 
+SQLITE_BUSY_MS = 30_000
+
+
+def explain_error(exc: BaseException, url: str | sa.URL | None = None) -> str:
+    """One sentence for a database error a person sees (no traceback): what happened and what to do."""
+    if isinstance(exc, DatabaseUnavailable):
+        return str(exc)
+    reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0] if str(exc) else type(exc).__name__
+    where = f" {mask_url(url)}" if url is not None else ""
+    if "database is locked" in reason or "database table is locked" in reason:
+        return (f"The SQLite database{where} is busy: another process (an import or a training run) has been "
+                f"writing to it for more than {SQLITE_BUSY_MS // 1000} s. Try again when it has finished.")
+    if isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError) and (
+            "no such table" in reason or "does not exist" in reason):
+        return (f"The database{where} is missing its tables (was it deleted or replaced?): {reason}. "
+                f"Seed or import the data again.")
+    if isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError | sa.exc.DisconnectionError):
+        return f"Lost the connection to the database{where}: {reason}. Check that it is running, then reload."
+    return f"The database{where} reported an error: {reason}"
+
+
 def mask_url(url: str | sa.URL) -> str:
     """The URL with its password hidden."""
     try:
@@ -116,6 +137,10 @@ def _sqlite_setup(engine: Engine) -> None:
     @sa.event.listens_for(engine, "connect")
     def _connect(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.isolation_level = None
+        # WAL: readers never wait for a writer (a long import no longer blocks the pages); a writer waits
+        # up to SQLITE_BUSY_MS for another writer before "database is locked" (see `explain_error`)
+        dbapi_conn.execute("PRAGMA journal_mode=WAL")
+        dbapi_conn.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
         dbapi_conn.execute("PRAGMA synchronous=NORMAL")
 
     @sa.event.listens_for(engine, "begin")
@@ -128,7 +153,7 @@ def _create_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:" and not parsed.database.startswith("file:"):
             Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        engine = sa.create_engine(parsed, connect_args={"timeout": 30})
+        engine = sa.create_engine(parsed, connect_args={"timeout": SQLITE_BUSY_MS / 1000})
         _sqlite_setup(engine)
         return engine
     args = {"connect_timeout": 10} if parsed.get_backend_name() == "postgresql" else {}
