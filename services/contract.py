@@ -28,6 +28,8 @@ SAMPLE_ROWS = 5
 # snapshot); planned dates (end and close dates) at most PLANNED_YEARS ahead
 OBSERVED_GRACE_DAYS = 31
 PLANNED_YEARS = 30
+# tables without which nothing can be computed: refused when empty (a company may have no deals or cases)
+NON_EMPTY = ("people", "accounts", "products", "metric_catalog", "subscriptions", "usage_monthly")
 KINDS = {
     "id": "string id",
     "str": "text",
@@ -600,7 +602,7 @@ def validate(frames: Mapping[str, pd.DataFrame]) -> ValidationReport:
             if not spec.optional:
                 failures.append(Failure(spec.name, "required table missing", 0))
             continue
-        if not spec.optional and len(frames[spec.name]) == 0:
+        if spec.name in NON_EMPTY and len(frames[spec.name]) == 0:
             failures.append(Failure(spec.name, "required table is empty (no data rows)", 0))
         coerced[spec.name], table_failures = _validate_table(spec, frames[spec.name])
         failures += table_failures
@@ -641,8 +643,8 @@ def contract_markdown() -> str:
         "Values: numbers are finite (`inf`, `-inf`, `NaN` are refused); text holds no NUL character;",
         "timestamps may carry an offset (`Z`, `+02:00`) and are stored as UTC; a date that has happened",
         f"may be at most {OBSERVED_GRACE_DAYS} days after today, a planned one (end and close dates) at most",
-        f"{PLANNED_YEARS} years; every table that is not optional has at least one row; a repeated header",
-        "column is refused.",
+        f"{PLANNED_YEARS} years; a repeated header column is refused. These tables must have at least one",
+        f"row: {', '.join(NON_EMPTY)}.",
         "",
         "## Rules across tables",
         "",
