@@ -1,7 +1,8 @@
-"""Foresight: page config, navigation over `pages/`, shared sidebar filters. Nothing else."""
+"""Foresight: page config, navigation over `pages/`, shared sidebar filters, the database error boundary."""
 
 import streamlit as st
 
+from ui.errors import database_errors
 from ui.filters import sidebar_filters
 from ui.health import health_banner
 
@@ -28,6 +29,7 @@ PAGES = {
 }
 
 pg = st.navigation({section: pages for section, pages in PAGES.items() if pages})
-sidebar_filters()
-health_banner()
-pg.run()
+with database_errors():  # a lost or locked database: one clear message, no traceback
+    sidebar_filters()
+    health_banner()
+    pg.run()

@@ -10,6 +10,7 @@ from ui import filters
 from ui.actions import action_panel
 from ui.charts import churn as churn_charts
 from ui.charts import explain as explain_charts
+from ui.text import md
 from ui.widgets import page_with_data, usd
 
 url = page_with_data("Account")
@@ -31,10 +32,10 @@ if not uc.in_scope(url, account_id, scope):
     st.stop()
 
 acc = view.account
-st.header(f"{acc['name']} ({account_id})")
-st.caption(f"{acc.get('segment')} · {acc.get('industry')} · {acc.get('region')} · owner {acc.get('owner') or '-'} · "
-           f"CSM {acc.get('csm') or '-'} · customer since {acc['created_date']:%d %b %Y}"
-           + (f" · as of {as_of:%d %B %Y}" if as_of else ""))
+st.header(f"{md(acc['name'])} ({md(account_id)})")
+st.caption(f"{md(acc.get('segment'))} · {md(acc.get('industry'))} · {md(acc.get('region'))} · "
+           f"owner {md(acc.get('owner') or '-')} · CSM {md(acc.get('csm') or '-')} · "
+           f"customer since {acc['created_date']:%d %b %Y}" + (f" · as of {as_of:%d %B %Y}" if as_of else ""))
 hist = view.risk_history
 cols = st.columns(4)
 latest = hist.iloc[-1] if not hist.empty else None
@@ -58,7 +59,7 @@ with left:
     elif view.reasons.empty:
         st.caption("No risk-raising reasons recorded for this account.")
     for r in view.reasons.itertuples():
-        st.markdown(f"{r.rank}. **{r.reason}** · _{r.group}_")
+        st.markdown(f"{r.rank}. **{md(r.reason)}** · _{md(r.group)}_")
     if not view.contributions.empty:
         st.plotly_chart(explain_charts.waterfall(
             view.contributions, title="Why this risk: contributions by group", log_odds=False,

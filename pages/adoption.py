@@ -9,6 +9,7 @@ from services.adoption.signals import SIGNAL_LABELS
 from ui import adoption as ua
 from ui import filters
 from ui.charts import adoption as adoption_charts
+from ui.text import md
 from ui.widgets import no_snapshot, page_with_data, usd
 
 url = page_with_data("Adoption")
@@ -58,7 +59,7 @@ with st.container(horizontal=True):
                            format_func=lambda s: s or "All segments")
 view = ua.members(url, cluster_id, scope, segment, as_of)
 row = cl[cl.cluster_id == cluster_id].iloc[0]
-st.caption(f"**{row['name']}**: {row['description']}. {len(view):,} accounts, {usd(view.arr_usd.sum())} ARR in view.")
+st.caption(f"**{md(row['name'])}**: {md(row['description'])}. {len(view):,} accounts, {usd(view.arr_usd.sum())} ARR in view.")
 if view.empty:
     st.info("No accounts of this cluster in this scope and segment.", icon=":material/filter_alt_off:")
 else:

@@ -4,10 +4,12 @@ from __future__ import annotations
 import streamlit as st
 
 from services.churn.read import MODEL_LABELS, portfolio
+from services.csv_out import to_csv_bytes
 from ui import captions, data, filters
 from ui import churn as uc
 from ui.charts import churn as churn_charts
 from ui.charts import explain as explain_charts
+from ui.text import html
 from ui.widgets import empty_state, no_snapshot, usd
 
 st.title("Churn risk")
@@ -48,11 +50,11 @@ def custom_view() -> None:
     pick = st.selectbox("Explain a row", list(view.account_id[:200]), key="custom_pick")
     if pick is not None:
         contrib = uc.custom_contributions(url, pick)
-        st.plotly_chart(explain_charts.waterfall(contrib, by="feature", title=f"Why {pick}: contributions by feature",
+        st.plotly_chart(explain_charts.waterfall(contrib, by="feature", title=f"Why {html(pick)}: contributions by feature",
                                                  log_odds=False, base_label="Base (all rows)", total_label="This row",
                                                  x_title="log-odds of churn"),
                         width="stretch")
-    st.download_button("Download CSV", view.to_csv(index=False).encode(), file_name="churn_custom_scores.csv",
+    st.download_button("Download CSV", to_csv_bytes(view), file_name="churn_custom_scores.csv",
                        mime="text/csv", icon=":material/download:")
 
 
@@ -124,7 +126,7 @@ with tab_list:
             st.page_link("pages/account.py", label="Open account view", icon=":material/open_in_new:",
                          query_params={"account_id": pick})
     blank = [] if with_reasons else ["reason_1", "reason_2", "reason_3"]
-    st.download_button("Download CSV", view.drop(columns=["account_link", *blank]).to_csv(index=False).encode(),
+    st.download_button("Download CSV", to_csv_bytes(view.drop(columns=["account_link", *blank])),
                        file_name=f"at_risk_{score_date:%Y%m%d}.csv", mime="text/csv",
                        icon=":material/download:")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from services.contract import contract_markdown
-from services.importer import ContractViolation, ImportFileError, import_source
+from services.importer import ContractViolation, ImportFileError, ImportShrinkError, import_source
 from ui import data
 from ui.reports import show_import_log, show_report
 from ui.widgets import empty_state
@@ -26,14 +26,19 @@ with upload_tab:
         "a failed one changes nothing."
     )
     upload = st.file_uploader("Zip of CSV files", type=["zip"], key="upload_zip")
+    allow_shrink = st.checkbox("Replace even if the upload holds far fewer rows than the stored data",
+                               key="upload_allow_shrink")
     if upload is not None and st.button("Validate and import", type="primary", key="upload_import"):
         result = None
         try:
             with st.spinner("Validating and loading..."):
-                result = import_source(upload.getvalue(), data.engine(), label=f"upload: {upload.name}")
+                result = import_source(upload.getvalue(), data.engine(), label=f"upload: {upload.name}",
+                                       allow_shrink=allow_shrink)
         except ContractViolation as violation:
             st.error("The upload breaks the data contract; nothing was changed.", icon=":material/error:")
             show_report(violation.report)
+        except ImportShrinkError as exc:
+            st.warning(str(exc), icon=":material/warning:")
         except ImportFileError as exc:  # not a zip, not CSV files, ...
             st.error(f"Could not read the upload; nothing was changed. {exc}", icon=":material/error:")
         finally:

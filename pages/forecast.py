@@ -11,6 +11,7 @@ from services.hierarchy import scope_people
 from ui import data, filters
 from ui import forecast as uf
 from ui.charts import forecast as forecast_charts
+from ui.text import md
 from ui.widgets import no_snapshot, page_with_data, usd
 
 url = page_with_data("Forecast")
@@ -33,7 +34,7 @@ if st.session_state.get("fc_quarter") not in quarters:  # another as-of date: ot
     st.session_state.pop("fc_quarter", None)
 quarter = st.segmented_control("Quarter", quarters, default=quarters[0], key="fc_quarter") or quarters[0]
 made = "" if origin == pd.Timestamp(as_of) else f" · latest forecast made {origin:%d %b %Y}"
-st.caption(f"As of {as_of:%d %B %Y}{made} · {names.get(person, person)} · {filters.scope_label()}")
+st.caption(f"As of {as_of:%d %B %Y}{made} · {md(names.get(person, person))} · {md(filters.scope_label())}")
 
 fig = fc.figures(data.engine(), nodes, [person], quarter, cutoff)
 row = fig.iloc[0]
@@ -163,13 +164,13 @@ with st.form("commit_form"):
     note = st.text_input("Note", key="fc_commit_note")
     if st.form_submit_button("Save commit"):
         fc.save_commit(data.engine(), person, quarter, amount, note)
-        st.success(f"Saved commit {usd(amount)} for {names.get(person, person)}, {quarter}.")
+        st.success(f"Saved commit {usd(amount)} for {md(names.get(person, person))}, {quarter}.")
 history = fc.commit_history(data.engine(), person, quarter)
 if not history.empty:
     last = history.iloc[0]
     note_text = f": “{last.note}”" if isinstance(last.note, str) and last.note else ""
-    st.caption(f"Latest commit for {quarter}: {usd(last.amount_usd)} by {names.get(last.submitted_by, last.submitted_by)}"
-               f" on {pd.Timestamp(last.submitted_at):%d %b %Y %H:%M}{note_text}")
+    st.caption(f"Latest commit for {quarter}: {usd(last.amount_usd)} by {md(names.get(last.submitted_by, last.submitted_by))}"
+               f" on {pd.Timestamp(last.submitted_at):%d %b %Y %H:%M}{md(note_text)}")
     with st.expander(f"Commit history ({len(history)})"):
         st.dataframe(history, hide_index=True, width="stretch", column_config={
             **money, "submitted_at": st.column_config.DatetimeColumn("Submitted", format="D MMM YYYY HH:mm"),

@@ -11,6 +11,7 @@ from ui import explain as ux
 from ui import filters
 from ui.charts import explain as charts
 from ui.charts import health as health_charts
+from ui.text import html, md
 from ui.widgets import page_with_data
 
 url = page_with_data("Workbench")
@@ -64,7 +65,7 @@ with local:
         a.metric("Cluster", w["cluster"])
         b.metric("Nearest other cluster", w["runner_up"], help="the runner-up centroid")
         st.plotly_chart(charts.waterfall(expl, by="feature", log_odds=False, labels=names,
-                                         title=f"Why {w['cluster']} and not {w['runner_up']} (margin {w['margin']:.2f})"),
+                                         title=f"Why {html(w['cluster'])} and not {html(w['runner_up'])} (margin {w['margin']:.2f})"),
                         key="wb_margin")
         sur = ux.stored(url, "adoption_surrogate", subject)
         if len(sur):
@@ -77,7 +78,7 @@ with local:
     if model == "churn":
         st.subheader("Reasons")
         for text in reasons(expl, ux.churn_row(url, subject)):
-            st.markdown(f"- {text}")
+            st.markdown(f"- {md(text)}")
     if model != "forecast_node":
         st.dataframe(expl[["feature", "group", "value", "contribution"]].sort_values("contribution", key=abs,
                                                                                        ascending=False),
@@ -200,6 +201,6 @@ with compare:
         a, b = st.columns(2)
         lo = model in LOG_ODDS
         fb = "feature" if model == "adoption_margin" else "group"
-        a.plotly_chart(charts.waterfall(expl, by=fb, log_odds=lo, labels=names, title=labels[subject]), key="wb_c1")
+        a.plotly_chart(charts.waterfall(expl, by=fb, log_odds=lo, labels=names, title=html(labels[subject])), key="wb_c1")
         b.plotly_chart(charts.waterfall(ux.stored(url, model, other), by=fb, log_odds=lo, labels=names,
-                                        title=labels[other]), key="wb_c2")
+                                        title=html(labels[other])), key="wb_c2")

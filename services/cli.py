@@ -19,6 +19,7 @@ import pandas as pd
 from sqlalchemy.engine import Engine
 
 from services import contract, db
+from services.csv_out import safe_frame
 from services.importer import (
     ContractViolation,
     ImportFileError,
@@ -78,7 +79,7 @@ def iso_date(text: str) -> dt.date:
 
 
 def cmd_import(args: argparse.Namespace, engine: Engine) -> int:
-    report = import_source(args.source, engine)
+    report = import_source(args.source, engine, allow_shrink=args.allow_shrink)
     print(f"Imported {args.source} into {db.mask_url(engine.url)}:")
     _print_counts(report.row_counts)
     return 0
@@ -96,7 +97,7 @@ def cmd_export(args: argparse.Namespace, engine: Engine) -> int:
                 df[col.name] = df[col.name].dt.strftime("%Y-%m-%dT%H:%M:%S")
             elif col.kind == "bool":
                 df[col.name] = df[col.name].map({True: "true", False: "false"})
-        df.to_csv(folder / f"{spec.name}.csv", index=False)
+        safe_frame(df).to_csv(folder / f"{spec.name}.csv", index=False)  # no cell runs as a formula
         log.info("wrote %s (%s rows)", folder / f"{spec.name}.csv", f"{len(df):,}")
     print(f"Exported {len(contract.TABLES)} tables to {folder}")
     return 0
@@ -215,6 +216,8 @@ def build_parser() -> argparse.ArgumentParser:
     seed.add_argument("--if-empty", action="store_true", help="do nothing if accounts exist")
     imp = sub.add_parser("import", help="validate a folder or zip of CSV files and load it")
     imp.add_argument("source", help="folder of <table>.csv files, or a .zip of them")
+    imp.add_argument("--allow-shrink", action="store_true",
+                     help="replace even if the import removes more than FORESIGHT_IMPORT_MAX_SHRINK (50%%) of the rows")
     exp = sub.add_parser("export", help="write the contract tables as CSV files")
     exp.add_argument("folder")
     train = sub.add_parser("train", help="fit, score and store every installed model")

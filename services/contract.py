@@ -17,11 +17,19 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from services import csv_out
+
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     import pandera.pandas as pa
 
 SAMPLE_ROWS = 5
+# dates: what has happened can be at most OBSERVED_GRACE_DAYS ahead of today (time zones, a month-end
+# snapshot); planned dates (end and close dates) at most PLANNED_YEARS ahead
+OBSERVED_GRACE_DAYS = 31
+PLANNED_YEARS = 30
+# tables without which nothing can be computed: refused when empty (a company may have no deals or cases)
+NON_EMPTY = ("people", "accounts", "products", "metric_catalog", "subscriptions", "usage_monthly")
 KINDS = {
     "id": "string id",
     "str": "text",
@@ -49,6 +57,7 @@ class Col:
     ge: float | None = None
     le: float | None = None
     pattern: str | None = None
+    planned: bool = False  # a date that may lie ahead (an end or close date), up to PLANNED_YEARS
 
 
 @dataclass(frozen=True)
@@ -161,8 +170,8 @@ TABLES: tuple[TableSpec, ...] = (
             Col("subscription_id", "id", "Unique subscription id.", unique=True),
             Col("account_id", "id", "The subscribing account."),
             Col("product_id", "id", "The product subscribed."),
-            Col("start_date", "date", "First covered day."),
-            Col("end_date", "date", "Day after the last covered day."),
+            Col("start_date", "date", "First covered day.", planned=True),
+            Col("end_date", "date", "Day after the last covered day.", planned=True),
             Col("arr_usd", "float", "Annual recurring revenue in USD.", ge=0),
             Col("quantity", "float", "Seats, allowance or contracted volume.", ge=0),
             Col("renewal_of", "id", "The subscription this one renews.", nullable=True),
@@ -207,7 +216,7 @@ TABLES: tuple[TableSpec, ...] = (
             Col("type", "str", "Kind of deal.", allowed=("new", "expansion", "renewal")),
             Col("amount_usd", "float", "Deal amount in USD.", ge=0),
             Col("created_date", "date", "When the opportunity was created."),
-            Col("close_date", "date", "Expected or actual close date."),
+            Col("close_date", "date", "Expected or actual close date.", planned=True),
             Col("stage", "str", "Sales stage.", allowed=STAGES),
             Col("forecast_category", "str", "Forecast category.",
                 allowed=("pipeline", "best_case", "commit", "omitted", "closed")),
@@ -237,7 +246,7 @@ TABLES: tuple[TableSpec, ...] = (
             Col("snapshot_date", "date", "Date of the change."),
             Col("stage", "str", "Stage after the change.", allowed=STAGES),
             Col("amount_usd", "float", "Amount after the change.", ge=0),
-            Col("close_date", "date", "Close date after the change."),
+            Col("close_date", "date", "Close date after the change.", planned=True),
             Col("forecast_category", "str", "Forecast category after the change.",
                 allowed=("pipeline", "best_case", "commit", "omitted", "closed")),
         ),
@@ -334,7 +343,7 @@ class ValidationReport:
 
 
 def _sample(raw: pd.DataFrame, index: Any) -> list[dict[str, Any]]:
-    rows = raw.loc[raw.index.isin(list(index)[:SAMPLE_ROWS])].head(SAMPLE_ROWS).copy()
+    rows = raw.loc[raw.index.isin(list(index[:SAMPLE_ROWS]))].head(SAMPLE_ROWS).copy()
     for c in rows.columns[[pd.api.types.is_datetime64_any_dtype(t) for t in rows.dtypes]]:
         fmt = "%Y-%m-%d" if (rows[c].dropna() == rows[c].dropna().dt.normalize()).all() else None
         rows[c] = rows[c].dt.strftime(fmt) if fmt else rows[c].astype(str)
@@ -366,7 +375,7 @@ def parse_column(s: pd.Series, kind: str, nullable: bool = True) -> tuple[pd.Ser
     if kind in ("float", "int"):
         num = pd.to_numeric(s, errors="coerce") if s.dtype == object else s
         num = num.astype(float, copy=False)
-        bad = present & (num.isna() | (kind == "int") & (num % 1 != 0))
+        bad = present & (~np.isfinite(num) | (kind == "int") & (num % 1 != 0))  # "inf", "NaN" are no numbers
         if kind == "float":
             return (num.where(~bad) if bad.any() else num), bad
         return num.where(~bad).round().astype("Int64"), bad
@@ -384,7 +393,8 @@ def parse_column(s: pd.Series, kind: str, nullable: bool = True) -> tuple[pd.Ser
         if pd.api.types.is_datetime64_any_dtype(s):
             out = s.dt.tz_localize(None) if getattr(s.dt, "tz", None) is not None else s
         else:
-            out = pd.to_datetime(s.where(present, None), errors="coerce", format="ISO8601")
+            out = pd.to_datetime(s.where(present, None), errors="coerce", format="ISO8601", utc=True)
+            out = out.dt.tz_localize(None)  # an offset (+02:00, Z) is read as that instant in UTC
         out = out.astype("datetime64[ns]", copy=False)
         if kind == "date":
             out = out.dt.normalize()
@@ -416,14 +426,12 @@ def schema(spec: TableSpec, columns: list[str] | None = None) -> pa.DataFrameSch
     """The pandera schema of one table (restricted to `columns` when given)."""
     cols = [c for c in spec.columns if columns is None or c.name in columns]
     names = {c.name for c in cols}
-    key_unique = list(spec.key) if len(spec.key) > 1 and set(spec.key) <= names else None
     dtype = {c.name: ("boolean" if c.kind == "bool" and c.nullable else _DTYPES[c.kind]) for c in cols}
+    # uniqueness is checked by `_duplicates` (pandera's failure cases for it grow quadratically)
     return pa.DataFrameSchema(
-        {c.name: pa.Column(dtype[c.name], _checks(c), nullable=c.nullable, unique=c.unique)
-         for c in cols},
+        {c.name: pa.Column(dtype[c.name], _checks(c), nullable=c.nullable) for c in cols},
         checks=[pa.Check(r.check, name=r.name, error=r.name)
                 for r in spec.row_rules if set(r.columns) <= names],
-        unique=key_unique,
         coerce=False,
         name=spec.name,
     )
@@ -439,6 +447,53 @@ def _rule_name(spec: TableSpec, column: Any, check: str) -> str:
     if column is None or check in {r.name for r in spec.row_rules}:
         return check
     return f"{column} {check}"
+
+
+def latest_date(col: Col, today: pd.Timestamp | None = None) -> pd.Timestamp:
+    """The latest plausible value of a date column (see OBSERVED_GRACE_DAYS, PLANNED_YEARS)."""
+    today = (today or pd.Timestamp.today()).normalize()
+    return today + (pd.DateOffset(years=PLANNED_YEARS) if col.planned else pd.Timedelta(days=OBSERVED_GRACE_DAYS))
+
+
+_ISO_DAY = r"^\s*(\d{4})-\d{2}-\d{2}"
+
+
+def _value_rules(spec: TableSpec, col: Col, raw: pd.DataFrame, parsed: pd.Series,
+                 bad: pd.Series) -> tuple[pd.Series, list[Failure]]:
+    """Rules on single values beyond their kind: no NUL character in text; no date later than plausible
+    (a date like 9999-12-31 that pandas cannot hold is reported as too late, not as "not a date")."""
+    out: list[Failure] = []
+    if col.kind in ("id", "str") and raw[col.name].dtype == object:
+        nul = raw[col.name].str.contains("\x00", regex=False, na=False)
+        if nul.any():
+            out.append(Failure(spec.name, f"{col.name} must not contain a NUL character", int(nul.sum()),
+                               _sample(raw, raw.index[nul.to_numpy()])))
+    if col.kind in ("date", "datetime"):
+        bound = latest_date(col)
+        late = parsed.notna() & (parsed > bound)
+        if bad.any() and raw[col.name].dtype == object:
+            year = pd.to_numeric(raw[col.name].where(bad).str.extract(_ISO_DAY)[0], errors="coerce")
+            huge = bad & (year > bound.year)
+            late, bad = late | huge, bad & ~huge
+        if late.any():
+            ahead = f"{PLANNED_YEARS} years" if col.planned else f"{OBSERVED_GRACE_DAYS} days"
+            out.append(Failure(spec.name, f"{col.name} must not be later than {bound.date()} (today + {ahead})",
+                               int(late.sum()), _sample(raw, raw.index[late.to_numpy()])))
+    return bad, out
+
+
+def _duplicates(spec: TableSpec, df: pd.DataFrame, raw: pd.DataFrame) -> list[Failure]:
+    """Unique columns and the table's key, checked in linear time; every row of a duplicated value counts."""
+    rules = [([c.name], f"{c.name} unique") for c in spec.columns if c.unique and c.name in df]
+    if len(spec.key) > 1 and set(spec.key) <= set(df.columns):
+        rules.append((list(spec.key), f"({', '.join(spec.key)}) unique"))
+    out = []
+    for cols, rule in rules:
+        present = df[cols].notna().all(axis=1)
+        dup = present & df[cols].duplicated(keep=False)
+        if dup.any():
+            out.append(Failure(spec.name, rule, int(dup.sum()), _sample(raw, raw.index[dup.to_numpy()])))
+    return out
 
 
 def _validate_table(spec: TableSpec, raw: pd.DataFrame) -> tuple[pd.DataFrame, list[Failure]]:
@@ -461,6 +516,10 @@ def _validate_table(spec: TableSpec, raw: pd.DataFrame) -> tuple[pd.DataFrame, l
                                         len(raw), [{"columns found": list(map(str, raw.columns))}]))
             continue
         parsed, bad = parse_column(raw[col.name], col.kind, col.nullable)
+        if col.kind in ("id", "str"):
+            parsed = csv_out.restore(parsed)  # a quote before = + - @ (our export's, a spreadsheet's) is dropped
+        bad, more = _value_rules(spec, col, raw, parsed, bad)
+        failures += more
         if bad.any():
             kind = KINDS[col.kind]
             article = "an" if kind[0] in "aeiou" else "a"
@@ -468,6 +527,7 @@ def _validate_table(spec: TableSpec, raw: pd.DataFrame) -> tuple[pd.DataFrame, l
                                     int(bad.sum()), _sample(raw, raw.index[bad])))
         df[col.name] = parsed
         bad_cells[col.name] = raw.index[bad]
+    failures += _duplicates(spec, df, raw)
     try:
         checked = schema(spec, list(df.columns)).validate(df, lazy=True, inplace=True)
         if not failures:
@@ -476,8 +536,10 @@ def _validate_table(spec: TableSpec, raw: pd.DataFrame) -> tuple[pd.DataFrame, l
         fc = err.failure_cases
         fc = fc[fc["check"].notna()]
         # unparseable cells are already reported and now null: not "empty" as well
-        seen = pd.Series([c in bad_cells and i in bad_cells[c] for c, i in
-                          zip(fc["column"], fc["index"], strict=True)], index=fc.index, dtype=bool)
+        seen = pd.Series(False, index=fc.index)
+        for c, bad_index in bad_cells.items():
+            if len(bad_index):
+                seen |= (fc["column"] == c) & fc["index"].isin(bad_index)
         fc = fc[~(seen & (fc["check"] == "not_nullable"))]
         is_table = fc["schema_context"] == "DataFrameSchema"
         fc = fc.assign(column=fc["column"].where(~is_table, None))
@@ -540,6 +602,8 @@ def validate(frames: Mapping[str, pd.DataFrame]) -> ValidationReport:
             if not spec.optional:
                 failures.append(Failure(spec.name, "required table missing", 0))
             continue
+        if spec.name in NON_EMPTY and len(frames[spec.name]) == 0:
+            failures.append(Failure(spec.name, "required table is empty (no data rows)", 0))
         coerced[spec.name], table_failures = _validate_table(spec, frames[spec.name])
         failures += table_failures
     failures += _cross_checks(coerced, {k: v for k, v in frames.items() if k in coerced})
@@ -556,6 +620,12 @@ def empty_frame(name: str) -> pd.DataFrame:
 
 
 # ----------------------------------------------------------------------------- docs
+def _date_rule(c: Col) -> str:
+    if c.kind not in ("date", "datetime"):
+        return ""
+    return f"<= today + {PLANNED_YEARS} years" if c.planned else f"<= today + {OBSERVED_GRACE_DAYS} days"
+
+
 def contract_markdown() -> str:
     """The contract as markdown (docs/data-contract.md is this text; a test keeps them equal)."""
     out = [
@@ -570,6 +640,12 @@ def contract_markdown() -> str:
         "are nulls; dates are `YYYY-MM-DD`; booleans are `true`/`false`. Extra columns are ignored;",
         "a missing nullable column is read as all empty.",
         "",
+        "Values: numbers are finite (`inf`, `-inf`, `NaN` are refused); text holds no NUL character;",
+        "timestamps may carry an offset (`Z`, `+02:00`) and are stored as UTC; a date that has happened",
+        f"may be at most {OBSERVED_GRACE_DAYS} days after today, a planned one (end and close dates) at most",
+        f"{PLANNED_YEARS} years; a repeated header column is refused. These tables must have at least one",
+        f"row: {', '.join(NON_EMPTY)}.",
+        "",
         "## Rules across tables",
         "",
         *[f"- {r}" for r in CROSS_RULES],
@@ -583,7 +659,8 @@ def contract_markdown() -> str:
                      "unique" if c.unique else "",
                      f">= {c.ge:g}" if c.ge is not None else "",
                      f"<= {c.le:g}" if c.le is not None else "",
-                     f"matches `{c.pattern}`" if c.pattern else ""]
+                     f"matches `{c.pattern}`" if c.pattern else "",
+                     _date_rule(c)]
             fks = [f"references `{fk.table}.{fk.ref}`" for fk in spec.foreign_keys
                    if fk.column == c.name]
             rule_text = "; ".join(r for r in rules + fks if r)

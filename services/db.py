@@ -12,6 +12,7 @@ import io
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,27 @@ BULK_ROWS = 50_000  # above this, a load drops the table's indexes and rebuilds 
 
 class DatabaseUnavailable(RuntimeError):
     """The database cannot be reached (or its URL cannot be used). The message names the URL."""
+
+
+SQLITE_BUSY_MS = 30_000
+
+
+def explain_error(exc: BaseException, url: str | sa.URL | None = None) -> str:
+    """One sentence for a database error a person sees (no traceback): what happened and what to do."""
+    if isinstance(exc, DatabaseUnavailable):
+        return str(exc)
+    reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0] if str(exc) else type(exc).__name__
+    where = f" {mask_url(url)}" if url is not None else ""
+    if "database is locked" in reason or "database table is locked" in reason:
+        return (f"The SQLite database{where} is busy: another process (an import or a training run) has been "
+                f"writing to it for more than {SQLITE_BUSY_MS // 1000} s. Try again when it has finished.")
+    if isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError) and (
+            "no such table" in reason or "does not exist" in reason):
+        return (f"The database{where} is missing its tables (was it deleted or replaced?): {reason}. "
+                f"Seed or import the data again.")
+    if isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError | sa.exc.DisconnectionError):
+        return f"Lost the connection to the database{where}: {reason}. Check that it is running, then reload."
+    return f"The database{where} reported an error: {reason}"
 
 
 def mask_url(url: str | sa.URL) -> str:
@@ -68,7 +90,7 @@ IMPORTS = sa.Table(
     sa.Column("started_at", sa.DateTime, nullable=False),
     sa.Column("finished_at", sa.DateTime),
     sa.Column("source", sa.String, nullable=False),
-    sa.Column("status", sa.String, nullable=False),  # running | success | failed
+    sa.Column("status", sa.String, nullable=False),  # running | success | failed | interrupted
     sa.Column("n_rows", sa.Text),  # JSON: {table: rows}
     sa.Column("report", sa.Text),  # JSON: ValidationReport.as_dict() or {"error": ...}
 )
@@ -115,6 +137,10 @@ def _sqlite_setup(engine: Engine) -> None:
     @sa.event.listens_for(engine, "connect")
     def _connect(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.isolation_level = None
+        # WAL: readers never wait for a writer (a long import no longer blocks the pages); a writer waits
+        # up to SQLITE_BUSY_MS for another writer before "database is locked" (see `explain_error`)
+        dbapi_conn.execute("PRAGMA journal_mode=WAL")
+        dbapi_conn.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
         dbapi_conn.execute("PRAGMA synchronous=NORMAL")
 
     @sa.event.listens_for(engine, "begin")
@@ -127,7 +153,7 @@ def _create_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:" and not parsed.database.startswith("file:"):
             Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        engine = sa.create_engine(parsed, connect_args={"timeout": 30})
+        engine = sa.create_engine(parsed, connect_args={"timeout": SQLITE_BUSY_MS / 1000})
         _sqlite_setup(engine)
         return engine
     args = {"connect_timeout": 10} if parsed.get_backend_name() == "postgresql" else {}
@@ -238,9 +264,11 @@ def _insert(conn: Connection, table: sa.Table, df: pd.DataFrame) -> None:
         values = _storage_values(df.iloc[start:start + chunk_rows], table)
         if pg:
             buf = io.StringIO()
-            pd.DataFrame(values).to_csv(buf, index=False, header=False, na_rep="\\N")
+            # the null marker is random per chunk, so no cell (a literal \\N, say) can be read as null
+            null = f"fs-null-{uuid.uuid4().hex}"
+            pd.DataFrame(values).to_csv(buf, index=False, header=False, na_rep=null)
             buf.seek(0)
-            sql = f"COPY {prep.quote(table.name)} ({names}) FROM STDIN WITH (FORMAT csv, NULL '\\N')"
+            sql = f"COPY {prep.quote(table.name)} ({names}) FROM STDIN WITH (FORMAT csv, NULL '{null}')"
             conn.connection.dbapi_connection.cursor().copy_expert(sql, buf)  # same transaction
         elif conn.dialect.name == "sqlite":
             marks = ", ".join("?" * len(cols))
@@ -330,9 +358,10 @@ def _fetch(conn: Connection, sql: str, params: Mapping[str, Any]) -> pd.DataFram
         cursor = conn.connection.dbapi_connection.cursor()
         query = cursor.mogrify(compiled.string, compiled.params).decode()
         buf = io.StringIO()
-        cursor.copy_expert(f"COPY ({query}) TO STDOUT WITH (FORMAT csv, HEADER true, NULL '\\N')", buf)
+        null = f"fs-null-{uuid.uuid4().hex}"  # random: no stored text (a literal \\N, say) reads as null
+        cursor.copy_expert(f"COPY ({query}) TO STDOUT WITH (FORMAT csv, HEADER true, NULL '{null}')", buf)
         buf.seek(0)
-        return pd.read_csv(buf, dtype=str, keep_default_na=False, na_values=["\\N"])
+        return pd.read_csv(buf, dtype=str, keep_default_na=False, na_values=[null])
     return pd.read_sql(sa.text(sql), conn, params=dict(params))
 
 

@@ -1,33 +1,37 @@
 """Import: read CSV files (a folder or a zip), validate them all, then load in one transaction.
 
 Nothing in the data tables changes unless every table passes the contract. Every attempt is
-recorded in `imports` (and the failed rules in `validation_results`).
+recorded in `imports` (and the failed rules in `validation_results`): `running` from its start, then
+`success`, `failed` (refused, or crashed) or `interrupted` (Ctrl-C; or found running with its process gone).
+Reading the files and the limits on them: services/import_files.py.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import io
 import json
 import logging
+import os
 import time
 import uuid
-import zipfile
 from collections.abc import Mapping
-from pathlib import Path, PurePosixPath
-from typing import IO
+from pathlib import Path
 
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from services import contract, db
+from services import contract, db, process
+from services.import_files import ImportFileError, Limits, read_csv_folder, read_source, read_zip, short
+
+__all__ = ["ContractViolation", "ImportFileError", "ImportShrinkError", "Limits", "import_frames", "import_source",
+           "read_csv_folder", "read_source", "read_zip"]
 
 log = logging.getLogger(__name__)
 
 
-class ImportFileError(ValueError):
-    """Input files that cannot be read as the contract's CSV tables (the message names the files)."""
+class ImportShrinkError(ImportFileError):
+    """The import would remove more than the allowed share of the stored rows; nothing was changed."""
 
 
 class ContractViolation(Exception):
@@ -37,91 +41,6 @@ class ContractViolation(Exception):
         super().__init__(report.format())
         self.report = report
         self.import_id = import_id
-
-
-# ----------------------------------------------------------------------------- reading
-def _ignored(name: str) -> bool:
-    parts = PurePosixPath(name).parts
-    return any(p.startswith(".") or p == "__MACOSX" for p in parts)
-
-
-def _read_csv(label: str, handle: IO[bytes] | Path) -> pd.DataFrame:
-    try:
-        return pd.read_csv(handle, dtype=str, keep_default_na=False, na_values=[""],
-                           encoding="utf-8-sig")
-    except pd.errors.EmptyDataError as exc:
-        raise ImportFileError(f"{label}: the file is empty (no header row)") from exc
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
-        raise ImportFileError(f"{label}: cannot be read as a UTF-8 CSV file ({exc})") from exc
-
-
-def _collect(items: list[tuple[str, str]], where: str) -> dict[str, str]:
-    """Map table name -> file name; raise one ImportFileError listing every problem."""
-    problems, tables = [], {}
-    for name, kind in items:
-        if kind == "dir":
-            problems.append(f"{name}: unexpected folder (put the CSV files directly in {where})")
-        elif not name.lower().endswith(".csv"):
-            problems.append(f"{name}: not a CSV file (expected <table>.csv)")
-        else:
-            table = PurePosixPath(name).stem.strip().lower()
-            if table in tables:
-                problems.append(f"{name}: table {table} given twice ({tables[table]})")
-            tables[table] = name
-    if not tables and not problems:
-        problems.append(f"{where}: no CSV files found")
-    if problems:
-        raise ImportFileError("; ".join(problems))
-    return tables
-
-
-def read_csv_folder(path: str | Path) -> dict[str, pd.DataFrame]:
-    """Every `<table>.csv` in a folder, all cells as strings (empty cells as nulls)."""
-    folder = Path(path)
-    if not folder.is_dir():
-        raise ImportFileError(f"{folder}: not a folder")
-    items = [(p.name, "dir" if p.is_dir() else "file") for p in sorted(folder.iterdir())
-             if not _ignored(p.name)]
-    tables = _collect(items, str(folder))
-    return {table: _read_csv(str(folder / name), folder / name) for table, name in tables.items()}
-
-
-def read_zip(data: bytes | str | Path) -> dict[str, pd.DataFrame]:
-    """Every `<table>.csv` in a zip (at its root or inside one top folder)."""
-    label = "the zip file" if isinstance(data, bytes) else str(data)
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(data) if isinstance(data, bytes) else data)
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise ImportFileError(f"{label}: not a readable zip file ({exc})") from exc
-    with archive:
-        members = [m for m in archive.infolist() if not m.is_dir() and not _ignored(m.filename)]
-        tops = {PurePosixPath(m.filename).parts[0] for m in members}
-        strip = len(tops) == 1 and all(len(PurePosixPath(m.filename).parts) > 1 for m in members)
-        by_name = {}
-        for m in members:
-            parts = PurePosixPath(m.filename).parts[1 if strip else 0:]
-            by_name["/".join(parts)] = m
-        items = [(n.split("/")[0], "dir") if "/" in n else (n, "file") for n in by_name]
-        tables = _collect(sorted(set(items)), label)
-        frames = {}
-        for table, name in tables.items():
-            with archive.open(by_name[name]) as handle:
-                frames[table] = _read_csv(f"{label}: {name}", io.BytesIO(handle.read()))
-        return frames
-
-
-def read_source(source: str | Path | bytes) -> dict[str, pd.DataFrame]:
-    """A folder of CSVs, a zip file path or zip bytes."""
-    if isinstance(source, bytes) or str(source).lower().endswith(".zip"):
-        return read_zip(source)
-    path = Path(source)
-    if not path.exists():
-        raise ImportFileError(f"{path}: no such file or folder")
-    if path.is_file():
-        if zipfile.is_zipfile(path):
-            return read_zip(path)
-        raise ImportFileError(f"{path}: expected a folder of CSV files or a .zip of them")
-    return read_csv_folder(path)
 
 
 # ----------------------------------------------------------------------------- loading
@@ -136,14 +55,45 @@ def _log_row(import_id: str, started: dt.datetime, source: str, status: str,
             "report": json.dumps(report, default=str)}
 
 
-def record_failure(engine: Engine, source: str, report: contract.ValidationReport | None = None,
-                   error: str | None = None, started: dt.datetime | None = None) -> str:
-    """Log a failed import (and its failed rules) in its own transaction; returns its import_id."""
+def start_import(engine: Engine, source: str, started: dt.datetime | None = None) -> str:
+    """Log an import as `running` (with its process, see services.process) before anything is read; an earlier
+    import still marked running whose process has ended is marked `interrupted` first."""
+    mark_interrupted(engine)
     import_id = uuid.uuid4().hex
+    with engine.begin() as conn:
+        conn.execute(db.IMPORTS.insert(), [{**_log_row(import_id, started or _now(), source, "running", {},
+                                                       {"owner": process.stamp()}), "finished_at": None}])
+    return import_id
+
+
+def mark_interrupted(engine: Engine) -> list[str]:
+    """Imports logged `running` whose process is gone (killed, crashed): marked `interrupted`. Their load was
+    one transaction, so nothing of them was stored. Returns their ids."""
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(db.IMPORTS.c.import_id, db.IMPORTS.c.report)
+                            .where(db.IMPORTS.c.status == "running")).all()
+    dead = [r.import_id for r in rows if not process.alive(json.loads(r.report or "{}").get("owner"))]
+    if dead:
+        with engine.begin() as conn:
+            conn.execute(db.IMPORTS.update().where(db.IMPORTS.c.import_id.in_(dead)).values(
+                status="interrupted", finished_at=_now(), report=json.dumps(
+                    {"ok": False, "error": "the import process ended before finishing (killed or crashed); "
+                                           "nothing of it was loaded"})))
+        log.warning("%d import(s) were interrupted: %s", len(dead), ", ".join(dead))
+    return dead
+
+
+def record_failure(engine: Engine, source: str, report: contract.ValidationReport | None = None,
+                   error: str | None = None, started: dt.datetime | None = None, import_id: str | None = None,
+                   status: str = "failed") -> str:
+    """Log a failed import (and its failed rules) in its own transaction, replacing its `running` row when
+    `import_id` is given; returns its import_id."""
+    import_id = import_id or uuid.uuid4().hex
     body = report.as_dict() if report is not None else {"ok": False, "error": error}
     counts = report.row_counts if report is not None else {}
     with engine.begin() as conn:
-        conn.execute(db.IMPORTS.insert(), [_log_row(import_id, started or _now(), source, "failed",
+        conn.execute(db.IMPORTS.delete().where(db.IMPORTS.c.import_id == import_id))
+        conn.execute(db.IMPORTS.insert(), [_log_row(import_id, started or _now(), source, status,
                                                    counts, body)])
         rules = [{"import_id": import_id, "table_name": f.table, "rule": f.rule,
                   "failed_count": f.failed_count, "sample": json.dumps(f.sample, default=str)}
@@ -156,49 +106,104 @@ def record_failure(engine: Engine, source: str, report: contract.ValidationRepor
     return import_id
 
 
+def _record_crash(engine: Engine, source: str, import_id: str, started: dt.datetime, exc: BaseException) -> None:
+    """An import that raised something unexpected (or was interrupted): logged, never silently `running`."""
+    status = "interrupted" if isinstance(exc, KeyboardInterrupt | SystemExit) else "failed"
+    try:
+        record_failure(engine, source, error=f"the import crashed: {type(exc).__name__}: {short(exc)}",
+                       started=started, import_id=import_id, status=status)
+    except Exception:  # the database itself may be what failed
+        log.exception("could not log the failed import %s", import_id)
+
+
+def max_shrink() -> float:
+    """The share of stored contract rows an import may remove without confirmation (FORESIGHT_IMPORT_MAX_SHRINK)."""
+    raw = os.environ.get("FORESIGHT_IMPORT_MAX_SHRINK", "").strip()
+    try:
+        return float(raw) if raw else 0.5
+    except ValueError:
+        raise ImportFileError(f"FORESIGHT_IMPORT_MAX_SHRINK={raw!r} is not a number between 0 and 1") from None
+
+
+def _check_shrink(engine: Engine, data: Mapping[str, pd.DataFrame]) -> None:
+    with engine.connect() as conn:
+        stored = sum(conn.execute(sa.text(f'SELECT COUNT(*) FROM "{s.name}"')).scalar() or 0 for s in contract.TABLES)
+    new = sum(len(data[s.name]) for s in contract.TABLES)
+    share = max_shrink()
+    if stored and new < stored * (1 - share):
+        raise ImportShrinkError(
+            f"the import would replace {stored:,} stored rows by {new:,} ({1 - new / stored:.0%} fewer, more than "
+            f"the {share:.0%} allowed without confirmation); nothing was changed. Confirm the replacement "
+            f"(`import --allow-shrink` on the command line, the confirmation box on the Data page)")
+
+
 def import_frames(frames: Mapping[str, pd.DataFrame], source: str, engine: Engine | None = None,
-                  extra_tables: Mapping[str, pd.DataFrame] | None = None) -> contract.ValidationReport:
+                  extra_tables: Mapping[str, pd.DataFrame] | None = None,
+                  allow_shrink: bool = True, import_id: str | None = None) -> contract.ValidationReport:
     """Validate every contract table, then replace them all (and `extra_tables`) in one transaction.
 
     Absent optional tables are loaded empty; `truth_*` tables not in `extra_tables` are dropped
     (they describe the previous dataset). Raises ContractViolation, with nothing changed, on any
-    failed rule. Returns the report (row counts per table)."""
+    failed rule, and ImportShrinkError unless `allow_shrink` when the import would remove more than
+    `max_shrink()` of the stored rows. Every outcome, a crash included, is logged in `imports` under
+    `import_id` (started here when not given). Returns the report (row counts per table)."""
     engine = engine or db.get_engine()
     started, t0 = _now(), time.perf_counter()
+    import_id = import_id or start_import(engine, source, started)
+    try:
+        return _validate_and_load(frames, source, engine, extra_tables, allow_shrink, import_id, started, t0)
+    except (ContractViolation, ImportFileError):
+        raise  # logged already
+    except BaseException as exc:  # a database error, a crash, Ctrl-C
+        _record_crash(engine, source, import_id, started, exc)
+        raise
+
+
+def _validate_and_load(frames: Mapping[str, pd.DataFrame], source: str, engine: Engine,
+                       extra_tables: Mapping[str, pd.DataFrame] | None, allow_shrink: bool, import_id: str,
+                       started: dt.datetime, t0: float) -> contract.ValidationReport:
     log.info("Validating %d table(s) against the data contract...", len(frames))
     report = contract.validate(frames)
     if not report.ok:
-        import_id = record_failure(engine, source, report, started=started)
+        record_failure(engine, source, report, started=started, import_id=import_id)
         log.info("Rejected: %d rule(s) failed (import %s)", len(report.failures), import_id)
         raise ContractViolation(report, import_id)
     data = {spec.name: report.frames.get(spec.name, contract.empty_frame(spec.name))
             for spec in contract.TABLES}
+    if not allow_shrink:
+        try:
+            _check_shrink(engine, data)
+        except ImportShrinkError as exc:
+            record_failure(engine, source, error=str(exc), started=started, import_id=import_id)
+            raise
     data.update(extra_tables or {})
     stale = [t for t in db.table_names(engine) if t.startswith("truth_") and t not in data]
     total = sum(len(df) for df in data.values())
     log.info("Loading %d table(s), %s rows, in one transaction...", len(data), f"{total:,}")
-    import_id = uuid.uuid4().hex
-    try:
-        with engine.begin() as conn:
-            counts = db.write_tables(conn, data, drop=stale)
-            report.row_counts = counts
-            conn.execute(db.IMPORTS.insert(), [_log_row(import_id, started, source, "success",
-                                                       counts, report.as_dict())])
-    except sa.exc.SQLAlchemyError as exc:
-        record_failure(engine, source, error=f"loading failed: {exc}", started=started)
-        raise
+    with engine.begin() as conn:
+        counts = db.write_tables(conn, data, drop=stale)
+        report.row_counts = counts
+        conn.execute(db.IMPORTS.delete().where(db.IMPORTS.c.import_id == import_id))
+        conn.execute(db.IMPORTS.insert(), [_log_row(import_id, started, source, "success",
+                                                   counts, report.as_dict())])
     log.info("Loaded in %.1fs (import %s)", time.perf_counter() - t0, import_id)
     return report
 
 
 def import_source(source: str | Path | bytes, engine: Engine | None = None,
-                  label: str | None = None) -> contract.ValidationReport:
-    """Read a folder or zip and import it; unreadable files are recorded as a failed import too."""
+                  label: str | None = None, allow_shrink: bool = False) -> contract.ValidationReport:
+    """Read a folder or zip and import it; unreadable files are recorded as a failed import too.
+    An import that would remove more than `max_shrink()` of the stored rows needs `allow_shrink`."""
     engine = engine or db.get_engine()
     label = label or (str(source) if not isinstance(source, bytes) else "upload")
+    started = _now()
+    import_id = start_import(engine, label, started)
     try:
         frames = read_source(source)
     except ImportFileError as exc:
-        record_failure(engine, label, error=str(exc))
+        record_failure(engine, label, error=str(exc), started=started, import_id=import_id)
         raise
-    return import_frames(frames, label, engine)
+    except BaseException as exc:
+        _record_crash(engine, label, import_id, started, exc)
+        raise
+    return import_frames(frames, label, engine, allow_shrink=allow_shrink, import_id=import_id)

@@ -108,6 +108,7 @@ def available_jobs() -> list[ModuleType]:
 
 def train_all(engine: Engine, as_of: pd.Timestamp | None = None, only: list[str] | None = None,
               force: bool = False) -> dict[str, dict]:
+    registry.clean_interrupted(engine)  # rows of a run that was killed half-way
     as_of = pd.Timestamp(as_of) if as_of is not None else data_as_of(engine)
     fp = fingerprint(engine, as_of)
     results: dict[str, dict] = {}
@@ -121,6 +122,7 @@ def train_all(engine: Engine, as_of: pd.Timestamp | None = None, only: list[str]
         version = registry.new_version(job.MODEL, as_of)
         log.info("[%d/%d] training %s (%s, as of %s)", i, len(jobs), job.MODEL, version.version, as_of.date())
         t0 = time.perf_counter()
+        registry.start(engine, version)
         try:
             metrics, artifact = job.run(engine, version, inputs)
             metrics = {**metrics, "train_seconds": round(time.perf_counter() - t0, 2)}

@@ -7,8 +7,10 @@ status update in `model_versions`), and a failed or rejected run never shows.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+import re
 import subprocess
 import uuid
 from dataclasses import dataclass, field
@@ -16,16 +18,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import joblib
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from services import artifacts, process
+from services.artifacts import ArtifactError
 from services.config import ARTIFACTS_DIR, REPO_ROOT
 from services.results import SQL_TYPES, ResultTable
 
 log = logging.getLogger(__name__)
 VERSIONS = "model_versions"
+_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,79}$")
+_COLUMNS_CHECKED: set[str] = set()
 
 
 @dataclass
@@ -35,10 +40,20 @@ class Version:
     as_of: pd.Timestamp
     params: dict[str, Any] = field(default_factory=dict)
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC).replace(tzinfo=None))
+    artifact_sha256: str | None = None  # set by save_artifact, recorded by record
 
     @property
     def artifact_path(self) -> Path:
-        return ARTIFACTS_DIR / self.model / f"{self.version}.joblib"
+        return artifact_file(self.model, self.version)
+
+
+def artifact_file(model: str, version: str) -> Path:
+    """Where a version's artifact lives: always under the artifact folder, named from model and version only
+    (a path stored in the database is never followed)."""
+    for name in (model, version):
+        if not _NAME.match(str(name)) or ".." in str(name):
+            raise ArtifactError(f"refusing artifact name {name!r}: letters, digits, '_', '-' and '.' only")
+    return ARTIFACTS_DIR / model / f"{version}.npz"
 
 
 def code_version() -> str:
@@ -67,27 +82,58 @@ def _ensure_versions(engine: Engine) -> sa.Table:
         sa.Column("data_fingerprint", sa.Text),
         sa.Column("params", sa.Text),
         sa.Column("metrics", sa.Text),
-        sa.Column("artifact_path", sa.Text),
-        sa.Column("status", sa.String(20), nullable=False),  # active, retired, rejected, failed, rolled_back
+        sa.Column("artifact_path", sa.Text),  # informational; loading uses artifact_file(model, version)
+        sa.Column("artifact_sha256", sa.String(64)),
+        sa.Column("status", sa.String(20), nullable=False),  # running, active, retired, rejected, failed, rolled_back
         sa.Column("note", sa.Text),
     )
     md.create_all(engine, checkfirst=True)
+    key = engine.url.render_as_string(hide_password=True)
+    if key not in _COLUMNS_CHECKED:  # a registry created before content hashes: add the column once
+        with engine.begin() as conn:
+            if "artifact_sha256" not in {c["name"] for c in sa.inspect(conn).get_columns(VERSIONS)}:
+                conn.execute(sa.text(f'ALTER TABLE "{VERSIONS}" ADD COLUMN artifact_sha256 VARCHAR(64)'))
+        _COLUMNS_CHECKED.add(key)
     return t
 
 
 def save_artifact(version: Version, obj: Any) -> Path:
+    """Store `obj` code-free (services.artifacts) and remember its sha256 for `record` to register."""
+    data = artifacts.dumps(obj)
     path = version.artifact_path
     path.parent.mkdir(parents=True, exist_ok=True)
-    joblib.dump(obj, path)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)
+    version.artifact_sha256 = hashlib.sha256(data).hexdigest()
     return path
 
 
 def load_artifact(engine: Engine, model: str, version: str | None = None) -> Any:
+    """The artifact of `version` (default: the active one), after checking its sha256 against the one recorded
+    at training. Versions trained before hashes were recorded are refused: retrain them."""
     version = version or active_version(engine, model)
     if version is None:
         raise LookupError(f"no active {model} model: run `python -m services.cli train`")
-    row = versions(engine, model).set_index("version").loc[version]
-    return joblib.load(row["artifact_path"])
+    rows = versions(engine, model)
+    rows = rows[rows.version == version]
+    if rows.empty:
+        raise LookupError(f"no {model} version {version!r}; see `python -m services.cli models list`")
+    expected = rows.iloc[0]["artifact_sha256"]
+    if not isinstance(expected, str) or not expected:
+        raise ArtifactError(f"{version} was trained before artifacts carried a content hash, so it is not "
+                            f"loaded: retrain with `python -m services.cli train`")
+    path = artifact_file(model, version)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ArtifactError(f"the artifact of {version} is missing ({exc.strerror}): retrain with "
+                            f"`python -m services.cli train`") from None
+    if hashlib.sha256(data).hexdigest() != expected:
+        raise ArtifactError(f"the artifact file of {version} does not match the hash recorded at training "
+                            f"(it was changed or replaced); refusing to load it: retrain with "
+                            f"`python -m services.cli train`")
+    return artifacts.loads(data)
 
 
 def write_results(engine: Engine, table: ResultTable | str, frame: pd.DataFrame, version: Version) -> int:
@@ -130,10 +176,46 @@ def _kind(s: pd.Series) -> str:
     return "date" if pd.api.types.is_datetime64_any_dtype(s) else "text"
 
 
+def start(engine: Engine, version: Version) -> None:
+    """Log `version` as `running` (with its process) before its job writes any result row, so that rows of a
+    run that is killed can be found and deleted by the next run (`clean_interrupted`)."""
+    t = _ensure_versions(engine)
+    with engine.begin() as conn:
+        conn.execute(t.insert().values(
+            version=version.version, model=version.model, created_at=version.created_at,
+            as_of=version.as_of.date(), code_version=code_version(), params=json.dumps(version.params, default=str),
+            metrics="{}", status="running", note=json.dumps({"owner": process.stamp()})))
+
+
+def clean_interrupted(engine: Engine) -> list[str]:
+    """Versions left `running` by a process that has ended (a killed or crashed `train`): their result rows
+    are deleted and they are marked `failed`. Returns them."""
+    v = versions(engine)
+    dead = [str(r.version) for r in v[v.status == "running"].itertuples()
+            if not process.alive(_owner(r.note))]
+    t = _ensure_versions(engine)
+    for version in dead:
+        n = discard_results(engine, version)
+        with engine.begin() as conn:
+            conn.execute(t.update().where(t.c.version == version).values(
+                status="failed", note=f"interrupted: the training process ended before finishing (killed?); "
+                                      f"its {n} result row(s) were deleted"))
+        log.warning("cleaned the interrupted version %s (%d result rows deleted)", version, n)
+    return dead
+
+
+def _owner(note: str | None) -> dict | None:
+    try:
+        return json.loads(note or "").get("owner")
+    except (ValueError, AttributeError):
+        return None
+
+
 def record(engine: Engine, version: Version, metrics: dict[str, Any], fingerprint: dict[str, Any],
            status: str, note: str = "") -> None:
     t = _ensure_versions(engine)
     with engine.begin() as conn:
+        conn.execute(t.delete().where(t.c.version == version.version))  # its `running` row, if started
         if status == "active":
             conn.execute(t.update().where((t.c.model == version.model) & (t.c.status == "active"))
                          .values(status="retired"))
@@ -142,7 +224,7 @@ def record(engine: Engine, version: Version, metrics: dict[str, Any], fingerprin
             as_of=version.as_of.date(), code_version=code_version(),
             data_fingerprint=json.dumps(fingerprint, default=str), params=json.dumps(version.params, default=str),
             metrics=json.dumps(metrics, default=float), artifact_path=str(version.artifact_path),
-            status=status, note=note))
+            artifact_sha256=version.artifact_sha256, status=status, note=note))
 
 
 def set_status(engine: Engine, model: str, version: str, status: str) -> None:

@@ -63,5 +63,12 @@ def artifact(url: str, model: str, version: str) -> Any:
 
 
 def active_artifact(url: str, model: str) -> Any:
+    """The active version's model; a refused artifact (no or wrong content hash) stops the page with why."""
     version = registry.active_version(engine_for(url), model)
-    return None if version is None else artifact(url, model, version)
+    if version is None:
+        return None
+    try:
+        return artifact(url, model, version)
+    except registry.ArtifactError as exc:
+        st.warning(str(exc))
+        st.stop()

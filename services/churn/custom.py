@@ -39,11 +39,19 @@ class TableError(ValueError):
 
 
 def read_source(source: str, engine: Engine) -> pd.DataFrame:
-    """A CSV file path, or the name of a table in the database."""
-    if source.lower().endswith(".csv") or Path(source).exists():
-        if not Path(source).exists():
+    """A local `.csv` file, or the name of a table in the database. Nothing else is read (no other file, no
+    URL), and a file that fails to parse is reported without quoting any of its content."""
+    path = Path(source)
+    if source.lower().endswith(".csv") or path.exists() or "://" in source:
+        if "://" in source or path.suffix.lower() != ".csv":
+            raise TableError(f"{source}: only local CSV files (ending .csv) or database tables are read")
+        if not path.is_file():
             raise TableError(f"file not found: {source}")
-        return pd.read_csv(source)
+        try:
+            with path.open("rb") as handle:
+                return pd.read_csv(handle)
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as exc:
+            raise TableError(f"{source}: cannot be read as a CSV file ({type(exc).__name__})") from None
     if not sa.inspect(engine).has_table(source):
         raise TableError(f"{source!r} is neither a CSV file nor a table in the database")
     with engine.connect() as conn:

@@ -68,7 +68,8 @@ def run(engine: Engine, version: registry.Version, run_inputs: Any = None) -> tu
     now = nodes[(nodes.kind == "live") & (nodes.origin_date == as_of) & (nodes.role == "cro")
                 & (nodes.product_id == fe.ALL)]
     log.info("forecast for %s: P50 %.0f", now.quarter.tolist(), now.p50_usd.sum())
-    return metrics, {"winprob": wp, "runrate": rr}
+    # the run-rate model (MLForecast holds functions) is refitted every run and never loaded: not stored
+    return metrics, {"winprob": wp}
 
 
 def backtest(data: fd.SalesData, hf: pd.DataFrame, tree: fe.Tree, as_of: pd.Timestamp,
