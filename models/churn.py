@@ -73,7 +73,7 @@ class ChurnClassifier(BaseEstimator, ClassifierMixin):
                  min_child_samples: int = 50, subsample: float = 0.8, colsample_bytree: float = 0.8,
                  reg_lambda: float = 1.0, n_jobs: int = 2, random_state: int = 0, linear_init: bool = True,
                  early_stopping_rounds: int = 50, calibrate: bool = True, monotone: dict[str, int] | None = None,
-                 fit_on_cal: bool = True) -> None:
+                 fit_on_cal: bool = True, min_calibration_events: int = 0) -> None:
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
         self.num_leaves = num_leaves
@@ -88,6 +88,7 @@ class ChurnClassifier(BaseEstimator, ClassifierMixin):
         self.calibrate = calibrate
         self.monotone = monotone
         self.fit_on_cal = fit_on_cal
+        self.min_calibration_events = min_calibration_events
 
     def _booster(self, n_estimators: int) -> lgb.LGBMClassifier:
         return lgb.LGBMClassifier(
@@ -208,9 +209,8 @@ class ChurnClassifier(BaseEstimator, ClassifierMixin):
             log.info("churn classifier: logistic logit + %d trees", n_trees)
         self.calibration_ = (1.0, 0.0)
         if has_cal and self.calibrate:
-            raw = self.decision_function(X_cal).reshape(-1, 1)
-            lr = LogisticRegression(C=1e6).fit(raw, np.asarray(y_cal).astype(int))
-            self.calibration_ = (float(lr.coef_[0, 0]), float(lr.intercept_[0]))
+            self.calibration_ = _platt(self.decision_function(X_cal), np.asarray(y_cal).astype(int),
+                                       self.min_calibration_events)
         self.classes_ = np.array([0, 1])
         return self
 
@@ -237,6 +237,24 @@ class ChurnClassifier(BaseEstimator, ClassifierMixin):
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
+
+
+def _platt(raw: np.ndarray, y: np.ndarray, min_events: int = 0) -> tuple[float, float]:
+    """Platt scaling (slope, intercept) of raw log-odds. With fewer than `min_events` of the rarer class, or
+    a slope that is not positive (a slice too small to rank on), only the intercept is refitted (slope 1:
+    the base rate is moved to the slice's, the ranking is kept)."""
+    events = int(min(y.sum(), len(y) - y.sum()))
+    if events >= max(min_events, 1):
+        lr = LogisticRegression(C=1e6).fit(raw.reshape(-1, 1), y)
+        if lr.coef_[0, 0] > 0:
+            return float(lr.coef_[0, 0]), float(lr.intercept_[0])
+    if events == 0:
+        return 1.0, 0.0
+    lo, hi = -20.0, 20.0  # intercept b with mean(sigmoid(raw + b)) == mean(y), by bisection
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if np.mean(1 / (1 + np.exp(-(raw + mid)))) < y.mean() else (lo, mid)
+    return 1.0, float((lo + hi) / 2)
 
 
 def logistic_baseline(X: pd.DataFrame) -> object:

@@ -89,11 +89,8 @@ def churn_whatif() -> None:
         v = values.get(f)
         if v is None or pd.isna(v):
             continue
-        if f == "csm_actions_180d":
-            new = cols[i % 3].number_input(feature_catalog.describe(f).label, 0, 50, int(v), key=f"wb_wi_{subject}_{f}")
-        else:
-            new = cols[i % 3].slider(feature_catalog.describe(f).label, 0.0, 1.0, float(min(max(v, 0), 1)), 0.01,
-                                     key=f"wb_wi_{subject}_{f}")
+        new = cols[i % 3].slider(feature_catalog.describe(f).label, 0.0, 1.0, float(min(max(v, 0), 1)), 0.01,
+                                 key=f"wb_wi_{subject}_{f}")
         if abs(float(new) - float(v)) > 1e-9:
             edits[f] = float(new)
     p0 = float(svc.churn_predict(model_, [values])[0][0])

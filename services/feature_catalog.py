@@ -107,7 +107,7 @@ def _window(months_to_renewal: Any, width: int = 3) -> str:
     """Where the renewal-anchored window lies for this row: 6-8 months before the renewal, never after t."""
     if _missing(months_to_renewal) or float(months_to_renewal) >= 6:
         return f"over the last {width} months"
-    end = int(round(6 - float(months_to_renewal)))
+    end = round(6 - float(months_to_renewal))
     if end <= 0:
         return f"over the last {width} months"
     return f"{end}-{end + width - 1} months ago ({6}-{6 + width - 1} months before the renewal)"

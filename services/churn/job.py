@@ -40,7 +40,7 @@ from services.gates import Gate
 
 log = logging.getLogger(__name__)
 MODEL = T.MODEL
-FULL_MONTHS, MIN_MONTHS = 29, 18
+FULL_MONTHS, MIN_MONTHS = 34, 18
 LAYOUTS = {  # history months before the first row, months of renewal outcomes tested, test dates, calibration
     "full": {"feature_months": 6, "eval_months": 12, "test_dates": 3, "cal_months": 3},
     "short": {"feature_months": 3, "eval_months": 6, "test_dates": 2, "cal_months": 2},
@@ -54,6 +54,7 @@ CATEGORICAL_REASONS = ("adoption_cluster",)
 MIN_FEATURE_COVERAGE = 0.5  # a feature measured on fewer training rows than this is left out
 # shallow trees: the renewal decision is close to additive in log-odds (tuned out of time on the demo)
 MODEL_PARAMS = {"num_leaves": 4, "n_estimators": 600, "min_child_samples": 100, "colsample_bytree": 0.5}
+MIN_CALIBRATION_EVENTS = 40  # churned renewals x rows; fewer: only the base rate is recalibrated
 MIN_CLUSTER_COVERAGE = 0.9  # use the adoption cluster as a feature only if known on most training rows
 
 
@@ -125,7 +126,8 @@ def select_features(rows: pd.DataFrame, mode: str) -> tuple[list[str], dict[str,
 
 def fit_model(fit: pd.DataFrame, cal: pd.DataFrame, cols: list[str]) -> ChurnClassifier:
     mono = {c: feature_catalog.direction(c) for c in cols if feature_catalog.direction(c)}
-    model = ChurnClassifier(**MODEL_PARAMS, monotone=mono, fit_on_cal=False)
+    model = ChurnClassifier(**MODEL_PARAMS, monotone=mono, fit_on_cal=False,
+                            min_calibration_events=MIN_CALIBRATION_EVENTS)
     model.fit(fit[cols], fit.label_churn, cal[cols], cal.label_churn, groups=fit.account_id.to_numpy())
     numeric = [c for c in cols if pd.api.types.is_numeric_dtype(fit[c])]
     renewed = fit[fit.label_churn == 0]

@@ -29,9 +29,9 @@ from services.forecast import tables as forecast_tables
 MODELS = {"churn": "Churn risk (accounts)", "adoption_margin": "Adoption cluster (accounts)",
           "winprob": "Win probability (opportunities)", "forecast_node": "Forecast (people)"}
 HEALTHY = ("Healthy", "Expansion-ready")
-ACTIONABLE = re.compile(r"use_.+_now|breadth_3m|jobs_3m|csm_actions_180d")
+# what the customer does (never CSM actions: they are the treatment, not a feature of the risk)
+ACTIONABLE = re.compile(r"use_.+_now|breadth_3m|jobs_3m")
 STEPS_SHARE = np.round(np.arange(0.05, 0.55, 0.05), 2)
-STEPS_COUNT = np.arange(1, 6)
 
 
 def available(engine: Engine) -> list[str]:
@@ -172,8 +172,6 @@ def _candidates(values: dict[str, Any], feature: str) -> np.ndarray:
     v = values.get(feature)
     if v is None or pd.isna(v):
         return np.zeros(0)
-    if feature == "csm_actions_180d":
-        return float(v) + STEPS_COUNT
     steps = np.unique(np.clip(float(v) + STEPS_SHARE, 0, 1.0))
     return steps[steps > float(v)]
 
@@ -193,7 +191,7 @@ def suggest_churn(model: Any, values: dict[str, Any], tiers: dict[str, float], m
             break
         rows = [apply_edits(cur, {f: c}) for f, c in cands]
         p = churn_predict(model, rows)[0]
-        size = np.array([(c - float(cur[f])) / (5.0 if f == "csm_actions_180d" else 0.5) for f, c in cands])
+        size = np.array([(c - float(cur[f])) / 0.5 for f, c in cands])
         crossed = np.array([tier_of(float(q), tiers) != t0 for q in p])
         if crossed.any():
             i = int(np.flatnonzero(crossed)[np.argmin(size[crossed])])
