@@ -4,7 +4,8 @@ Stored explanations come from `services.explain.job` (active `explain` version).
 single row on demand with the active model (churn: probability, tier and TreeSHAP; adoption: cluster
 and margin decomposition), milliseconds per call. Churn what-if edits keep the account consistent:
 changing a usage level (`use_*_now`) by d moves its 3- and 6-month trends by d and its 3-month mean by
-d/3. Suggestions search the actionable signals for the smallest change that lowers the risk tier (churn)
+d/3, and the renewal-anchored window with them when that window is the latest 3 months (renewal 6 or
+more months away). Suggestions search the actionable signals for the smallest change that lowers the risk tier (churn)
 or moves the account into a healthy cluster (adoption).
 """
 from __future__ import annotations
@@ -23,6 +24,7 @@ from models.adoption import SIGNALS, AdoptionClusters
 from services import feature_catalog, registry
 from services.adoption import tables as adoption_tables
 from services.churn import tables as churn_tables
+from services.churn.features import PRE_RENEWAL_LAG
 from services.explain import tables as T
 from services.forecast import tables as forecast_tables
 
@@ -129,8 +131,11 @@ def actionable(features: list[str]) -> list[str]:
 
 
 def apply_edits(values: dict[str, Any], edits: dict[str, float]) -> dict[str, Any]:
-    """The row with `edits` applied (usage levels carry their trends and 3-month mean along)."""
+    """The row with `edits` applied (usage levels carry their trends and 3-month mean along, and the
+    renewal-anchored window too when it is the latest 3 months: the renewal is 6 months away or more)."""
     out = dict(values)
+    months = out.get("months_to_renewal")
+    window_is_now = months is not None and not pd.isna(months) and float(months) >= PRE_RENEWAL_LAG
     for f, new in edits.items():
         if f not in out:
             raise ValueError(f"unknown feature {f!r}")
@@ -139,8 +144,11 @@ def apply_edits(values: dict[str, Any], edits: dict[str, float]) -> dict[str, An
         m = re.fullmatch(r"use_(.+)_now", f)
         if m and old is not None and not pd.isna(old):
             d = float(new) - float(old)
-            for dep, w in ((f"use_{m.group(1)}_trend_3m", 1.0), (f"use_{m.group(1)}_trend_6m", 1.0),
-                           (f"use_{m.group(1)}_3m", 1 / 3)):
+            deps = [(f"use_{m.group(1)}_trend_3m", 1.0), (f"use_{m.group(1)}_trend_6m", 1.0),
+                    (f"use_{m.group(1)}_3m", 1 / 3)]
+            if window_is_now:
+                deps += [(f"use_{m.group(1)}_pre_renewal", 1 / 3), (f"use_{m.group(1)}_pre_renewal_trend", 1.0)]
+            for dep, w in deps:
                 if dep in out and out[dep] is not None and not pd.isna(out[dep]):
                     out[dep] = float(out[dep]) + w * d
     return out
