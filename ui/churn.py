@@ -8,6 +8,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from services.churn import read as svc
+from services.churn import worklist
 from services.hierarchy import Scope
 from ui.charts import _layout
 from ui.data import engine_for
@@ -122,3 +123,8 @@ def group_waterfall(contrib: pd.DataFrame, title: str = "Why this risk: contribu
     fig.update_yaxes(autorange="reversed")
     fig.update_xaxes(title="log-odds of churn (model scale, before calibration)")
     return _layout(fig, title, height=360)
+
+
+@st.cache_data(ttl=TTL, max_entries=8, show_spinner=False)
+def reason_groups(url: str) -> pd.Series:
+    return worklist.top_reason_groups(engine_for(url))
