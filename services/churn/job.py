@@ -75,15 +75,16 @@ class Plan:
 
 def plan(as_of: pd.Timestamp, month0: pd.Period) -> Plan:
     """The layout of the backtest for the months of usage the data holds (ValueError when too few)."""
-    months = int(pd.Timestamp(as_of).to_period("M").ordinal - month0.ordinal + 1)
+    last_month = (pd.Timestamp(as_of) + pd.Timedelta(days=1)).to_period("M") - 1  # the last complete month
+    months = int(last_month.ordinal - month0.ordinal + 1)
     if months < MIN_MONTHS:
         s = LAYOUTS["short"]
         raise ValueError(
             f"churn needs at least {MIN_MONTHS} months of usage history; found {months}. It uses "
-            f"{s['feature_months']} months before the first training month-end (3-month trends), "
-            f"{MIN_FIT_MONTHS + s['cal_months']} months of renewal outcomes to fit and calibrate on, and "
-            f"{s['eval_months'] + s['test_dates']} months to test on renewals up to {s['eval_months']} months "
-            f"ahead whose outcome is known")
+            f"{s['feature_months']} months of usage before the first training month-end (3-month trends), "
+            f"{MIN_FIT_MONTHS + s['cal_months']} months of renewal outcomes to fit and calibrate on, "
+            f"{s['test_dates']} test month-ends, and the {s['eval_months'] + 1} months after them in which the "
+            f"outcome of their renewals up to {s['eval_months']} months ahead becomes known")
     mode = "full" if months >= FULL_MONTHS else "short"
     lay = LAYOUTS[mode]
     first = (month0 + lay["feature_months"]).to_timestamp(how="end").normalize()

@@ -97,3 +97,19 @@ def test_churn_page_worklist_team_view_and_renewal_filter(churn_db_url: str, run
     assert team["accounts"].sum() == risk.csm_id.notna().sum()
     assert team["expected_arr_at_risk_usd"].sum() == pytest.approx(
         risk.loc[risk.csm_id.notna(), "expected_arr_at_risk_usd"].sum())
+
+
+def test_churn_trains_and_shows_on_18_months_of_history(demo_copy, run_app) -> None:
+    from fixtures import demo_db
+
+    from services import registry
+
+    engine = get_engine(demo_copy(demo_db.SHORT_HISTORY))
+    m = registry.active_metrics(engine, "churn")
+    assert m["history_mode"] == "short" and m["history_months"] == 18 and m["eval_months"] == 6
+    assert any(f.endswith("_6m") for f in m["features_left_out"]) and m["n_test"] > 0
+    risk = churn.at_risk(engine)
+    assert len(risk) > 100 and risk.probability.gt(0).all()
+    at = run_app("pages/churn_risk.py")
+    assert not at.exception
+    assert len(at.dataframe[0].value) == len(risk)
