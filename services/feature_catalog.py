@@ -140,7 +140,11 @@ def reason(feature: str, row: Mapping[str, Any], typical: Any = None) -> str:
         return text
     info = describe(feature)
     v = float(typical)
-    if "%}" not in info.template:
+    if feature == "arr_log":
+        shown = _usd(math.expm1(v))
+    elif feature == "tenure_years":
+        shown = f"{v:.1f} years"
+    elif "%}" not in info.template:
         shown = f"{v:.1f}"
     else:
         shown = f"{100 * v:+.0f} points" if "trend" in feature else f"{v:.0%}"
