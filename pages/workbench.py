@@ -172,6 +172,12 @@ with card:
         if mc.get("training_window"):
             st.write(f"Training window {mc['training_window'][0]} to {mc['training_window'][1]}; "
                      f"out-of-time test {mc['test_window'][0]} to {mc['test_window'][1]}")
+        h = mc.get("history") or {}
+        if h.get("mode"):
+            left = ", ".join(h.get("features_left_out") or []) or "none"
+            st.write(f"History: {h['months']} months of usage ({h['mode']} layout): renewals up to "
+                     f"{h['eval_months']} months ahead tested; features left out: {left}. Production model "
+                     f"refitted on {h['production_window'][0]} to {h['production_window'][1]}.")
         if mc.get("cut_offs"):
             st.write("Risk tiers: " + ", ".join(f"{k} ≥ {v:.0%}" for k, v in mc["cut_offs"].items()))
         st.dataframe(pd.DataFrame({"metric": list(mc["metrics"]), "value": list(mc["metrics"].values())}),

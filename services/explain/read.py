@@ -295,6 +295,9 @@ def model_card(engine: Engine, model: str) -> dict[str, Any]:
                             "code_version": row.code_version, "data": row.data_fingerprint,
                             "metrics": {k: x for k, x in m.items() if isinstance(x, int | float)}}
     if owner == "churn":
+        card.update(history={"mode": m.get("history_mode"), "months": m.get("history_months"),
+                             "eval_months": m.get("eval_months"), "features_left_out": m.get("features_left_out", []),
+                             "production_window": m.get("production_window")})
         card.update(training_window=m.get("train_window"), test_window=m.get("test_window"),
                     cut_offs=m.get("tiers"), baselines={"auc": m.get("auc"),
                                                         "auc_baseline_logreg": m.get("auc_baseline_logreg")})
