@@ -46,6 +46,8 @@ def command(ap: argparse.ArgumentParser, args: argparse.Namespace) -> str:
             parts.append(str(value))
         elif isinstance(action, argparse._StoreTrueAction):
             parts += [action.option_strings[0]] if value else []
+        elif isinstance(value, list | tuple):
+            parts += [action.option_strings[0], *map(str, value)]
         elif value is not None:
             parts += [action.option_strings[0], value.isoformat() if isinstance(value, dt.date) else str(value)]
     return shlex.join(parts)

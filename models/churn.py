@@ -11,6 +11,12 @@ base `intercept + w . mean z`, to add to the trees' TreeSHAP values (see `models
 scikit-learn estimator contract: hyper-parameters in `__init__`, `fit` returns self, fitted state
 ends in `_`. Platt scaling is an affine map of the raw log-odds, so the calibrated log-odds are
 `a * raw + b` and per-feature contributions of the raw model stay additive after calibration.
+
+`monotone` ({feature: +1 | -1}) constrains the direction where the business knows it (more seat
+activation never raises risk): the trees through LightGBM's monotone constraints, the logistic part by
+leaving out a constrained feature whose fitted coefficient has the wrong sign (refitted until none has),
+so the raw log-odds are monotone in each constrained feature. `fit_on_cal=False` keeps the calibration
+slice out of the logistic fit (Platt is then fitted on rows the model never saw).
 """
 from __future__ import annotations
 
@@ -66,7 +72,8 @@ class ChurnClassifier(BaseEstimator, ClassifierMixin):
     def __init__(self, n_estimators: int = 300, learning_rate: float = 0.03, num_leaves: int = 15,
                  min_child_samples: int = 50, subsample: float = 0.8, colsample_bytree: float = 0.8,
                  reg_lambda: float = 1.0, n_jobs: int = 2, random_state: int = 0, linear_init: bool = True,
-                 early_stopping_rounds: int = 50, calibrate: bool = True) -> None:
+                 early_stopping_rounds: int = 50, calibrate: bool = True, monotone: dict[str, int] | None = None,
+                 fit_on_cal: bool = True, min_calibration_events: int = 0) -> None:
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
         self.num_leaves = num_leaves
@@ -79,13 +86,18 @@ class ChurnClassifier(BaseEstimator, ClassifierMixin):
         self.linear_init = linear_init
         self.early_stopping_rounds = early_stopping_rounds
         self.calibrate = calibrate
+        self.monotone = monotone
+        self.fit_on_cal = fit_on_cal
+        self.min_calibration_events = min_calibration_events
 
     def _booster(self, n_estimators: int) -> lgb.LGBMClassifier:
         return lgb.LGBMClassifier(
             n_estimators=n_estimators, learning_rate=self.learning_rate, num_leaves=self.num_leaves,
             min_child_samples=self.min_child_samples, subsample=self.subsample, subsample_freq=1,
             colsample_bytree=self.colsample_bytree, reg_lambda=self.reg_lambda, n_jobs=self.n_jobs,
-            random_state=self.random_state, verbose=-1)
+            random_state=self.random_state, verbose=-1,
+            **({"monotone_constraints": [int((self.monotone or {}).get(c, 0)) for c in self.feature_names_],
+                "monotone_constraints_method": "advanced"} if self.monotone else {}))
 
     def _trees_by_early_stopping(self, Xp: pd.DataFrame, y: np.ndarray, init: np.ndarray, X_cal: pd.DataFrame,
                                  y_cal: np.ndarray) -> int:
@@ -103,8 +115,17 @@ class ChurnClassifier(BaseEstimator, ClassifierMixin):
         return best
 
     def _fit_linear(self, X: pd.DataFrame, y: np.ndarray) -> None:
-        """The logistic part and what `linear_contributions` needs: design column -> feature, mean design row."""
-        self.linear_ = logistic_baseline(X).fit(self._linear_input(X), y)
+        """The logistic part and what `linear_contributions` needs: design column -> feature, mean design row.
+        Constrained features with a wrong-signed coefficient are left out and the rest refitted."""
+        self.linear_features_ = list(self.feature_names_)
+        want = {c: int(d) for c, d in (self.monotone or {}).items() if d and c in self.linear_features_}
+        while True:
+            self.linear_ = logistic_baseline(X[self.linear_features_]).fit(self._linear_input(X), y)
+            coef = dict(zip(self._numeric_linear_columns(), self.linear_[-1].coef_[0]))
+            wrong = [c for c, d in want.items() if c in coef and coef[c] * d < 0]
+            if not wrong:
+                break
+            self.linear_features_ = [c for c in self.linear_features_ if c not in wrong]
         pre = self.linear_[0]
         owner: list[int] = []
         for name, _, cols in pre.transformers_:
@@ -117,9 +138,13 @@ class ChurnClassifier(BaseEstimator, ClassifierMixin):
         self.linear_owner_ = np.asarray(owner, dtype=int)
         self.linear_mean_ = np.asarray(self._design(X).mean(axis=0)).ravel()
 
+    def _numeric_linear_columns(self) -> list[str]:
+        """The numeric columns of the logistic part, in the order of its first coefficients."""
+        return [c for name, _, cols in self.linear_[0].transformers_ if name == "num" for c in cols]
+
     def _linear_input(self, X: pd.DataFrame) -> pd.DataFrame:
         """X in the kinds the logistic part was fitted on (rows rebuilt from dicts may hold None/object)."""
-        X = X[self.feature_names_].copy()
+        X = X[getattr(self, "linear_features_", self.feature_names_)].copy()
         for c in X.columns:
             if c in self.categories_:
                 X[c] = X[c].astype("string").astype(object).where(X[c].notna(), "missing")
@@ -167,8 +192,8 @@ class ChurnClassifier(BaseEstimator, ClassifierMixin):
             self.n_trees_ = self.n_estimators
         else:
             # the logistic part sees every training row; the trees fit X and stop early on the later slice
-            X_all, y_all = (pd.concat([X, X_cal]), np.concatenate([y, np.asarray(y_cal).astype(int)])) if has_cal \
-                else (X, y)
+            X_all, y_all = (pd.concat([X, X_cal]), np.concatenate([y, np.asarray(y_cal).astype(int)])) \
+                if has_cal and self.fit_on_cal else (X, y)
             self._fit_linear(X_all, y_all)
             init = self.linear_logit(X)
             n_trees = self.n_estimators
@@ -184,9 +209,8 @@ class ChurnClassifier(BaseEstimator, ClassifierMixin):
             log.info("churn classifier: logistic logit + %d trees", n_trees)
         self.calibration_ = (1.0, 0.0)
         if has_cal and self.calibrate:
-            raw = self.decision_function(X_cal).reshape(-1, 1)
-            lr = LogisticRegression(C=1e6).fit(raw, np.asarray(y_cal).astype(int))
-            self.calibration_ = (float(lr.coef_[0, 0]), float(lr.intercept_[0]))
+            self.calibration_ = _platt(self.decision_function(X_cal), np.asarray(y_cal).astype(int),
+                                       self.min_calibration_events)
         self.classes_ = np.array([0, 1])
         return self
 
@@ -213,6 +237,24 @@ class ChurnClassifier(BaseEstimator, ClassifierMixin):
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
+
+
+def _platt(raw: np.ndarray, y: np.ndarray, min_events: int = 0) -> tuple[float, float]:
+    """Platt scaling (slope, intercept) of raw log-odds. With fewer than `min_events` of the rarer class, or
+    a slope that is not positive (a slice too small to rank on), only the intercept is refitted (slope 1:
+    the base rate is moved to the slice's, the ranking is kept)."""
+    events = int(min(y.sum(), len(y) - y.sum()))
+    if events >= max(min_events, 1):
+        lr = LogisticRegression(C=1e6).fit(raw.reshape(-1, 1), y)
+        if lr.coef_[0, 0] > 0:
+            return float(lr.coef_[0, 0]), float(lr.intercept_[0])
+    if events == 0:
+        return 1.0, 0.0
+    lo, hi = -20.0, 20.0  # intercept b with mean(sigmoid(raw + b)) == mean(y), by bisection
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if np.mean(1 / (1 + np.exp(-(raw + mid)))) < y.mean() else (lo, mid)
+    return 1.0, float((lo + hi) / 2)
 
 
 def logistic_baseline(X: pd.DataFrame) -> object:

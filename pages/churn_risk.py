@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from services.churn import worklist as wl
 from services.churn.read import MODEL_LABELS, portfolio
 from services.csv_out import to_csv_bytes
 from ui import captions, data, filters
@@ -69,6 +70,8 @@ with st.container(horizontal=True):
     csm_id = st.selectbox("CSM", [None, *csm_names], format_func=lambda p: "All CSMs" if p is None else csm_names[p],
                           key="churn_csm")
     tiers = st.multiselect("Tier", ["high", "medium", "low"], default=["high", "medium", "low"], key="churn_tiers")
+    within = st.selectbox("Renewing within", [None, 30, 90, 180, 365], key="churn_within",
+                          format_func=lambda d: "Any time" if d is None else f"{d} days")
     search = st.text_input("Search accounts", placeholder="Name or id", key="churn_search")
 as_of = filters.current_as_of()
 risk = uc.at_risk(url, scope, as_of, csm_id)
@@ -80,12 +83,15 @@ if risk.empty:
     st.info("No scored accounts in this scope.", icon=":material/filter_alt_off:")
     st.stop()
 score_date = risk["score_date"].iloc[0]
-st.caption(f"Scored as of {score_date:%d %B %Y} · {filters.scope_label(scope)} · {captions.churn_horizon()}, "
-           f"calibrated · {captions.tiers(info.get('metrics'))} · model {info.get('version', '')}")
+st.caption(f"Scored as of {score_date:%d %B %Y} · {filters.scope_label(scope)} · risk at the next renewal, "
+           f"whenever it is: the calibrated chance the account does not renew or loses at least half its ARR, "
+           f"if nothing is done (logged actions do not change it) · expected ARR at risk = probability × ARR "
+           f"renewing · {captions.tiers(info.get('metrics'))} · model {info.get('version', '')}")
 
-tab_list, tab_summary = st.tabs(["At-risk list", "Portfolio summary"])
+tab_list, tab_work, tab_team, tab_summary = st.tabs(["At-risk list", "CSM worklist", "Team view",
+                                                     "Portfolio summary"])
 with tab_list:
-    view = risk[risk.tier.isin(tiers)]
+    view = wl.renewing_within(risk[risk.tier.isin(tiers)], within)
     if search:
         s = search.strip().lower()
         view = view[view.name.str.lower().str.contains(s, regex=False) | view.account_id.str.lower().str.contains(s)]
@@ -101,16 +107,17 @@ with tab_list:
         st.info(f"Reasons are stored for the latest score date only ({reasons_date:%d %b %Y}).",
                 icon=":material/history_toggle_off:")
     shown = ["account_link", "name", "tier", "probability", "change_pp", "expected_arr_at_risk_usd", "arr_usd",
-             "days_to_renewal", *(["reason_1", "reason_2", "reason_3"] if with_reasons else []), "csm", "region",
-             "segment"]
+             "renewal_date", "days_to_renewal", *(["reason_1", "reason_2", "reason_3"] if with_reasons else []), "csm",
+             "region", "segment"]
     if "adoption_cluster" in view:
-        shown.insert(8, "adoption_cluster")
+        shown.insert(9, "adoption_cluster")
     st.dataframe(view[shown], hide_index=True, width="stretch", height=560, key="at_risk_table", column_config={
         "account_link": st.column_config.LinkColumn("Account", display_text=r"account_id=(.*)"),
         "name": "Name", "tier": "Tier",
-        "probability": st.column_config.ProgressColumn("Churn probability", format="percent", min_value=0,
+        "probability": st.column_config.ProgressColumn("Risk at next renewal", format="percent", min_value=0,
                                                        max_value=1),
         "change_pp": st.column_config.NumberColumn("Change since last month", format="%+.1f pts"),
+        "renewal_date": st.column_config.DateColumn("Next renewal"),
         "expected_arr_at_risk_usd": st.column_config.NumberColumn("Expected ARR at risk", format="dollar"),
         "arr_usd": st.column_config.NumberColumn("ARR", format="dollar"),
         "days_to_renewal": st.column_config.NumberColumn("Days to renewal", format="%d"),
@@ -129,6 +136,37 @@ with tab_list:
     st.download_button("Download CSV", to_csv_bytes(view.drop(columns=["account_link", *blank])),
                        file_name=f"at_risk_{score_date:%Y%m%d}.csv", mime="text/csv",
                        icon=":material/download:")
+
+with tab_work:
+    n = st.number_input("Accounts per CSM", 1, 50, wl.DEFAULT_N, key="churn_worklist_n")
+    work = wl.worklist(wl.renewing_within(risk, within), uc.reason_groups(url), int(n))
+    st.caption("Each CSM's top accounts by expected ARR at risk, what changed since last month and the "
+               "suggested playbook.")
+    st.dataframe(work[["csm", "rank", "name", "tier", "probability", "expected_arr_at_risk_usd", "renewal_date",
+                       "change", "reason_1", "playbook", "first_step"]], hide_index=True, width="stretch",
+                 height=520, key="churn_worklist", column_config={
+                     "csm": "CSM", "rank": "#", "name": "Account", "tier": "Tier",
+                     "probability": st.column_config.ProgressColumn("Risk at next renewal", format="percent",
+                                                                    min_value=0, max_value=1),
+                     "expected_arr_at_risk_usd": st.column_config.NumberColumn("Expected ARR at risk",
+                                                                               format="dollar"),
+                     "renewal_date": st.column_config.DateColumn("Next renewal"),
+                     "change": "Since last month", "reason_1": "Top reason", "playbook": "Suggested playbook",
+                     "first_step": "First step"})
+
+with tab_team:
+    team = wl.team_load(wl.renewing_within(risk, within))
+    st.caption("Load per CSM: accounts, high-risk accounts, ARR and expected ARR at risk; high-risk renewals "
+               "due within 90 days.")
+    st.dataframe(team.drop(columns=["csm_id"]), hide_index=True, width="stretch", key="churn_team",
+                 column_config={
+                     "csm": "CSM", "accounts": "Accounts", "high_risk_accounts": "High risk",
+                     "arr_usd": st.column_config.NumberColumn("ARR", format="dollar"),
+                     "expected_arr_at_risk_usd": st.column_config.NumberColumn("Expected ARR at risk",
+                                                                               format="dollar"),
+                     "high_risk_renewals_due": "High-risk renewals in 90 days",
+                     "share_of_risk": st.column_config.ProgressColumn("Share of the team's risk", format="percent",
+                                                                      min_value=0, max_value=1)})
 
 with tab_summary:
     summary = portfolio(risk)

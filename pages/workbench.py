@@ -98,11 +98,8 @@ def churn_whatif() -> None:
         v = values.get(f)
         if v is None or pd.isna(v):
             continue
-        if f == "csm_actions_180d":
-            new = cols[i % 3].number_input(feature_catalog.describe(f).label, 0, 50, int(v), key=f"wb_wi_{subject}_{f}")
-        else:
-            new = cols[i % 3].slider(feature_catalog.describe(f).label, 0.0, 1.0, float(min(max(v, 0), 1)), 0.01,
-                                     key=f"wb_wi_{subject}_{f}")
+        new = cols[i % 3].slider(feature_catalog.describe(f).label, 0.0, 1.0, float(min(max(v, 0), 1)), 0.01,
+                                 key=f"wb_wi_{subject}_{f}")
         if abs(float(new) - float(v)) > 1e-9:
             edits[f] = float(new)
     p0 = float(svc.churn_predict(model_, [values])[0][0])
@@ -185,6 +182,12 @@ with card:
         if mc.get("training_window"):
             st.write(f"Training window {mc['training_window'][0]} to {mc['training_window'][1]}; "
                      f"out-of-time test {mc['test_window'][0]} to {mc['test_window'][1]}")
+        h = mc.get("history") or {}
+        if h.get("mode"):
+            left = ", ".join(h.get("features_left_out") or []) or "none"
+            st.write(f"History: {h['months']} months of usage ({h['mode']} layout): renewals up to "
+                     f"{h['eval_months']} months ahead tested; features left out: {left}. Production model "
+                     f"refitted on {h['production_window'][0]} to {h['production_window'][1]}.")
         if mc.get("cut_offs"):
             st.write("Risk tiers: " + ", ".join(f"{k} ≥ {v:.0%}" for k, v in mc["cut_offs"].items()))
         st.dataframe(pd.DataFrame({"metric": list(mc["metrics"]), "value": list(mc["metrics"].values())}),

@@ -2,7 +2,12 @@
 
 Features are generated from metric-catalog roles and pricing models, so entries are derived from the
 feature name by rule, not listed by hand. `reason(feature, row)` renders a plain-language sentence
-with the account's own values and the direction ("Seat activation fell from 82% to 41% in 3 months").
+with the account's own values and the direction ("Seat activation fell from 82% to 41% in 3 months"),
+and, given the typical value of customers who renewed, the comparison ("...; typical renewing customer
+78%"). `direction(feature)` is the business direction of a feature's effect on churn risk where it is
+known (-1: more never raises risk, e.g. seat activation and job completion; +1: more never lowers it;
+0: unknown), the monotone constraint of the churn model. `NEVER_REASONS` are model inputs that are not
+customer behaviour (the distance to the renewal) and are never shown as a reason.
 """
 from __future__ import annotations
 
@@ -14,7 +19,11 @@ from typing import Any
 
 PRICING_LABELS = {"per_seat": "Seat activation", "volume": "Volume use (allowance and contracted volume)"}
 GROUPS = ("Seat activation", "Consumption", "Usage trend", "Adoption breadth", "Support load", "Tenure",
-          "Commercial", "Price change", "Customer success", "Adoption cluster", "Other")
+          "Commercial", "Price change", "Renewal timing", "Adoption cluster", "Other")
+NEVER_REASONS = ("months_to_renewal",)
+_LOWER_RISK = re.compile(r"use_.+_(now|3m|trend_3m|trend_6m|pre_renewal|pre_renewal_trend)|"
+                         r"(breadth|jobs)_(3m|trend_3m)|seat_use|volume_use|breadth|job_completion|use_trend")
+_HIGHER_RISK = re.compile(r"severe_(3m|6m|pre_renewal)")
 
 
 @dataclass(frozen=True)
@@ -44,11 +53,10 @@ def describe(feature: str) -> FeatureInfo:
                                     "{label} {dir} from {prev:.0%} to {now:.0%} in 3 months"),
             "trend_6m": FeatureInfo(feature, f"{label} change (6 months)", "Usage trend",
                                     "{label} {dir} from {prev:.0%} to {now:.0%} in 6 months"),
-            "pre_renewal": FeatureInfo(feature, f"{label} 6-8 months before renewal", level_group,
-                                       "{label} averaged {value:.0%} six to eight months before the renewal"),
-            "pre_renewal_trend": FeatureInfo(feature, f"{label} change before renewal", "Usage trend",
-                                             "{label} {dir} by {abs:.0%} points in the 3 months up to "
-                                             "six months before the renewal"),
+            "pre_renewal": FeatureInfo(feature, f"{label} in the window before the renewal", level_group,
+                                       "{label} averaged {value:.0%} {window}"),
+            "pre_renewal_trend": FeatureInfo(feature, f"{label} change in the window before the renewal",
+                                             "Usage trend", "{label} {dir} by {abs:.0%} points {window}"),
         }[kind]
     fixed = {
         "breadth_3m": ("Feature breadth", "Adoption breadth", "Uses {value:.0%} of the product features it pays for"),
@@ -64,7 +72,7 @@ def describe(feature: str) -> FeatureInfo:
         "severe_6m": ("Severe cases (6 months)", "Support load",
                       "{value:.0f} severe (severity 1-2) support cases in the last 6 months"),
         "severe_pre_renewal": ("Severe cases before renewal", "Support load",
-                               "{value:.0f} severe support cases in the 6 months up to six months before renewal"),
+                               "{value:.0f} severe (severity 1-2) support cases {window6}"),
         "tenure_years": ("Tenure", "Tenure", "Customer for {value:.1f} years"),
         "arr_log": ("ARR", "Commercial", "ARR of {usd}"),
         "quantity_change_12m": ("Contracted quantity change (12 months)", "Commercial",
@@ -72,9 +80,7 @@ def describe(feature: str) -> FeatureInfo:
         "price_change_12m": ("Price change at last renewal", "Price change",
                              "Unit price {dir} {abs:.0%} at the last renewal"),
         "products_owned": ("Products owned", "Commercial", "Owns {value:.0f} product(s)"),
-        "days_to_renewal": ("Days to renewal", "Commercial", "Renewal due in {value:.0f} days"),
-        "csm_actions_180d": ("CSM actions (180 days)", "Customer success",
-                             "{value:.0f} customer-success action(s) logged in the last 180 days"),
+        "months_to_renewal": ("Months to renewal", "Renewal timing", "Next renewal in {value:.0f} months"),
         "adoption_cluster": ("Adoption cluster", "Adoption cluster", "In the adoption cluster \"{value}\""),
         # adoption signals (k-means inputs, shares 0-1; use_trend a change of capacity use)
         "seat_use": ("Seat use", "Seat activation", "Uses {value:.0%} of its licensed seats"),
@@ -88,6 +94,23 @@ def describe(feature: str) -> FeatureInfo:
         label, group, template = fixed[feature]
         return FeatureInfo(feature, label, group, template)
     return FeatureInfo(feature, feature.replace("_", " ").capitalize(), "Other", "{label} is {value}")
+
+
+def direction(feature: str) -> int:
+    """Business direction of the feature's effect on churn risk: -1, +1, or 0 when not known."""
+    if _LOWER_RISK.fullmatch(feature):
+        return -1
+    return 1 if _HIGHER_RISK.fullmatch(feature) else 0
+
+
+def _window(months_to_renewal: Any, width: int = 3) -> str:
+    """Where the renewal-anchored window lies for this row: 6-8 months before the renewal, never after t."""
+    if _missing(months_to_renewal) or float(months_to_renewal) >= 6:
+        return f"over the last {width} months"
+    end = round(6 - float(months_to_renewal))
+    if end <= 0:
+        return f"over the last {width} months"
+    return f"{end}-{end + width - 1} months ago ({6}-{6 + width - 1} months before the renewal)"
 
 
 def groups(features: list[str]) -> dict[str, str]:
@@ -109,14 +132,33 @@ def _missing(v: Any) -> bool:
     return v is None or (isinstance(v, float) and math.isnan(v))
 
 
-def reason(feature: str, row: Mapping[str, Any]) -> str:
-    """One plain-language sentence for `feature` with the row's own values and direction."""
+def reason(feature: str, row: Mapping[str, Any], typical: Any = None) -> str:
+    """One plain-language sentence for `feature` with the row's own values and direction, and the typical
+    value of renewing customers when `typical` is given."""
+    text = _sentence(feature, row)
+    if _missing(typical) or not isinstance(typical, (int, float)) or _missing(row.get(feature)):
+        return text
+    info = describe(feature)
+    v = float(typical)
+    if feature == "arr_log":
+        shown = _usd(math.expm1(v))
+    elif feature == "tenure_years":
+        shown = f"{v:.1f} years"
+    elif "%}" not in info.template:
+        shown = f"{v:.1f}"
+    else:
+        shown = f"{100 * v:+.0f} points" if "trend" in feature else f"{v:.0%}"
+    return f"{text}; typical renewing customer {shown}"
+
+
+def _sentence(feature: str, row: Mapping[str, Any]) -> str:
     info = describe(feature)
     value = row.get(feature)
     label = info.label.split(" (")[0]
     if _missing(value):
         return f"{info.label}: not measured"
-    ctx: dict[str, Any] = {"value": value, "label": label}
+    ctx: dict[str, Any] = {"value": value, "label": label, "window": _window(row.get("months_to_renewal")),
+                           "window6": _window(row.get("months_to_renewal"), 6)}
     if isinstance(value, (int, float)):
         v = float(value)
         ctx.update(abs=abs(v), dir="rose" if v > 0 else "fell" if v < 0 else "held steady",

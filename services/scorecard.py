@@ -1,7 +1,8 @@
 """The JSON scorecard: data facts plus one section per model, filled by the modules that own them.
 
 A model's section is a function `Engine -> dict` registered under its name, either with
-`@register("churn")` or by a module `services.scorecard_<name>` that defines `section(engine)`;
+`@register("churn")` or by a module `services.<name>.scorecard` (or `services.scorecard_<name>`) that
+defines `section(engine)`;
 `scorecard()` imports those modules lazily and tolerates their absence (an empty section).
 """
 
@@ -39,12 +40,14 @@ def register(name: str) -> Callable[[Section], Section]:
 def _load_section(name: str) -> Section | None:
     if name in SECTIONS:
         return SECTIONS[name]
-    module_name = f"services.scorecard_{name}"
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name != module_name:
-            raise
+    for module_name in (f"services.{name}.scorecard", f"services.scorecard_{name}"):
+        try:
+            module = importlib.import_module(module_name)
+            break
+        except ModuleNotFoundError as exc:
+            if exc.name not in (module_name, module_name.rsplit(".", 1)[0]):
+                raise
+    else:
         return None
     if name not in SECTIONS and callable(getattr(module, "section", None)):
         SECTIONS[name] = module.section

@@ -7,6 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from services.churn import read as svc
+from services.churn import worklist
 from services.hierarchy import Scope
 from ui.data import engine_for
 
@@ -58,3 +59,8 @@ def csms(url: str) -> pd.DataFrame:
     from services.db import read_table
     p = read_table("people", engine_for(url), columns=["person_id", "name", "role"])
     return p[p.role == "csm"].sort_values("name")
+
+
+@st.cache_data(ttl=TTL, max_entries=8, show_spinner=False)
+def reason_groups(url: str) -> pd.Series:
+    return worklist.top_reason_groups(engine_for(url))

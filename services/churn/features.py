@@ -5,8 +5,14 @@ job) and pricing models; no product or metric names. Usage is aggregated in SQL 
 (account, product, month); the rest is numpy over an accounts x months panel.
 
 Point-in-time rule: at an as-of date t (a month-end) only usage months <= t's month, cases opened
-<= t, subscriptions started <= t and actions created <= t are used. Label (`label_churn`): the
-account's ARR 180 days after t is below half its ARR at t (ARR loss >= 50% counts as churn).
+<= t and subscriptions started <= t are used. CSM actions are never a feature: they are the treatment
+whose effect the outcomes report measures, and the score is the risk if nothing is done.
+
+Label (`label_churn`): the outcome of the account's NEXT renewal, whatever its distance from t: its
+ARR `GRACE_DAYS` after the renewal date is below half the ARR renewing (ARR loss >= 50% counts as
+churn). A row's label is known once renewal_date + `GRACE_DAYS` <= the data's as-of (`labelled`).
+`months_to_renewal` is a feature (risk at a renewal relates to behaviour differently 2 or 10 months
+before it) but never a reason.
 """
 from __future__ import annotations
 
@@ -25,10 +31,11 @@ from services.db import read_table
 
 log = logging.getLogger(__name__)
 INPUTS_KEY = "churn.inputs"  # key of the churn inputs in a training run's RunInputs
-HORIZON_DAYS = 180
+HORIZON_DAYS = 180  # the "renewal window": next renewal within 180 days
 CHURN_ARR_LOSS = 0.5  # ARR loss share that counts as churn
+GRACE_DAYS = 30  # a renewal's outcome is read this many days after its date (late signatures)
 # Renewal-anchored window: behaviour 6-8 months before the next renewal (when a renewal decision
-# forms). Observable point-in-time because the next renewal is at most 180 days (6 months) ahead.
+# forms), or the latest 3 months when the renewal is further than 6 months ahead (never after t).
 PRE_RENEWAL_LAG = 6
 
 USAGE_SQL = """
@@ -58,7 +65,6 @@ class Inputs:
     accounts: pd.DataFrame
     subs: pd.DataFrame
     cases: pd.DataFrame
-    actions: pd.DataFrame
     adoption: pd.DataFrame | None
     month0: pd.Period
     panels: dict[str, np.ndarray]  # name -> (n_accounts, n_months) float arrays, NaN = not measured
@@ -89,8 +95,6 @@ def load_inputs(engine: Engine) -> Inputs:
     catalog = read_table("metric_catalog", engine)
     cases = read_table("support_cases", engine, columns=["account_id", "opened_date", "severity"])
     names = set(sa.inspect(engine).get_table_names())
-    actions = (read_table("csm_actions", engine, columns=["account_id", "created_at"]) if "csm_actions" in names
-               else pd.DataFrame({"account_id": pd.Series(dtype=object), "created_at": pd.Series(dtype="M8[ns]")}))
     adoption = None
     if str(adoption_tables.MEMBERSHIP) in names:
         adoption = registry.read_results(engine, adoption_tables.MEMBERSHIP)
@@ -141,7 +145,10 @@ def load_inputs(engine: Engine) -> Inputs:
         np.add.at(arr, (c_rows[ok & sel], c_cols[ok & sel]), 1)
         panels[name] = arr
     log.info("churn inputs: %d customer accounts, %d months, %d usage rows", len(idx), n_months, len(usage))
-    return Inputs(customers, subs, cases, actions, adoption, month0, panels, pricing_models)
+    return Inputs(customers, subs, cases, adoption, month0, panels, pricing_models)
+
+
+META = ["account_id", "as_of", "arr_usd", "arr_renewing_usd", "renewal_date", "days_to_renewal"]
 
 
 def month_ends(first: pd.Timestamp, last: pd.Timestamp) -> list[pd.Timestamp]:
@@ -212,7 +219,8 @@ def build(inputs: Inputs, dates: list[pd.Timestamp], labels: bool = False,
           accounts: np.ndarray | None = None) -> pd.DataFrame:
     """Feature rows for every customer account active (ARR > 0) at each as-of date.
 
-    `labels=True` adds `label_churn` (only meaningful where as_of + 180 days <= the data's as-of);
+    `labels=True` adds `label_churn`, the outcome of the next renewal (only meaningful where
+    `renewal_date + GRACE_DAYS` <= the data's as-of: see `labelled`);
     `accounts` (positions in `inputs.index`) restricts the rows to a subset of accounts."""
     idx = inputs.index
     dates = sorted(pd.Timestamp(d).normalize() for d in dates)
@@ -233,6 +241,11 @@ def build(inputs: Inputs, dates: list[pd.Timestamp], labels: bool = False,
     m = m[(m.start_date <= m.as_of) & (m.end_date > m.as_of)]
     g = m.groupby("index").agg(renewal_date=("end_date", "max"), products_owned=("product_id", "nunique"))
     df["renewal_date"] = g["renewal_date"].reindex(df.index).to_numpy()
+    # ARR renewing: the subscriptions active at t that end on the next renewal date
+    m = m.merge(s[["account_id", "start_date", "end_date", "product_id", "arr_usd"]],
+                on=["account_id", "start_date", "end_date", "product_id"], how="left")
+    m = m[m.end_date == m["index"].map(g["renewal_date"])]
+    df["arr_renewing_usd"] = m.groupby("index")["arr_usd"].sum().reindex(df.index).fillna(0).to_numpy()
     df["products_owned"] = g["products_owned"].reindex(df.index).fillna(0).to_numpy()
     df["days_to_renewal"] = (df["renewal_date"] - df["as_of"]).dt.days.astype(float)
     # the last complete month on or before t (t itself when t is a month-end)
@@ -265,25 +278,32 @@ def build(inputs: Inputs, dates: list[pd.Timestamp], labels: bool = False,
     feats["price_change_12m"] = np.nan_to_num(price, nan=0.0)
     feats["quantity_change_12m"] = np.nan_to_num(volume, nan=0.0)
     feats["products_owned"] = df["products_owned"].to_numpy(float)
-    feats["days_to_renewal"] = df["days_to_renewal"].to_numpy()
-    feats["csm_actions_180d"] = _recent_actions(inputs.actions, df)
-    out = pd.concat([df[["account_id", "as_of", "arr_usd", "renewal_date", "days_to_renewal"]].reset_index(drop=True),
-                     pd.DataFrame(feats).drop(columns=["days_to_renewal"])], axis=1)
+    feats["months_to_renewal"] = df["days_to_renewal"].to_numpy() / 30.44
+    out = pd.concat([df[META].reset_index(drop=True), pd.DataFrame(feats)], axis=1)
     if inputs.adoption is not None:
         out["adoption_cluster"] = _cluster_at(inputs.adoption, out)
     if labels:
-        later = np.array([d + pd.Timedelta(days=HORIZON_DAYS) for d in dates], dtype="M8[ns]")
-        arr_later = _arr_at(inputs.subs, idx, later, acct, di)
-        out["label_churn"] = (arr_later < (1 - CHURN_ARR_LOSS) * arr).astype(int)
+        out["label_churn"] = _next_renewal_outcome(inputs, out, acct)
     return out
 
 
-def _recent_actions(actions: pd.DataFrame, rows: pd.DataFrame) -> np.ndarray:
-    if actions.empty:
-        return np.zeros(len(rows))
-    m = rows[["account_id", "as_of"]].reset_index().merge(actions, on="account_id")
-    m = m[(m.created_at <= m.as_of + pd.Timedelta(days=1)) & (m.created_at > m.as_of - pd.Timedelta(days=180))]
-    return m.groupby("index").size().reindex(rows.index).fillna(0).to_numpy(float)
+def _next_renewal_outcome(inputs: Inputs, rows: pd.DataFrame, acct: np.ndarray) -> np.ndarray:
+    """1 when the account's ARR `GRACE_DAYS` after its next renewal is below half the ARR renewing."""
+    ren = rows["renewal_date"].to_numpy(dtype="M8[ns]")
+    pairs = pd.DataFrame({"a": acct, "r": ren})
+    uniq = pairs.drop_duplicates().reset_index(drop=True)
+    r = uniq["r"].to_numpy(dtype="M8[ns]")
+    when = np.unique(np.concatenate([r - np.timedelta64(1, "D"), r + np.timedelta64(GRACE_DAYS, "D")]))
+    a = uniq["a"].to_numpy()
+    before = _arr_at(inputs.subs, inputs.index, when, a, np.searchsorted(when, r - np.timedelta64(1, "D")))
+    after = _arr_at(inputs.subs, inputs.index, when, a, np.searchsorted(when, r + np.timedelta64(GRACE_DAYS, "D")))
+    uniq["y"] = (after < (1 - CHURN_ARR_LOSS) * before).astype(int)
+    return pairs.merge(uniq, on=["a", "r"], how="left")["y"].to_numpy()
+
+
+def labelled(rows: pd.DataFrame, known_by: pd.Timestamp) -> pd.DataFrame:
+    """Rows whose next renewal's outcome is known at `known_by` (renewal + GRACE_DAYS <= known_by)."""
+    return rows[rows["renewal_date"] + pd.Timedelta(days=GRACE_DAYS) <= known_by]
 
 
 def _cluster_at(adoption: pd.DataFrame, rows: pd.DataFrame) -> pd.Categorical:
@@ -297,5 +317,4 @@ def _cluster_at(adoption: pd.DataFrame, rows: pd.DataFrame) -> pd.Categorical:
 
 def feature_columns(frame: pd.DataFrame) -> list[str]:
     """The model's input columns of a `build()` frame."""
-    meta = {"account_id", "as_of", "arr_usd", "renewal_date", "label_churn"}
-    return [c for c in frame.columns if c not in meta]
+    return [c for c in frame.columns if c not in META and c != "label_churn"]

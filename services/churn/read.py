@@ -81,6 +81,8 @@ def at_risk(engine: Engine, scope: Scope | None = None, as_of: Any = None, csm_i
             "renewal_date", "reason_1", "reason_2", "reason_3", "score_date"]
     if "adoption_cluster" in out:
         keep.insert(9, "adoption_cluster")
+    if "arr_renewing_usd" in out:  # versions before risk at the next renewal did not store it
+        keep.insert(keep.index("arr_usd") + 1, "arr_renewing_usd")
     out = out[keep].sort_values("expected_arr_at_risk_usd", ascending=False, ignore_index=True)
     return _with_attrs(out, attrs)
 

@@ -13,12 +13,14 @@ EXPLANATION = (C("subject_id", "text", "the account (or row) id"), C("feature", 
 
 SCORES = ResultTable(
     "churn_scores", MODEL,
-    "Calibrated churn probability of every active customer account at the data's as-of and the 12 previous "
-    "month-ends, with its tier and expected ARR at risk.",
+    "Untreated risk at the next renewal of every active customer account (whatever its distance) at the "
+    "data's as-of and the 12 previous month-ends, with its tier and expected ARR at risk.",
     (C("account_id", "text"), C("score_date", "date", "month-end the account was scored at"),
-     C("probability", "float", "calibrated 180-day churn probability"), C("tier", "text", "high, medium or low"),
-     C("probability_at_renewal", "float", "risk at the next renewal, whenever it is"), C("arr_usd", "float"),
-     C("expected_arr_at_risk_usd", "float", "probability x ARR"), C("days_to_renewal", "float"),
+     C("probability", "float", "calibrated probability the account does not renew (or loses >= half its ARR) "
+                               "at its next renewal"), C("tier", "text", "high, medium or low"),
+     C("arr_usd", "float"),
+     C("arr_renewing_usd", "float", "ARR of the subscriptions ending at the next renewal"),
+     C("expected_arr_at_risk_usd", "float", "probability x ARR renewing"), C("days_to_renewal", "float"),
      C("renewal_date", "date"), C("log_odds_raw", "float", "the model's raw output"),
      C("adoption_cluster", "text", "the account's adoption cluster at the score date", optional=True)),
     keys=("score_date", "account_id"))
@@ -33,8 +35,11 @@ CONTRIBUTIONS = ResultTable(
     (*EXPLANATION, C("score_date", "date")), keys=("subject_id",))
 BACKTEST = ResultTable(
     "churn_backtest", MODEL, "Out-of-time test rows (the scorecard joins them with `truth_renewals`).",
-    (C("account_id", "text"), C("score_date", "date"), C("label_churn", "int", "1 when the account churned"),
-     C("probability", "float"), C("probability_baseline", "float", "plain logistic regression")))
+    (C("account_id", "text"), C("score_date", "date"),
+     C("label_churn", "int", "1 when the account churned at its next renewal"),
+     C("probability", "float"), C("probability_baseline", "float", "plain logistic regression"),
+     C("renewal_date", "date", "the next renewal, whose outcome is the label"),
+     C("days_to_renewal", "float", "distance of the row's date to that renewal")))
 CUSTOM_SCORES = ResultTable(
     "churn_custom_scores", CUSTOM_MODEL, "Scores of `cli churn-fit` on a bring-your-own feature table.",
     (C("account_id", "text", "the table's id"), C("probability", "float"), C("tier", "text"),

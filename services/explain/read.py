@@ -4,7 +4,8 @@ Stored explanations come from `services.explain.job` (active `explain` version).
 single row on demand with the active model (churn: probability, tier and TreeSHAP; adoption: cluster
 and margin decomposition), milliseconds per call. Churn what-if edits keep the account consistent:
 changing a usage level (`use_*_now`) by d moves its 3- and 6-month trends by d and its 3-month mean by
-d/3. Suggestions search the actionable signals for the smallest change that lowers the risk tier (churn)
+d/3, and the renewal-anchored window with them when that window is the latest 3 months (renewal 6 or
+more months away). Suggestions search the actionable signals for the smallest change that lowers the risk tier (churn)
 or moves the account into a healthy cluster (adoption).
 """
 from __future__ import annotations
@@ -23,6 +24,7 @@ from models.adoption import SIGNALS, AdoptionClusters
 from services import feature_catalog, registry
 from services.adoption import tables as adoption_tables
 from services.churn import tables as churn_tables
+from services.churn.features import PRE_RENEWAL_LAG
 from services.db import read_table
 from services.explain import tables as T
 from services.forecast import tables as forecast_tables
@@ -31,9 +33,9 @@ from services.hierarchy import Scope, resolve_scope
 MODELS = {"churn": "Churn risk (accounts)", "adoption_margin": "Adoption cluster (accounts)",
           "winprob": "Win probability (opportunities)", "forecast_node": "Forecast (people)"}
 HEALTHY = ("Healthy", "Expansion-ready")
-ACTIONABLE = re.compile(r"use_.+_now|breadth_3m|jobs_3m|csm_actions_180d")
+# what the customer does (never CSM actions: they are the treatment, not a feature of the risk)
+ACTIONABLE = re.compile(r"use_.+_now|breadth_3m|jobs_3m")
 STEPS_SHARE = np.round(np.arange(0.05, 0.55, 0.05), 2)
-STEPS_COUNT = np.arange(1, 6)
 
 
 def available(engine: Engine) -> list[str]:
@@ -159,8 +161,11 @@ def actionable(features: list[str]) -> list[str]:
 
 
 def apply_edits(values: dict[str, Any], edits: dict[str, float]) -> dict[str, Any]:
-    """The row with `edits` applied (usage levels carry their trends and 3-month mean along)."""
+    """The row with `edits` applied (usage levels carry their trends and 3-month mean along, and the
+    renewal-anchored window too when it is the latest 3 months: the renewal is 6 months away or more)."""
     out = dict(values)
+    months = out.get("months_to_renewal")
+    window_is_now = months is not None and not pd.isna(months) and float(months) >= PRE_RENEWAL_LAG
     for f, new in edits.items():
         if f not in out:
             raise ValueError(f"unknown feature {f!r}")
@@ -169,8 +174,11 @@ def apply_edits(values: dict[str, Any], edits: dict[str, float]) -> dict[str, An
         m = re.fullmatch(r"use_(.+)_now", f)
         if m and old is not None and not pd.isna(old):
             d = float(new) - float(old)
-            for dep, w in ((f"use_{m.group(1)}_trend_3m", 1.0), (f"use_{m.group(1)}_trend_6m", 1.0),
-                           (f"use_{m.group(1)}_3m", 1 / 3)):
+            deps = [(f"use_{m.group(1)}_trend_3m", 1.0), (f"use_{m.group(1)}_trend_6m", 1.0),
+                    (f"use_{m.group(1)}_3m", 1 / 3)]
+            if window_is_now:
+                deps += [(f"use_{m.group(1)}_pre_renewal", 1 / 3), (f"use_{m.group(1)}_pre_renewal_trend", 1.0)]
+            for dep, w in deps:
                 if dep in out and out[dep] is not None and not pd.isna(out[dep]):
                     out[dep] = float(out[dep]) + w * d
     return out
@@ -202,8 +210,6 @@ def _candidates(values: dict[str, Any], feature: str) -> np.ndarray:
     v = values.get(feature)
     if v is None or pd.isna(v):
         return np.zeros(0)
-    if feature == "csm_actions_180d":
-        return float(v) + STEPS_COUNT
     steps = np.unique(np.clip(float(v) + STEPS_SHARE, 0, 1.0))
     return steps[steps > float(v)]
 
@@ -223,7 +229,7 @@ def suggest_churn(model: Any, values: dict[str, Any], tiers: dict[str, float], m
             break
         rows = [apply_edits(cur, {f: c}) for f, c in cands]
         p = churn_predict(model, rows)[0]
-        size = np.array([(c - float(cur[f])) / (5.0 if f == "csm_actions_180d" else 0.5) for f, c in cands])
+        size = np.array([(c - float(cur[f])) / 0.5 for f, c in cands])
         crossed = np.array([tier_of(float(q), tiers) != t0 for q in p])
         if crossed.any():
             i = int(np.flatnonzero(crossed)[np.argmin(size[crossed])])
@@ -319,6 +325,9 @@ def model_card(engine: Engine, model: str) -> dict[str, Any]:
                             "code_version": row.code_version, "data": row.data_fingerprint,
                             "metrics": {k: x for k, x in m.items() if isinstance(x, int | float)}}
     if owner == "churn":
+        card.update(history={"mode": m.get("history_mode"), "months": m.get("history_months"),
+                             "eval_months": m.get("eval_months"), "features_left_out": m.get("features_left_out", []),
+                             "production_window": m.get("production_window")})
         card.update(training_window=m.get("train_window"), test_window=m.get("test_window"),
                     cut_offs=m.get("tiers"), baselines={"auc": m.get("auc"),
                                                         "auc_baseline_logreg": m.get("auc_baseline_logreg")})

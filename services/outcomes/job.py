@@ -24,7 +24,6 @@ from services.outcomes.read import report_frame
 log = logging.getLogger(__name__)
 MODEL = T.MODEL
 BOOTSTRAP = 30
-POST_TREATMENT = ("csm_actions_180d",)  # counts the very actions whose effect is measured
 
 
 def _earlier_scores(engine: Engine, first_date: pd.Timestamp, run_inputs: Any = None) -> pd.DataFrame:
@@ -85,7 +84,7 @@ def adjusted_effect(engine: Engine, frame: pd.DataFrame, bootstrap: int = BOOTST
         return {"action_effect_estimate": None}
     inputs = cf.shared_inputs(engine, run_inputs)
     rows = cf.build(inputs, sorted(pd.Timestamp(d) for d in due.first_score.unique()))
-    cols = [c for c in cf.feature_columns(rows) if c not in POST_TREATMENT]
+    cols = cf.feature_columns(rows)  # behaviour only: actions are never a churn feature
     X = due[["account_id", "first_score"]].merge(
         rows.rename(columns={"as_of": "first_score"})[["account_id", "first_score", *cols]],
         on=["account_id", "first_score"], how="left")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from telco_like import telco_like
 
 from services.churn import read as churn
@@ -69,3 +70,46 @@ def test_churn_page_shows_the_bring_your_own_model(churn_db_url: str, tmp_path: 
     assert len(at.dataframe[0].value) == (scores.tier == "high").sum()
     at.segmented_control(key="churn_model").set_value("churn").run()
     assert len(at.dataframe[0].value) == len(churn.at_risk(engine))
+
+
+def test_churn_page_worklist_team_view_and_renewal_filter(churn_db_url: str, run_app) -> None:
+    from services.churn import worklist as wl
+
+    engine = get_engine(churn_db_url)
+    risk = churn.at_risk(engine)
+    at = run_app("pages/churn_risk.py")
+    assert not at.exception
+    # the whole book is listed; "renewing within" is a filter, not the definition of risk
+    far = risk[risk.days_to_renewal > 180]
+    assert len(far) > 0 and far.probability.gt(0).all()
+    at.selectbox(key="churn_within").set_value(90).run()
+    assert len(at.dataframe[0].value) == (risk.days_to_renewal <= 90).sum()
+    at.selectbox(key="churn_within").set_value(None).run()
+    work = at.dataframe[1].value
+    per_csm = work.groupby("csm").size()
+    assert per_csm.max() <= wl.DEFAULT_N and len(per_csm) == risk.csm.nunique()
+    first = risk[risk.csm == work.csm.iloc[0]].iloc[0]
+    assert work["name"].iloc[0] == first["name"] and work["playbook"].notna().all()
+    assert work["change"].str.len().gt(0).all()
+    at.number_input(key="churn_worklist_n").set_value(3).run()
+    assert at.dataframe[1].value.groupby("csm").size().max() <= 3
+    team = at.dataframe[2].value
+    assert team["accounts"].sum() == risk.csm_id.notna().sum()
+    assert team["expected_arr_at_risk_usd"].sum() == pytest.approx(
+        risk.loc[risk.csm_id.notna(), "expected_arr_at_risk_usd"].sum())
+
+
+def test_churn_trains_and_shows_on_18_months_of_history(demo_copy, run_app) -> None:
+    from fixtures import demo_db
+
+    from services import registry
+
+    engine = get_engine(demo_copy(demo_db.SHORT_HISTORY))
+    m = registry.active_metrics(engine, "churn")
+    assert m["history_mode"] == "short" and m["history_months"] == 18 and m["eval_months"] == 6
+    assert any(f.endswith("_6m") for f in m["features_left_out"]) and m["n_test"] > 0
+    risk = churn.at_risk(engine)
+    assert len(risk) > 100 and risk.probability.gt(0).all()
+    at = run_app("pages/churn_risk.py")
+    assert not at.exception
+    assert len(at.dataframe[0].value) == len(risk)

@@ -47,13 +47,29 @@ def test_scores_tiers_and_expected_arr(engine) -> None:
     assert scores.score_date.nunique() == 13
     latest = scores[scores.score_date == scores.score_date.max()]
     assert latest.account_id.is_unique and (latest.arr_usd > 0).all()
-    assert np.allclose(latest.expected_arr_at_risk_usd, latest.probability * latest.arr_usd)
+    assert np.allclose(latest.expected_arr_at_risk_usd, latest.probability * latest.arr_renewing_usd)
+    assert (latest.arr_renewing_usd <= latest.arr_usd + 1e-6).all() and latest.renewal_date.notna().all()
     cut = dict(TIERS)
     high = latest.probability >= cut["high"]
     assert (latest.tier[high] == "high").all() and (latest.tier[latest.probability < cut["medium"]] == "low").all()
-    # churn happens at renewals: no renewal within 180 days means the off-renewal rate
-    off = latest[latest.days_to_renewal > churn_features.HORIZON_DAYS]
-    assert off.probability.nunique() <= 1
+    # risk at the next renewal for the whole book: accounts far from renewal are scored from behaviour now
+    far = latest[latest.days_to_renewal > churn_features.HORIZON_DAYS]
+    assert len(far) > 50 and far.probability.min() > 0 and far.probability.nunique() > len(far) // 2
+    assert (far.tier != "low").any()
+
+
+def test_labels_are_the_outcome_of_the_next_renewal(engine) -> None:
+    """On the demo the label is the planted outcome of the account's next renewal, whatever its distance."""
+    inputs = churn_features.load_inputs(engine)
+    as_of = pd.Timestamp(registry.versions(engine, MODEL).iloc[0]["as_of"])
+    dates = churn_features.month_ends(as_of - pd.DateOffset(months=20), as_of - pd.DateOffset(months=14))
+    rows = churn_features.labelled(churn_features.build(inputs, dates, labels=True), as_of)
+    truth = pd.read_sql("SELECT account_id, renewal_date, churned FROM truth_renewals", engine,
+                        parse_dates=["renewal_date"])
+    m = rows.reset_index().merge(truth, on="account_id", suffixes=("", "_truth"))
+    m = m[m.renewal_date_truth > m.as_of].sort_values("renewal_date_truth").groupby("index").first()
+    assert (m.days_to_renewal > churn_features.HORIZON_DAYS).sum() > 100
+    assert (m.label_churn == m.churned.astype(int)).mean() > 0.97
 
 
 def test_reasons_read_as_sentences(engine) -> None:
@@ -66,9 +82,12 @@ def test_reasons_read_as_sentences(engine) -> None:
 def test_scorecard_section_measures_against_truth(engine) -> None:
     card = section(engine)
     for key in ("auc", "pr_auc", "brier", "ece", "lift_top_decile", "auc_baseline_logreg", "n_train", "n_test",
-                "auc_oracle", "planted_drivers_recovered"):
+                "auc_oracle", "oracle_gap", "planted_drivers_recovered", "by_distance", "history_mode", "bars"):
         assert key in card
     assert 0.5 < card["auc"] <= 1 and card["auc_oracle"] > 0.7 and card["n_test"] > 0
+    assert card["oracle_gap"] == pytest.approx(card["auc_oracle"] - card["auc"])
+    assert set(card["by_distance"]) == {"0-3m", "3-6m", "6-12m"}
+    assert card["by_distance"]["0-3m"]["n"] > 0 and "auc_oracle" in card["by_distance"]["0-3m"]
     assert card["additivity_max_abs_err"] < 1e-6
 
 
