@@ -43,12 +43,15 @@ tiles[3].metric("Closed won", usd(row.closed_won_usd), delta("closed_won_usd"))
 tiles[4].metric("Gap to commit", usd(row.gap_to_commit_usd) if pd.notna(row.gap_to_commit_usd) else "—")
 tiles[5].metric("Pipeline coverage", f"{row.pipeline_coverage:.1f}x", help="Open pipeline / (quota - closed won)")
 st.caption(f"P10-P90: {usd(row.p10_usd)} - {usd(row.p90_usd)}")
+horizon = quarters.index(quarter)
+live_week = int(nodes.loc[nodes.origin_date == as_of, "week"].max()) if "week" in nodes else 0
+st.info(uf.accuracy_sentence(uf.accuracy_here(url, person, horizon, live_week), horizon), icon=":material/history:")
 
 money = {c: st.column_config.NumberColumn(label, format="dollar") for c, label in (
     ("p10_usd", "P10"), ("p50_usd", "P50"), ("p90_usd", "P90"), ("closed_won_usd", "Closed won"),
     ("commit_usd", "Commit"), ("quota_usd", "Quota"), ("gap_to_commit_usd", "Gap to commit"),
     ("open_pipeline_usd", "Open pipeline"), ("amount_usd", "Amount"), ("contribution_usd", "Contribution"),
-    ("actual_usd", "Actual"), ("model_week_1_usd", "Model week 1"), ("model_week_4_usd", "Model week 4"),
+    ("actual_usd", "Actual"), ("model_week_0_usd", "Model week 0"), ("model_week_4_usd", "Model week 4"),
     ("model_week_8_usd", "Model week 8"))}
 
 def _drill(people: pd.DataFrame) -> None:

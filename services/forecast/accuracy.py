@@ -56,12 +56,12 @@ def report(rows: pd.DataFrame) -> dict:
     cov: dict = {}
     for (h, role), g in r.groupby(["h", "role"]):
         if role in LEVELS:
-            cal = g.band == "calibrated"
+            cal = g.band != "simulated"
             cov.setdefault(HORIZONS[int(h)], {})[LEVELS[role]] = {
                 "all": float(inside[g.index].mean()), "n": len(g),
                 "calibrated": float(inside[g.index[cal]].mean()) if cal.any() else None, "n_calibrated": int(cal.sum())}
     by_level = {LEVELS[role]: {"all": float(inside[g.index].mean()),
-                               "calibrated": float(inside[g.index[g.band == "calibrated"]].mean())
-                               if (g.band == "calibrated").any() else None}
+                               "calibrated": float(inside[g.index[g.band != "simulated"]].mean())
+                               if (g.band != "simulated").any() else None}
                 for role, g in r.groupby("role") if role in LEVELS}
     return {"accuracy": acc, "coverage_p10_p90": cov, "coverage_p10_p90_by_level": by_level}

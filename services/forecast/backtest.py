@@ -69,7 +69,7 @@ def run(data: fd.SalesData, hf: pd.DataFrame, tree: fe.Tree, as_of: pd.Timestamp
             nodes, deals = fe.forecast_at(data, hf, tree, origin, wp, w0, quarters=HORIZONS)
             nodes = nodes.assign(level=np.tile(levels.to_numpy(), HORIZONS), week=week)
             nodes = nodes[nodes.quarter <= str(last)]
-            nodes = bands.apply(nodes, scored, origin, week)
+            nodes = bands.apply(nodes, scored, origin, week, tree.band_fallback)
             parts = [_with_truth(data, tree, nodes[nodes.h == h], origin, q + h, commits, actuals, states, d0, w0)
                      for h in sorted(nodes.h.unique())]
             done = pd.concat(parts, ignore_index=True)

@@ -5,6 +5,7 @@ backtest judges exactly the code that produces the page's numbers.
 """
 from __future__ import annotations
 
+import itertools
 import logging
 from dataclasses import dataclass
 
@@ -35,6 +36,15 @@ class Tree:
     def levels(self) -> np.ndarray:
         """Calibration level of each node: its role, and whether it is a by-product node."""
         return (self.nodes.role.astype(str) + np.where(self.nodes.product_id == ALL, "", "|product")).to_numpy()
+
+    @property
+    def band_fallback(self) -> dict[str, str]:
+        """Each calibration level -> the one below it (company -> region -> manager -> rep)."""
+        out = {}
+        for suffix in ("", "|product"):
+            for upper, lower in itertools.pairwise(SALES_ROLES):
+                out[upper + suffix] = lower + suffix
+        return out
 
     def leaf_index(self, owner: pd.Series, product: pd.Series) -> np.ndarray:
         key = pd.MultiIndex.from_frame(self.leaves)

@@ -6,7 +6,9 @@ before o. A leaf's expected fresh bookings are the mean, over the last `ANALOGS`
 won in T - k from deals created after o_k (the rate of such deals times their size), shrunk towards the
 average leaf of its product with weight `SHRINK` analogs (company and product totals are unchanged by
 the shrinkage). Analog origins before `window_start` (the first day of history) are not used: deals
-created after an analog origin inside the window are all in the data.
+created after an analog origin inside the window are all in the data. Where no analog lies inside (a
+horizon longer than the history), the nearest one is used with its origin moved to `window_start`
+(an undercount, but not nothing).
 """
 from __future__ import annotations
 
@@ -25,10 +27,16 @@ def analogs(origin: pd.Timestamp, target: pd.Period, window_start: pd.Timestamp,
     origin = pd.Timestamp(origin).normalize()
     o_q = pd.Period(origin, "Q")
     offset = origin - o_q.start_time.normalize()
+    at = lambda k: min((o_q - k).start_time.normalize() + offset, (o_q - k).end_time.normalize())
     out, k = [], 1
-    while len(out) < n and (o_q - k).start_time.normalize() + offset >= window_start:
+    while len(out) < n and at(k) >= window_start:
         if (target - k).end_time.normalize() < origin:
-            out.append((target - k, (o_q - k).start_time.normalize() + offset))
+            out.append((target - k, at(k)))
+        k += 1
+    k = 1
+    while not out and (target - k).start_time >= window_start:  # none inside: the nearest, origin clipped
+        if (target - k).end_time.normalize() < origin:
+            out.append((target - k, max(at(k), window_start)))
         k += 1
     return out
 

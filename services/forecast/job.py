@@ -51,7 +51,7 @@ def run(engine: Engine, version: registry.Version, run_inputs: Any = None) -> tu
                                   paths_out=paths)
         week = int((origin - qs).days // 7)
         nodes = nodes.assign(level=np.tile(tree.levels, bt.HORIZONS), week=week)
-        live.append(bands.apply(nodes, scored, origin, week).assign(kind="live"))
+        live.append(bands.apply(nodes, scored, origin, week, tree.band_fallback).assign(kind="live"))
         deals = d
     nodes = pd.concat([*live, bt_nodes.assign(kind="backtest")], ignore_index=True).drop(columns="level")
     metrics["coherence_max_abs_gap_usd"] = coherence_gap(nodes)

@@ -18,7 +18,7 @@ NODES = ResultTable(
      C("p50_usd", "float", "mean of the bottom-up paths: children sum to parents"), C("p90_usd", "float"),
      C("kind", "text", "live or backtest"), C("week", "int", "week of the quarter at the origin"),
      C("h", "int", "quarters from the origin's quarter to `quarter` (0, 1, 2)"),
-     C("band", "text", "calibrated (P10/P90 from past backtest errors of the level) or simulated"),
+     C("band", "text", "P10/P90 from past backtest errors of the level (calibrated), of a level below (borrowed), or simulated"),
      C("actual_usd", "float", "backtest rows: what was booked"),
      C("last_quarter_usd", "float", "backtest baseline: bookings of the last complete quarter"),
      C("same_quarter_last_year_usd", "float", "backtest baseline: bookings of the quarter a year earlier"),
