@@ -36,6 +36,11 @@ def track_record(url: str, person_id: str) -> pd.DataFrame:
     return fc.track_record(data.engine_for(url), person_id)
 
 
+@st.cache_data(ttl=TTL, max_entries=16, show_spinner=False)
+def commit_bias(url: str, quarter: str) -> pd.DataFrame:
+    return fc.commit_bias(data.engine_for(url), quarter)
+
+
 @st.cache_data(ttl=TTL, max_entries=32, show_spinner=False)
 def accuracy_here(url: str, person_id: str, h: int, week: int) -> dict:
     return fc.accuracy_here(data.engine_for(url), person_id, h, week)

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from services import db, registry
+from services.forecast import commit_bias as cb
 from services.forecast import tables as T
 from services.forecast.data import quarter_label
 from services.hierarchy import Scope
@@ -146,6 +147,20 @@ def track_record(engine: Engine, person_id: str) -> pd.DataFrame:
     t["closer"] = pd.Series("model", index=t.index).where(err_model <= err_commit, "commit").where(
         t["commit_usd"].notna(), "no commit")
     return t.reset_index()
+
+
+def backtest_actuals(engine: Engine) -> pd.DataFrame:
+    """`person_id, quarter, actual_usd` of every backtested quarter (what was booked, per node)."""
+    b = registry.read_results(engine, T.NODES, MODEL, "kind = 'backtest' AND product_id = 'ALL' AND week = 0")
+    if b.empty or "h" not in b:
+        return pd.DataFrame(columns=["person_id", "quarter", "actual_usd"])
+    return b[b.h == 0][["person_id", "quarter", "actual_usd"]].drop_duplicates(["person_id", "quarter"])
+
+
+def commit_bias(engine: Engine, quarter: str) -> pd.DataFrame:
+    """Per person: the commit for `quarter`, their past commit bias and spread, the corrected commit."""
+    c = commits(engine)
+    return cb.corrected(c, cb.errors(c, backtest_actuals(engine)), quarter)
 
 
 def _backtest(engine: Engine, person_id: str) -> pd.DataFrame:

@@ -14,7 +14,8 @@ import pandas as pd
 from sqlalchemy.engine import Engine
 
 from services import db, registry
-from services.forecast import accuracy
+from services.forecast import accuracy, read
+from services.forecast import commit_bias as cb
 from services.forecast import tables as T
 
 ORACLE_KNOWS = ("the planted expected bookings per rep and quarter (truth_bookings) and what closed so far; "
@@ -55,7 +56,29 @@ def section(engine: Engine) -> dict[str, Any]:
         if not rows.empty and "h" in rows:
             out.update(accuracy.report(with_oracle(rows, db.read_table("truth_bookings", engine))))
             out["oracle_knows"] = ORACLE_KNOWS
+            out["commits"] = commit_track(rows, read.commits(engine))
     out["bars"] = bars(out)
+    return out
+
+
+def commit_track(rows: pd.DataFrame, commits: pd.DataFrame) -> dict:
+    """WAPE per level over the backtest quarters: the commit, the commit corrected by the person's past
+    bias, the bias-corrected roll-up of the direct reports' commits, and the model at week 2 (the
+    first backtested week at which a commit exists)."""
+    base = rows[(rows.h == 0) & (rows.week == 0)]
+    actuals = base[["person_id", "quarter", "actual_usd"]]
+    t = cb.backtest(commits, actuals, dict(zip(base.person_id, base.parent_id)))
+    model = rows[(rows.h == 0) & (rows.week == 2)].set_index(["person_id", "quarter"])["p50_usd"]
+    t = t.join(model.rename("model_usd"), on=["person_id", "quarter"])
+    role = dict(zip(base.person_id, base.role))
+    out = {}
+    for r, g in t.groupby(t.person_id.map(role)):
+        if r in accuracy.LEVELS:
+            scored = g[g.n.notna()]  # quarters with a bias measured before them
+            out[accuracy.LEVELS[r]] = {c: cb.wape(scored, col) for c, col in (
+                ("commit", "commit_usd"), ("corrected_commit", "corrected_usd"),
+                ("team_corrected_rollup", "team_corrected_usd"), ("model_week_2", "model_usd"))} | {
+                "n": len(scored)}
     return out
 
 

@@ -169,3 +169,23 @@ def test_track_summary_states_the_error_that_8_of_10_quarters_stayed_within():
     assert s["within_pct"] == pytest.approx(8.0)
     assert s["bias_pct"] == pytest.approx(errors.sum() / 10)
     assert s["inside_band"] == 8
+
+
+def test_commit_bias_is_measured_on_earlier_quarters_only_and_corrects_the_roll_up():
+    from services.forecast import commit_bias as cb
+
+    quarters = [str(pd.Period("2024Q1", "Q") + i) for i in range(6)]
+    actual = pd.DataFrame([(p, q, 100.0) for p in ("M", "R1", "R2") for q in quarters],
+                          columns=["person_id", "quarter", "actual_usd"])
+    over = {"M": 1.0, "R1": 1.25, "R2": 0.8}  # R1 commits 25% high, R2 20% low
+    commits = pd.DataFrame([(p, q, 100.0 * over[p]) for p in over for q in quarters],
+                           columns=["person_id", "quarter", "amount_usd"])
+    commits.loc[(commits.person_id == "R1") & (commits.quarter == quarters[-1]), "amount_usd"] = 500.0
+    errs = cb.errors(commits, actual)
+    c = cb.corrected(commits, errs, quarters[-1]).set_index("person_id")
+    assert c.loc["R2", "bias"] == pytest.approx(-0.2) and c.loc["R2", "corrected_usd"] == pytest.approx(100.0)
+    assert c.loc["R1", "bias"] == pytest.approx(0.25)  # the 500 of the quarter itself is not in its bias
+    assert np.isnan(cb.corrected(commits, errs, quarters[2]).set_index("person_id").loc["R1", "bias"])  # 2 < 3
+    t = cb.backtest(commits, actual, {"R1": "M", "R2": "M", "M": None})
+    m = t[(t.person_id == "M") & (t.quarter == quarters[4])].iloc[0]
+    assert m.team_corrected_usd == pytest.approx(200.0) and m.actual_usd == 100.0
