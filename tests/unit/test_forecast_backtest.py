@@ -189,3 +189,12 @@ def test_commit_bias_is_measured_on_earlier_quarters_only_and_corrects_the_roll_
     t = cb.backtest(commits, actual, {"R1": "M", "R2": "M", "M": None})
     m = t[(t.person_id == "M") & (t.quarter == quarters[4])].iloc[0]
     assert m.team_corrected_usd == pytest.approx(200.0) and m.actual_usd == 100.0
+
+
+def test_scorecard_sections_come_from_the_capability_packages():
+    from services import scorecard
+    from services.forecast import scorecard as forecast_card
+    from services.monitoring import scorecard as health_card
+
+    assert scorecard._load_section("forecast") is forecast_card.section
+    assert scorecard._load_section("health") is health_card.section
