@@ -54,12 +54,20 @@ tiles[3].metric("Closed won", usd(row.closed_won_usd), delta("closed_won_usd"))
 tiles[4].metric("Gap to commit", usd(row.gap_to_commit_usd) if pd.notna(row.gap_to_commit_usd) else "—")
 tiles[5].metric("Pipeline coverage", f"{row.pipeline_coverage:.1f}x", help="Open pipeline / (quota - closed won)")
 st.caption(f"P10-P90: {usd(row.p10_usd)} - {usd(row.p90_usd)}")
+horizon = quarters.index(quarter)
+live_week = int(nodes.loc[nodes.origin_date == as_of, "week"].max()) if "week" in nodes else 0
+st.info(uf.accuracy_sentence(uf.accuracy_here(url, person, horizon, live_week), horizon), icon=":material/history:")
+bias = uf.commit_bias(url, quarter).set_index("person_id")
+if person in bias.index and pd.notna(bias.loc[person, "bias"]):
+    b = bias.loc[person]
+    st.caption(f"Commit track record: {b.bias:+.0%} on average (spread ±{b.spread:.0%}) over {int(b.n)} quarters; "
+               f"corrected for it, this commit reads {usd(b.corrected_usd)}.")
 
 money = {c: st.column_config.NumberColumn(label, format="dollar") for c, label in (
     ("p10_usd", "P10"), ("p50_usd", "P50"), ("p90_usd", "P90"), ("closed_won_usd", "Closed won"),
     ("commit_usd", "Commit"), ("quota_usd", "Quota"), ("gap_to_commit_usd", "Gap to commit"),
     ("open_pipeline_usd", "Open pipeline"), ("amount_usd", "Amount"), ("contribution_usd", "Contribution"),
-    ("actual_usd", "Actual"), ("model_week_1_usd", "Model week 1"), ("model_week_4_usd", "Model week 4"),
+    ("actual_usd", "Actual"), ("model_week_0_usd", "Model week 0"), ("model_week_4_usd", "Model week 4"),
     ("model_week_8_usd", "Model week 8"))}
 
 def _drill(people: pd.DataFrame) -> None:
@@ -84,10 +92,18 @@ with left:
     if kids:
         table = fc.figures(data.engine(), nodes, kids, quarter, cutoff)
         table.insert(0, "name", table.person_id.map(names))
-        st.dataframe(table[["name", "person_id", "quota_usd", "commit_usd", "closed_won_usd", "p10_usd", "p50_usd",
-                            "p90_usd", "gap_to_commit_usd", "pipeline_coverage"]], hide_index=True, width="stretch",
+        table = table.join(bias[["bias", "spread", "corrected_usd"]], on="person_id")
+        st.dataframe(table[["name", "person_id", "quota_usd", "commit_usd", "bias", "corrected_usd", "closed_won_usd",
+                            "p10_usd", "p50_usd", "p90_usd", "gap_to_commit_usd", "pipeline_coverage"]],
+                     hide_index=True, width="stretch",
                      column_config={**money, "name": "Name", "person_id": "Id",
+                                    "bias": st.column_config.NumberColumn("Commit bias", format="percent",
+                                                                          help="How far their commits ran above (+) or below (-) the actual in past quarters (geometric mean)"),
+                                    "corrected_usd": st.column_config.NumberColumn("Corrected commit", format="dollar"),
                                     "pipeline_coverage": st.column_config.NumberColumn("Coverage", format="%.1fx")})
+        if table.corrected_usd.notna().any():
+            st.caption(f"Bias-corrected roll-up of the team's commits: {usd(table.corrected_usd.sum())} "
+                       f"(as committed: {usd(table.commit_usd.sum())}).")
         st.selectbox("Drill down to", [None, *kids], key="fc_drill", on_change=_drill, args=(people,),
                      format_func=lambda p: "Choose a person" if p is None else names.get(p, p))
     else:

@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 Section = Callable[[Engine], dict[str, Any]]
 SECTIONS: dict[str, Section] = {}
 MODEL_SECTIONS = ("churn", "adoption", "forecast", "explain", "health")
+PACKAGE_OF = {"health": "monitoring"}  # section -> capability package, where the names differ
 
 
 def register(name: str) -> Callable[[Section], Section]:
@@ -40,14 +41,12 @@ def register(name: str) -> Callable[[Section], Section]:
 def _load_section(name: str) -> Section | None:
     if name in SECTIONS:
         return SECTIONS[name]
-    for module_name in (f"services.{name}.scorecard", f"services.scorecard_{name}"):
-        try:
-            module = importlib.import_module(module_name)
-            break
-        except ModuleNotFoundError as exc:
-            if exc.name not in (module_name, module_name.rsplit(".", 1)[0]):
-                raise
-    else:
+    module_name = f"services.{PACKAGE_OF.get(name, name)}.scorecard"
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name != module_name:
+            raise
         return None
     if name not in SECTIONS and callable(getattr(module, "section", None)):
         SECTIONS[name] = module.section

@@ -38,5 +38,28 @@ def track_record(url: str, person_id: str, as_of: dt.date | None) -> pd.DataFram
 
 
 @st.cache_data(ttl=TTL, max_entries=16, show_spinner=False)
+def commit_bias(url: str, quarter: str) -> pd.DataFrame:
+    return fc.commit_bias(data.engine_for(url), quarter)
+
+
+@st.cache_data(ttl=TTL, max_entries=32, show_spinner=False)
+def accuracy_here(url: str, person_id: str, h: int, week: int) -> dict:
+    return fc.accuracy_here(data.engine_for(url), person_id, h, week)
+
+
+def accuracy_sentence(a: dict, h: int) -> str:
+    """The backtest's word on the number shown: the headline for this quarter, bias and band for later ones."""
+    if not a:
+        return "No backtest at this point yet: treat the number as unproven."
+    band = f"P10-P90 held the actual in {a['inside_band']} of {a['n']}"
+    if h == 0:
+        return (f"At week {a['week']} of the quarter this forecast has been within ±{a['within_pct']:.0f}% in "
+                f"{a['hits']} of the last {a['n']} quarters (bias {a['bias_pct']:+.0f}%; {band}; backtest).")
+    ahead = "next quarter" if h == 1 else "the quarter after"
+    return (f"Forecasting {ahead} from week {a['week']}: bias {a['bias_pct']:+.0f}%, within ±{a['within_pct']:.0f}% "
+            f"in {a['hits']} of the last {a['n']} quarters; {band} (backtest).")
+
+
+@st.cache_data(ttl=TTL, max_entries=16, show_spinner=False)
 def waterfall(url: str, owners: tuple[str, ...], as_of: pd.Timestamp, quarter: str) -> pd.DataFrame:
     return fc.waterfall(data.engine_for(url), list(owners), as_of, quarter)

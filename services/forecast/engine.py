@@ -5,6 +5,7 @@ backtest judges exactly the code that produces the page's numbers.
 """
 from __future__ import annotations
 
+import itertools
 import logging
 from dataclasses import dataclass
 
@@ -12,11 +13,10 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from models.conformal import factor_draws, ratio_scores
-from models.forecast import RunRateModel
 from models.simulate import leaf_paths, summarize
 from models.winprob import WinProbModel
 from services.forecast import data as fd
+from services.forecast import fresh
 
 log = logging.getLogger(__name__)
 SALES_ROLES = ("cro", "regional_vp", "manager", "rep")
@@ -34,8 +34,17 @@ class Tree:
 
     @property
     def levels(self) -> np.ndarray:
-        """Conformal level of each node: its role, and whether it is a by-product node."""
+        """Calibration level of each node: its role, and whether it is a by-product node."""
         return (self.nodes.role.astype(str) + np.where(self.nodes.product_id == ALL, "", "|product")).to_numpy()
+
+    @property
+    def band_fallback(self) -> dict[str, str]:
+        """Each calibration level -> the one below it (company -> region -> manager -> rep)."""
+        out = {}
+        for suffix in ("", "|product"):
+            for upper, lower in itertools.pairwise(SALES_ROLES):
+                out[upper + suffix] = lower + suffix
+        return out
 
     def leaf_index(self, owner: pd.Series, product: pd.Series) -> np.ndarray:
         key = pd.MultiIndex.from_frame(self.leaves)
@@ -80,10 +89,6 @@ def train_winprob(data: fd.SalesData, hist_feats: pd.DataFrame, cutoff: pd.Times
     return WinProbModel(random_state=seed).fit(rows[fd.FEATURES], y, groups=rows["origin"].to_numpy())
 
 
-def train_runrate(data: fd.SalesData, cutoff: pd.Timestamp, seed: int = 0) -> RunRateModel:
-    return RunRateModel(random_state=seed).fit(fd.monthly_series(data, cutoff))
-
-
 def size_pools(data: fd.SalesData, tree: Tree, cutoff: pd.Timestamp) -> list[np.ndarray]:
     """Per leaf: amounts of fresh deals (created in their close quarter) won in the 4 quarters before cutoff."""
     w = data.won
@@ -95,21 +100,19 @@ def size_pools(data: fd.SalesData, tree: Tree, cutoff: pd.Timestamp) -> list[np.
 
 
 def forecast_at(data: fd.SalesData, hist_feats: pd.DataFrame, tree: Tree, origin: pd.Timestamp,
-                wp: WinProbModel, rr: RunRateModel, rr_cutoff: pd.Timestamp, quarters: int = 1,
-                n_paths: int = 1000, seed: int = 0, rr_factors: dict[str, np.ndarray] | None = None,
-                paths_out: list[np.ndarray] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+                wp: WinProbModel, window_start: pd.Timestamp, quarters: int = 1, n_paths: int = 1000,
+                seed: int = 0, paths_out: list[np.ndarray] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Node forecasts for the origin's quarter and the next `quarters - 1`, and the scored open deals.
 
-    The run-rate part's spread: with `rr_factors` (per node level, see `runrate_factors`) each node's
-    run-rate paths are its prediction times the level's conformal factors; without, a compound Poisson
-    sum of recent deal sizes per leaf. `paths_out`, when given, receives the node paths of the
+    Open deals are drawn won or not with their win probability; bookings from deals not yet created
+    (`services/forecast/fresh.py`) as a compound Poisson sum of recent deal sizes per leaf. Column `h`
+    is the target's distance in quarters. `paths_out`, when given, receives the node paths of the
     not-yet-closed bookings per quarter (closed-won excluded), for the ending-ARR simulation."""
     origin = pd.Timestamp(origin).normalize()
     q0 = pd.Period(origin, "Q")
     snap = fd.expand_horizons(fd.state_at(data, [origin], hist_feats), quarters)
     snap["p_win"] = wp.predict_proba(snap[fd.FEATURES])[:, 1] if len(snap) else np.zeros(0)
-    rr_q = _runrate_by_quarter(data, rr, rr_cutoff, origin, quarters)
-    pools = size_pools(data, tree, rr_cutoff)
+    pools = size_pools(data, tree, origin)
     out = []
     for h in range(quarters):
         q = q0 + h
@@ -119,12 +122,10 @@ def forecast_at(data: fd.SalesData, hist_feats: pd.DataFrame, tree: Tree, origin
         n = len(tree.leaves)
         dl = tree.leaf_index(deals.owner_id, deals.product_id)
         ok = dl >= 0
-        rr_leaf = rr_q[h].reindex(pd.MultiIndex.from_frame(tree.leaves), fill_value=0.0).to_numpy()
+        rr_leaf = fresh.expected(data, tree.leaves, origin, q, window_start)
         paths = leaf_paths(n, dl[ok], deals.amount_usd.to_numpy()[ok], deals.p_win.to_numpy()[ok],
-                           np.zeros(n) if rr_factors else rr_leaf, pools, n_paths=n_paths, seed=seed + h)
+                           rr_leaf, pools, n_paths=n_paths, seed=seed + h)
         node_paths = tree.membership @ paths
-        if rr_factors:
-            node_paths += (tree.membership @ rr_leaf)[:, None] * _factor_matrix(tree, rr_factors)
         if paths_out is not None:
             paths_out.append(node_paths)
         closed_leaf = _per_leaf(tree, closed.owner_id, closed.product_id, closed.amount_usd)
@@ -134,7 +135,7 @@ def forecast_at(data: fd.SalesData, hist_feats: pd.DataFrame, tree: Tree, origin
         s = summarize(node_paths)
         closed_n = tree.membership @ closed_leaf
         frame = tree.nodes.assign(
-            quarter=str(q), origin_date=origin, closed_won_usd=closed_n,
+            quarter=str(q), origin_date=origin, h=h, closed_won_usd=closed_n,
             open_pipeline_usd=tree.membership @ pipe_leaf, pipeline_expected_usd=tree.membership @ exp_leaf,
             runrate_usd=tree.membership @ rr_leaf, p10_usd=closed_n + s["p10"].to_numpy(),
             p50_usd=closed_n + s["mean"].to_numpy(), p90_usd=closed_n + s["p90"].to_numpy())
@@ -143,68 +144,7 @@ def forecast_at(data: fd.SalesData, hist_feats: pd.DataFrame, tree: Tree, origin
     return pd.concat(out, ignore_index=True), deals
 
 
-def _factor_matrix(tree: Tree, factors: dict[str, np.ndarray]) -> np.ndarray:
-    levels = tree.levels
-    missing = sorted(set(levels) - set(factors))
-    if missing:
-        raise ValueError(f"no conformal factors for node levels {missing}")
-    keys = sorted(factors)
-    stack = np.vstack([factors[k] for k in keys])
-    return stack[np.searchsorted(keys, levels)]
-
-
-def runrate_check(data: fd.SalesData, tree: Tree, rr: RunRateModel, rr_cutoff: pd.Timestamp,
-                  origin: pd.Timestamp) -> pd.DataFrame:
-    """Per node: the run-rate prediction for the origin's quarter and the actual fresh bookings (won in
-    the quarter from deals created after the origin), for conformal calibration."""
-    origin = pd.Timestamp(origin).normalize()
-    q = pd.Period(origin, "Q")
-    pred = _runrate_by_quarter(data, rr, rr_cutoff, origin, 1)[0]
-    pred_leaf = pred.reindex(pd.MultiIndex.from_frame(tree.leaves), fill_value=0.0).to_numpy()
-    w = data.won
-    w = w[(w.close_date >= q.start_time.normalize()) & (w.close_date <= q.end_time.normalize())
-          & (w.created_date > origin)]
-    act_leaf = _per_leaf(tree, w.owner_id, w.product_id, w.amount_usd)
-    return pd.DataFrame({"level": tree.levels, "quarter": str(q), "origin_date": origin,
-                         "predicted_usd": tree.membership @ pred_leaf, "actual_usd": tree.membership @ act_leaf})
-
-
-def runrate_factors(checks: pd.DataFrame, levels: np.ndarray, n_paths: int = 1000,
-                    exclude_quarter: str | None = None, seed: int = 0) -> dict[str, np.ndarray] | None:
-    """Conformal factors per node level from `runrate_check` rows (leaving out `exclude_quarter`, the
-    quarter being backtested). None when any level has too few scores: the caller falls back."""
-    c = checks if exclude_quarter is None else checks[checks.quarter != exclude_quarter]
-    out = {}
-    for i, level in enumerate(sorted(set(levels))):
-        part = c[c.level == level]
-        f = factor_draws(ratio_scores(part.actual_usd, part.predicted_usd), n_paths, seed=seed + i)
-        if f is None:
-            log.warning("run-rate intervals: too few conformal scores at level %s", level)
-            return None
-        out[level] = f
-    return out
-
-
 def _per_leaf(tree: Tree, owner, product, amount) -> np.ndarray:
     idx = tree.leaf_index(pd.Series(owner).reset_index(drop=True), pd.Series(product).reset_index(drop=True))
     ok = idx >= 0
     return np.bincount(idx[ok], weights=np.asarray(amount, float)[ok], minlength=len(tree.leaves))
-
-
-def _runrate_by_quarter(data: fd.SalesData, rr: RunRateModel, cutoff: pd.Timestamp, origin: pd.Timestamp,
-                        quarters: int) -> list[pd.Series]:
-    """Expected bookings from deals created after `origin`, per (owner, product), for each target quarter."""
-    q0 = pd.Period(origin, "Q")
-    last = pd.Period(cutoff, "M") - 1
-    horizon = (q0 + quarters - 1).end_time.to_period("M").ordinal - last.ordinal
-    pred = rr.predict(max(horizon, 1))
-    parts = pred["unique_id"].str.split("|", expand=True)
-    pred = pred.assign(owner_id=parts[0], product_id=parts[1], h=parts[2].astype(int))
-    offset = (origin - q0.start_time.normalize()).days
-    share = fd.fresh_share_after(data, cutoff, offset, horizons=quarters)
-    out = []
-    for h in range(quarters):
-        q = q0 + h
-        m = pred[(pred.h == h) & (pred.ds >= q.start_time) & (pred.ds <= q.end_time)]
-        out.append(m.groupby(["owner_id", "product_id"])["y_hat"].sum() * share[h])
-    return out

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from services import db, registry
+from services.forecast import commit_bias as cb
 from services.forecast import tables as T
 from services.forecast.data import quarter_label
 from services.hierarchy import Scope
@@ -170,16 +171,16 @@ def deals(engine: Engine, owners: list[str], quarter: str, limit: int = 25, as_o
 
 
 def track_record(engine: Engine, person_id: str, as_of: Any = None) -> pd.DataFrame:
-    """Past quarters (ended by `as_of`; None: all): the model's number at weeks 1, 4, 8, the commit and the
+    """Past quarters (ended by `as_of`; None: all): the model's number at weeks 0, 4, 8, the commit and the
     actual; who was closer."""
-    b = registry.read_results(engine, T.NODES, MODEL,
-                              "kind = 'backtest' AND person_id = :p AND product_id = 'ALL'", {"p": person_id})
+    b = _backtest(engine, person_id)
     if as_of is not None and not b.empty:
         ended = b.quarter.map(lambda q: pd.Period(q, "Q").end_time.normalize()) <= pd.Timestamp(as_of)
         b = b[ended]
     if b.empty:
         return b
-    t = b[b.week.isin([1, 4, 8])].pivot_table(index="quarter", columns="week", values="p50_usd")
+    b = b[b.h == 0] if "h" in b else b
+    t = b[b.week.isin([0, 4, 8])].pivot_table(index="quarter", columns="week", values="p50_usd")
     t.columns = [f"model_week_{int(w)}_usd" for w in t.columns]
     t["actual_usd"] = b.groupby("quarter")["actual_usd"].first()
     c = commits(engine, as_of)
@@ -189,6 +190,51 @@ def track_record(engine: Engine, person_id: str, as_of: Any = None) -> pd.DataFr
     t["closer"] = pd.Series("model", index=t.index).where(err_model <= err_commit, "commit").where(
         t["commit_usd"].notna(), "no commit")
     return t.reset_index()
+
+
+def backtest_actuals(engine: Engine) -> pd.DataFrame:
+    """`person_id, quarter, actual_usd` of every backtested quarter (what was booked, per node)."""
+    b = registry.read_results(engine, T.NODES, MODEL, "kind = 'backtest' AND product_id = 'ALL' AND week = 0")
+    if b.empty or "h" not in b:
+        return pd.DataFrame(columns=["person_id", "quarter", "actual_usd"])
+    return b[b.h == 0][["person_id", "quarter", "actual_usd"]].drop_duplicates(["person_id", "quarter"])
+
+
+def commit_bias(engine: Engine, quarter: str) -> pd.DataFrame:
+    """Per person: the commit for `quarter`, their past commit bias and spread, the corrected commit."""
+    c = commits(engine)
+    return cb.corrected(c, cb.errors(c, backtest_actuals(engine)), quarter)
+
+
+def _backtest(engine: Engine, person_id: str) -> pd.DataFrame:
+    return registry.read_results(engine, T.NODES, MODEL,
+                                 "kind = 'backtest' AND person_id = :p AND product_id = 'ALL'", {"p": person_id})
+
+
+def accuracy_here(engine: Engine, person_id: str, h: int, week: int, quarters: int = 10) -> dict:
+    """How this forecast did in the backtest at this point: same node, horizon `h` and the nearest
+    backtested week, the last `quarters` target quarters. Empty when there is no backtest."""
+    b = _backtest(engine, person_id)
+    if b.empty or "h" not in b or not (b.h == h).any():
+        return {}
+    b = b[b.h == h]
+    near = int(b.week.iloc[(b.week - week).abs().argsort().iloc[0]])
+    return track_summary(b[b.week == near].sort_values("quarter").tail(quarters), near)
+
+
+def track_summary(rows: pd.DataFrame, week: int) -> dict:
+    """`within_pct`: the error that `hits` of the `n` quarters stayed within (the 80% one), plus the
+    bias (signed error of the total) and how often the actual fell inside P10-P90."""
+    rows = rows[rows.actual_usd > 0]
+    if rows.empty:
+        return {}
+    err = (rows.p50_usd - rows.actual_usd).abs() / rows.actual_usd
+    n = len(rows)
+    hits = max(1, -(-8 * n // 10))  # ceil(0.8 n)
+    inside = (rows.actual_usd >= rows.p10_usd) & (rows.actual_usd <= rows.p90_usd)
+    return {"week": week, "n": n, "hits": hits, "within_pct": float(err.sort_values().iloc[hits - 1] * 100),
+            "bias_pct": float((rows.p50_usd - rows.actual_usd).sum() / rows.actual_usd.sum() * 100),
+            "inside_band": int(inside.sum())}
 
 
 def waterfall(engine: Engine, owners: list[str], as_of: pd.Timestamp, quarter: str) -> pd.DataFrame:

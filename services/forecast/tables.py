@@ -17,7 +17,13 @@ NODES = ResultTable(
      C("runrate_usd", "float", "bookings from deals not yet created"), C("p10_usd", "float"),
      C("p50_usd", "float", "mean of the bottom-up paths: children sum to parents"), C("p90_usd", "float"),
      C("kind", "text", "live or backtest"), C("week", "int", "week of the quarter at the origin"),
-     C("actual_usd", "float", "backtest rows: what was booked")),
+     C("h", "int", "quarters from the origin's quarter to `quarter` (0, 1, 2)"),
+     C("band", "text", "P10/P90 from past backtest errors of the level (calibrated), of a level below (borrowed), or simulated"),
+     C("actual_usd", "float", "backtest rows: what was booked"),
+     C("last_quarter_usd", "float", "backtest baseline: bookings of the last complete quarter"),
+     C("same_quarter_last_year_usd", "float", "backtest baseline: bookings of the quarter a year earlier"),
+     C("pipeline_method_usd", "float", "backtest baseline: closed + open x stage conversion + average fresh"),
+     C("commit_usd", "float", "backtest: the latest commit submitted by the origin (ALL rows)")),
     keys=("kind", "quarter", "person_id"))
 DEALS = ResultTable(
     "forecast_deals", MODEL, "Open booking deals as of the as-of date per target quarter, with their win probability.",

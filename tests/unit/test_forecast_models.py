@@ -1,12 +1,11 @@
 """Forecast models and data: point-in-time deal states, coherence, win-probability calibration, WAPE,
-conformal factors, ending ARR, and leaders' commits (history kept, latest wins)."""
+ending ARR, and leaders' commits (history kept, latest wins)."""
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from models.conformal import MIN_SCORES, factor_draws, ratio_scores
 from models.forecast import wape
 from models.simulate import leaf_paths, node_summary
 from models.winprob import WinProbModel, auc, expected_calibration_error
@@ -119,17 +118,6 @@ def test_wape():
     assert wape([100, 200], [110, 170]) == pytest.approx(40 / 300)
     assert wape([100, -100], [100, -50]) == pytest.approx(50 / 200)
     assert np.isnan(wape([0, 0], [1, 2]))
-
-
-def test_conformal_factors_keep_the_mean_and_the_spread():
-    rng = np.random.default_rng(1)
-    scores = rng.lognormal(0.1, 0.5, 200)
-    f = factor_draws(scores, 1000)
-    assert f.mean() == pytest.approx(1.0, abs=1e-12)
-    np.testing.assert_allclose(np.quantile(f, [0.1, 0.9]), np.quantile(scores / scores.mean(), [0.1, 0.9]),
-                               rtol=0.02)
-    assert factor_draws(scores[: MIN_SCORES - 1], 100) is None
-    assert list(ratio_scores([10, 50, 30], [5, 100, 10], min_predicted=8)) == [0.5, 3.0]
 
 
 def subs_frame() -> pd.DataFrame:

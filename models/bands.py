@@ -1,0 +1,64 @@
+"""P10-P90 bands from the forecast's own past errors, per node level and horizon, strictly out of time.
+
+The score of a past forecast is the ratio of what was still to come to what the forecast expected was
+still to come: (actual - closed) / (p50 - closed). A new forecast's band is closed + (p50 - closed) x
+the split-conformal 10th and 90th percentiles (order statistics k and n + 1 - k, k = floor(0.1 (n + 1)))
+of the scores of its level and horizon (current quarter: weeks within
+`WEEK_WINDOW` of its own), using only past forecasts whose target quarter ended before the new
+forecast's origin. Scores of one quarter at one level move together, so the bands carry the quarter's
+common shock that independent deal draws miss. A level with fewer than `MIN_POINTS` scores borrows
+those of the next level down its `fallback` chain (company -> region -> ...: wider, never narrower
+in expectation); where no level has enough, the band is left as given (the Monte-Carlo's).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+MIN_POINTS = 8
+WEEK_WINDOW = 2
+QUANTILES = (0.1, 0.9)
+
+
+def scores(past: pd.DataFrame) -> pd.DataFrame:
+    """`level, h, week, target_end, score` from past rows with `closed_won_usd, p50_usd, actual_usd`."""
+    rest = past["p50_usd"] - past["closed_won_usd"]
+    keep = rest > 0
+    p = past[keep]
+    return p[["level", "h", "week", "target_end"]].assign(
+        score=((p["actual_usd"] - p["closed_won_usd"]) / rest[keep]).to_numpy())
+
+
+def calibrate(scored: pd.DataFrame, origin: pd.Timestamp, level: str, h: int, week: int) -> tuple | None:
+    """(q10, q90) of the scores usable at `origin` for (level, h, week); None when too few."""
+    s = scored[(scored.target_end < origin) & (scored.level == level) & (scored.h == h)]
+    if h == 0:
+        s = s[(s.week - week).abs() <= WEEK_WINDOW]
+    if len(s) < MIN_POINTS:
+        return None
+    x = np.sort(s.score.to_numpy())
+    k = max(1, int(np.floor(QUANTILES[0] * (len(x) + 1))))  # split-conformal order statistics: on n
+    return float(x[k - 1]), float(x[len(x) - k])  # exchangeable scores the band holds >= 1 - 2k/(n+1)
+
+
+def apply(nodes: pd.DataFrame, scored: pd.DataFrame, origin: pd.Timestamp, week: int,
+          fallback: dict[str, str] | None = None) -> pd.DataFrame:
+    """`nodes` (with `level, h, closed_won_usd, p10_usd, p50_usd, p90_usd`) with calibrated bands where
+    there are enough past scores (`fallback`: level -> the level whose scores to try next); `band`
+    says `calibrated` (own level), `borrowed` (a level below) or `simulated`."""
+    out = nodes.copy()
+    out["band"] = "simulated"
+    fallback = fallback or {}
+    for (level, h), idx in out.groupby(["level", "h"]).groups.items():
+        lv, q, seen = level, None, set()
+        while lv is not None and lv not in seen and q is None:
+            seen.add(lv)
+            q = calibrate(scored, origin, lv, int(h), week)
+            lv = fallback.get(lv) if q is None else lv
+        if q is None:
+            continue
+        rest = (out.loc[idx, "p50_usd"] - out.loc[idx, "closed_won_usd"]).clip(lower=0.0)
+        out.loc[idx, "p10_usd"] = out.loc[idx, "closed_won_usd"] + rest * q[0]
+        out.loc[idx, "p90_usd"] = out.loc[idx, "closed_won_usd"] + rest * q[1]
+        out.loc[idx, "band"] = "calibrated" if lv == level else "borrowed"
+    return out

@@ -1,0 +1,200 @@
+"""The forecast's backtest: strictly out of time, the pipeline baseline, the oracle, bands and the report."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from models import bands
+from services.forecast import accuracy, fresh
+from services.forecast import backtest as bt
+from services.forecast import baselines as bl
+from services.forecast import data as fd
+from services.forecast import engine as fe
+from services.forecast.scorecard import with_oracle
+from services.simulator import generate
+
+D = pd.Timestamp
+
+
+@pytest.fixture(scope="module")
+def frames() -> dict[str, pd.DataFrame]:
+    return generate(accounts=300, months=24, seed=11)
+
+
+def sales_data(frames, opps=None, hist=None) -> fd.SalesData:
+    o = frames["opportunities"] if opps is None else opps
+    o = o[o["type"].isin(fd.BOOKING_TYPES)].merge(frames["accounts"][["account_id", "segment"]], on="account_id")
+    h = frames["opportunity_history"] if hist is None else hist
+    h = h[h.opportunity_id.isin(o.opportunity_id)].sort_values(["opportunity_id", "snapshot_date"], kind="stable")
+    empty = pd.DataFrame(columns=["account_id", "score_date", "probability"])
+    return fd.SalesData(o.reset_index(drop=True), h.reset_index(drop=True), frames["people"], empty)
+
+
+def test_bands_use_no_error_from_a_quarter_not_ended_at_the_origin():
+    rng = np.random.default_rng(0)
+    past = pd.DataFrame({"level": "rep", "h": 0, "week": 0, "target_end": D("2025-03-31"),
+                         "score": rng.lognormal(0, 0.3, 40)})
+    origin = D("2025-04-01")
+    before = bands.calibrate(past, origin, "rep", 0, 0)
+    future = past.assign(target_end=D("2025-06-30"), score=50.0)  # the quarter being forecast, and later
+    assert bands.calibrate(pd.concat([past, future]), origin, "rep", 0, 0) == before
+    assert before[0] < 1 < before[1]
+    assert bands.calibrate(past.head(bands.MIN_POINTS - 1), origin, "rep", 0, 0) is None
+
+
+def test_fresh_analogs_have_ended_before_the_origin():
+    for origin in pd.date_range("2025-01-01", "2025-12-31", freq="17D"):
+        for h in range(3):
+            target = pd.Period(origin, "Q") + h
+            pairs = fresh.analogs(origin, target, D("2023-01-01"))
+            assert len(pairs) == fresh.ANALOGS
+            assert all(t.end_time < origin and o < origin for t, o in pairs)
+            assert all((pd.Period(o, "Q") + h) == t for t, o in pairs)  # same horizon and week
+
+
+def test_backtest_rows_do_not_change_when_later_data_does(frames):
+    """An origin uses only data, models and calibration errors from before it: change every won amount
+    from a cut date on, and no forecast made before the cut moves (its actual may)."""
+    data = sales_data(frames)
+    as_of = data.hist.snapshot_date.max()
+    tree = fe.build_tree(data.people, sorted(data.opps.product_id.unique()))
+    quarters = bt.origin_quarters(data, as_of, n=3)
+    cut = quarters[-1].start_time + pd.Timedelta(days=7 * 3)
+    opps = frames["opportunities"].copy()
+    later = opps.is_won & (opps.close_date >= cut)
+    opps.loc[later, "amount_usd"] *= 3.0
+    hist = frames["opportunity_history"].copy()
+    hist.loc[hist.snapshot_date >= cut, "amount_usd"] *= 3.0
+    changed = sales_data(frames, opps, hist)
+    commits = pd.DataFrame(columns=["person_id", "quarter", "amount_usd", "submitted_at"])
+    runs = [bt.run(d, fd._history_features(d.hist), tree, as_of, commits, n=3, weeks=(0, 6))[0]
+            for d in (data, changed)]
+    key = ["origin_date", "quarter", "person_id", "product_id"]
+    a, b = (r.set_index(key).sort_index() for r in runs)
+    early = a.index.get_level_values("origin_date") < cut
+    cols = ["p10_usd", "p50_usd", "p90_usd", "pipeline_method_usd", "last_quarter_usd"]
+    assert early.sum() > 0 and (a[early].band == "calibrated").any()
+    pd.testing.assert_frame_equal(a.loc[early, cols], b.loc[early, cols])
+    assert not np.allclose(a.loc[~early, "p50_usd"], b.loc[~early, "p50_usd"])  # the test can fail
+    assert (a.actual_usd != b.actual_usd).any()
+
+
+def _tiny_data() -> tuple[fd.SalesData, pd.DataFrame]:
+    """One rep, one product. At 2025-01-01 (week 0 of 2025Q1): two open deals of 100 in Propose closing
+    in 2025Q1, one won; a fresh deal of 40 created and won in 2025Q1. At 2025-04-01: one open deal of
+    200 in Propose closing in 2025Q2."""
+    rows = [  # id, created, close, amount, won, stage at origin
+        ("O1", "2024-12-01", "2025-02-15", 100.0, True),
+        ("O2", "2024-12-01", "2025-03-01", 100.0, False),
+        ("O3", "2025-01-20", "2025-03-10", 40.0, True),
+        ("O4", "2025-03-15", "2025-05-20", 200.0, False),
+    ]
+    opps = pd.DataFrame(rows, columns=["opportunity_id", "created_date", "close_date", "amount_usd", "is_won"])
+    for c in ("created_date", "close_date"):
+        opps[c] = pd.to_datetime(opps[c])
+    opps = opps.assign(account_id="A1", owner_id="R1", product_id="P1", type="new", segment="smb",
+                       is_closed=opps.opportunity_id != "O4",
+                       stage=np.where(opps.opportunity_id == "O4", "Propose",
+                                      np.where(opps.is_won, "Closed Won", "Closed Lost")))
+    h = []
+    for o in opps.itertuples():
+        h.append((o.opportunity_id, o.created_date, "Propose", o.amount_usd, o.close_date, "best_case"))
+        if o.opportunity_id != "O4":
+            h.append((o.opportunity_id, o.close_date, o.stage, o.amount_usd, o.close_date, "closed"))
+    hist = pd.DataFrame(h, columns=["opportunity_id", "snapshot_date", "stage", "amount_usd", "close_date",
+                                    "forecast_category"])
+    people = pd.DataFrame({"person_id": ["C", "R1"], "role": ["cro", "rep"], "manager_id": [None, "C"]})
+    data = fd.SalesData(opps, hist.sort_values(["opportunity_id", "snapshot_date"]).reset_index(drop=True),
+                        people, pd.DataFrame(columns=["account_id", "score_date", "probability"]))
+    return data, pd.DataFrame({"owner_id": ["R1"], "product_id": ["P1"]})
+
+
+def test_pipeline_method_is_open_times_stage_conversion_plus_average_fresh():
+    data, leaves = _tiny_data()
+    origin, target = D("2025-04-01"), pd.Period("2025Q2", "Q")
+    got = bl.pipeline_method(data, leaves, origin, target, window_start=D("2024-12-01"))
+    # analog: 2025Q1 from 2025-01-01: Propose converted 100 of 200 (0.5); fresh 40. Now: 200 open x 0.5 + 40
+    assert got == pytest.approx([0.5 * 200 + 40])
+    assert bl.last_quarter(data, leaves, origin, data_start=D("2024-10-01")) == pytest.approx([140.0])
+    assert np.isnan(bl.same_quarter_last_year(data, leaves, target, data_start=D("2024-10-01"))).all()
+    assert fresh.expected(data, leaves, origin, target, D("2024-12-01")) == pytest.approx([40.0])
+    # a second analog (2024Q4 from 2024-10-01, nothing fresh) halves the average
+    assert fresh.expected(data, leaves, origin, target, D("2024-10-01")) == pytest.approx([20.0])
+    # no analog complete before the origin: no pipeline-method forecast
+    assert np.isnan(bl.pipeline_method(data, leaves, D("2025-01-01"), pd.Period("2025Q1", "Q"), D("2024-12-15")))
+
+
+def test_oracle_is_closed_plus_the_planted_expectation_still_to_come():
+    rows = pd.DataFrame({
+        "person_id": ["C", "M", "R1", "R2"], "parent_id": [None, "C", "M", "M"],
+        "role": ["cro", "manager", "rep", "rep"], "quarter": "2025Q1", "product_id": "ALL",
+        "origin_date": D("2025-01-01") + pd.Timedelta(days=45), "closed_won_usd": [30.0, 30.0, 10.0, 20.0]})
+    truth = pd.DataFrame({"quarter": "2025Q1", "owner_id": ["R1", "R2"], "expected_bookings_usd": [90.0, 180.0]})
+    out = with_oracle(rows, truth).set_index("person_id").oracle_usd
+    left = (D("2025-03-31") - D("2025-02-15")).days / 90
+    assert out["R1"] == pytest.approx(10 + 90 * left) and out["R2"] == pytest.approx(20 + 180 * left)
+    assert out["C"] == pytest.approx(out["R1"] + out["R2"]) == pytest.approx(out["M"])
+    week0 = with_oracle(rows.assign(origin_date=D("2025-01-01"), closed_won_usd=0.0), truth)
+    # closed so far includes the origin's day: the rest of the quarter is its other 89 days
+    assert week0.set_index("person_id").oracle_usd["C"] == pytest.approx(270.0 * 89 / 90)
+    ahead = with_oracle(rows.assign(origin_date=D("2024-12-01"), closed_won_usd=0.0), truth)
+    assert ahead.set_index("person_id").oracle_usd["C"] == pytest.approx(270.0)  # next quarter: all of it
+
+
+def test_report_compares_the_model_with_the_best_baseline_on_the_same_rows():
+    rows = pd.DataFrame({
+        "role": "cro", "product_id": "ALL", "h": 0, "week": 0, "band": "calibrated",
+        "actual_usd": [100.0, 100.0, 100.0], "p50_usd": [110.0, 90.0, 100.0], "p10_usd": 80.0, "p90_usd": [105.0, 105.0, 99.0],
+        "pipeline_method_usd": [120.0, 80.0, np.nan], "last_quarter_usd": [150.0, 50.0, 100.0],
+        "same_quarter_last_year_usd": np.nan, "commit_usd": np.nan})
+    c = accuracy.report(rows)["accuracy"]["current_quarter"]["week_00"]["company"]
+    assert c["model"]["wape"] == pytest.approx(20 / 300) and c["model"]["bias"] == pytest.approx(0.0)
+    assert c["pipeline_method"]["wape"] == pytest.approx(0.2) and c["pipeline_method"]["n"] == 2
+    assert c["best_baseline"] == {"method": "pipeline_method", "ratio": pytest.approx((20 / 200) / 0.2)}
+    assert "same_quarter_last_year" not in c
+    cov = accuracy.report(rows)["coverage_p10_p90"]["current_quarter"]["company"]
+    assert cov["all"] == pytest.approx(2 / 3)
+
+
+def test_track_summary_states_the_error_that_8_of_10_quarters_stayed_within():
+    from services.forecast.read import track_summary
+
+    actual = np.full(10, 100.0)
+    errors = np.array([1, -2, 3, -4, 5, -6, 7, -8, 30, -40], float)  # percent
+    rows = pd.DataFrame({"quarter": [f"20{20 + i // 4}Q{i % 4 + 1}" for i in range(10)], "actual_usd": actual,
+                         "p50_usd": actual + errors, "p10_usd": actual + errors - 10, "p90_usd": actual + errors + 10})
+    s = track_summary(rows, week=4)
+    assert (s["hits"], s["n"], s["week"]) == (8, 10, 4)
+    assert s["within_pct"] == pytest.approx(8.0)
+    assert s["bias_pct"] == pytest.approx(errors.sum() / 10)
+    assert s["inside_band"] == 8
+
+
+def test_commit_bias_is_measured_on_earlier_quarters_only_and_corrects_the_roll_up():
+    from services.forecast import commit_bias as cb
+
+    quarters = [str(pd.Period("2024Q1", "Q") + i) for i in range(6)]
+    actual = pd.DataFrame([(p, q, 100.0) for p in ("M", "R1", "R2") for q in quarters],
+                          columns=["person_id", "quarter", "actual_usd"])
+    over = {"M": 1.0, "R1": 1.25, "R2": 0.8}  # R1 commits 25% high, R2 20% low
+    commits = pd.DataFrame([(p, q, 100.0 * over[p]) for p in over for q in quarters],
+                           columns=["person_id", "quarter", "amount_usd"])
+    commits.loc[(commits.person_id == "R1") & (commits.quarter == quarters[-1]), "amount_usd"] = 500.0
+    errs = cb.errors(commits, actual)
+    c = cb.corrected(commits, errs, quarters[-1]).set_index("person_id")
+    assert c.loc["R2", "bias"] == pytest.approx(-0.2) and c.loc["R2", "corrected_usd"] == pytest.approx(100.0)
+    assert c.loc["R1", "bias"] == pytest.approx(0.25)  # the 500 of the quarter itself is not in its bias
+    assert np.isnan(cb.corrected(commits, errs, quarters[2]).set_index("person_id").loc["R1", "bias"])  # 2 < 3
+    t = cb.backtest(commits, actual, {"R1": "M", "R2": "M", "M": None})
+    m = t[(t.person_id == "M") & (t.quarter == quarters[4])].iloc[0]
+    assert m.team_corrected_usd == pytest.approx(200.0) and m.actual_usd == 100.0
+
+
+def test_scorecard_sections_come_from_the_capability_packages():
+    from services import scorecard
+    from services.forecast import scorecard as forecast_card
+    from services.monitoring import scorecard as health_card
+
+    assert scorecard._load_section("forecast") is forecast_card.section
+    assert scorecard._load_section("health") is health_card.section
