@@ -252,6 +252,11 @@ def _check_columns(df: pd.DataFrame, table: sa.Table) -> None:
         raise ValueError(f"table {table.name}: unexpected columns {extra}, missing columns {missing}")
 
 
+def _null_marker() -> str:
+    """A COPY null marker no cell can hold by chance (16 characters: pandas cuts float na_rep at 32)."""
+    return f"fsnull{uuid.uuid4().hex[:10]}"
+
+
 def _insert(conn: Connection, table: sa.Table, df: pd.DataFrame) -> None:
     """Bulk insert in chunks: COPY on PostgreSQL, executemany on SQLite, Core insert elsewhere."""
     _check_columns(df, table)
@@ -264,8 +269,9 @@ def _insert(conn: Connection, table: sa.Table, df: pd.DataFrame) -> None:
         values = _storage_values(df.iloc[start:start + chunk_rows], table)
         if pg:
             buf = io.StringIO()
-            # the null marker is random per chunk, so no cell (a literal \\N, say) can be read as null
-            null = f"fs-null-{uuid.uuid4().hex}"
+            # the null marker is random per chunk, so no cell (a literal \\N, say) can be read as null; short,
+            # as pandas cuts na_rep of float columns to 32 characters
+            null = _null_marker()
             pd.DataFrame(values).to_csv(buf, index=False, header=False, na_rep=null)
             buf.seek(0)
             sql = f"COPY {prep.quote(table.name)} ({names}) FROM STDIN WITH (FORMAT csv, NULL '{null}')"
@@ -358,7 +364,7 @@ def _fetch(conn: Connection, sql: str, params: Mapping[str, Any]) -> pd.DataFram
         cursor = conn.connection.dbapi_connection.cursor()
         query = cursor.mogrify(compiled.string, compiled.params).decode()
         buf = io.StringIO()
-        null = f"fs-null-{uuid.uuid4().hex}"  # random: no stored text (a literal \\N, say) reads as null
+        null = _null_marker()  # random: no stored text (a literal \\N, say) reads as null
         cursor.copy_expert(f"COPY ({query}) TO STDOUT WITH (FORMAT csv, HEADER true, NULL '{null}')", buf)
         buf.seek(0)
         return pd.read_csv(buf, dtype=str, keep_default_na=False, na_values=[null])
