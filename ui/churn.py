@@ -93,7 +93,7 @@ def risk_history_line(history: pd.DataFrame, title: str = "Churn risk history") 
     fig = go.Figure(go.Scatter(x=history["score_date"], y=history["probability"], mode="lines+markers",
                                line={"color": "#dc2626"},
                                hovertemplate="%{x|%d %b %Y}: %{y:.0%}<extra></extra>"))
-    fig.update_yaxes(tickformat=".0%", rangemode="tozero", title="180-day churn probability")
+    fig.update_yaxes(tickformat=".0%", rangemode="tozero", title="Risk at the next renewal")
     fig.update_xaxes(title=None)
     return _layout(fig, title)
 
