@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from services.churn.features import HORIZON_DAYS
 from services.churn.tables import TIERS
 from services.monitoring.drift import THRESHOLD
 
@@ -16,11 +15,6 @@ def tiers(metrics: Mapping[str, Any] | None = None) -> str:
     pairs = sorted(((str(k), float(v)) for k, v in (cuts.items() if isinstance(cuts, Mapping) else cuts)),
                    key=lambda kv: -kv[1])
     return "tiers: " + ", ".join(f"{name} ≥ {cut:.0%}" for name, cut in pairs if cut > 0)
-
-
-def churn_horizon() -> str:
-    """'180-day churn probability': the label's horizon."""
-    return f"{HORIZON_DAYS}-day churn probability"
 
 
 def psi_flag() -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
-from services.churn.features import HORIZON_DAYS
 from services.churn.tables import RENEWALS_DUE_DAYS, TIERS
 from ui.charts import layout
 
@@ -46,7 +45,7 @@ def risk_history_line(history: pd.DataFrame, title: str = "Churn risk history") 
     fig = go.Figure(go.Scatter(x=history["score_date"], y=history["probability"], mode="lines+markers",
                                line={"color": "#dc2626"},
                                hovertemplate="%{x|%d %b %Y}: %{y:.0%}<extra></extra>"))
-    fig.update_yaxes(tickformat=".0%", rangemode="tozero", title=f"{HORIZON_DAYS}-day churn probability")
+    fig.update_yaxes(tickformat=".0%", rangemode="tozero", title="Risk at the next renewal")
     fig.update_xaxes(title=None)
     return layout(fig, title)
 
