@@ -23,7 +23,8 @@ log = logging.getLogger(__name__)
 
 Section = Callable[[Engine], dict[str, Any]]
 SECTIONS: dict[str, Section] = {}
-MODEL_SECTIONS = ("churn", "adoption", "forecast", "explain", "health")
+MODEL_SECTIONS = ("churn", "adoption", "expansion", "forecast", "explain", "health")
+PACKAGE_OF = {"health": "monitoring"}  # section -> capability package, where the names differ
 
 
 def register(name: str) -> Callable[[Section], Section]:
@@ -39,7 +40,7 @@ def register(name: str) -> Callable[[Section], Section]:
 def _load_section(name: str) -> Section | None:
     if name in SECTIONS:
         return SECTIONS[name]
-    module_name = f"services.scorecard_{name}"
+    module_name = f"services.{PACKAGE_OF.get(name, name)}.scorecard"
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
