@@ -6,6 +6,8 @@ import streamlit as st
 
 from ui import churn as uc
 from ui.actions import action_panel
+from ui.expansion import next_best_panel
+from ui.filters import current_as_of
 from ui.widgets import page_with_data, usd
 
 url = page_with_data("Account")
@@ -51,6 +53,8 @@ with left:
 with right:
     if not hist.empty:
         st.plotly_chart(uc.risk_history_line(hist), width="stretch")
+
+next_best_panel(url, account_id, current_as_of())
 
 st.subheader("Subscriptions")
 st.dataframe(view.subscriptions[["product", "start_date", "end_date", "arr_usd", "quantity", "subscription_id"]],
