@@ -141,18 +141,21 @@ def build(inputs: Inputs, dates: list[pd.Timestamp], labels: bool = False,
 
 
 def _peer_win_rate(inputs: Inputs, rows: pd.DataFrame, prior: float = 20.0) -> np.ndarray:
-    """Won growth deals of the product per account of the same industry over the 12 months up to t
-    (smoothed towards the product's rate across industries with `prior` accounts' weight)."""
+    """Won growth deals of the product per customer of the same industry over the 12 months up to t
+    (smoothed towards the product's rate across industries with `prior` accounts' weight). Customers at t:
+    accounts with a subscription started on or before t."""
     ind = inputs.accounts.set_index("account_id")["industry"]
     won = inputs.opps[inputs.opps.is_won.astype(bool)]
     won = won.assign(industry=won.account_id.map(ind)).dropna(subset=["industry"])
-    size = ind.value_counts()
+    first_start = inputs.churn.subs.groupby("account_id")["start_date"].min()
     out = np.zeros(len(rows))
     for d in rows["as_of"].unique():
         sel = (rows["as_of"] == d).to_numpy()
+        customers = ind.reindex(first_start.index[first_start <= d]).dropna()
+        size = customers.value_counts()
         w = won[(won.close_date <= d) & (won.close_date > d - pd.Timedelta(days=365))]
         cnt = w.groupby(["product_id", "industry"]).size()
-        per_product = w.groupby("product_id").size() / len(ind)
+        per_product = w.groupby("product_id").size() / max(len(customers), 1)
         r = rows.loc[sel, ["product_id", "industry"]].astype(object)
         c = cnt.reindex(pd.MultiIndex.from_frame(r)).fillna(0).to_numpy()
         n = r["industry"].map(size).fillna(0).to_numpy(float)
