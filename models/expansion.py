@@ -19,8 +19,8 @@ from models.churn import prepare
 
 
 class ExpansionClassifier(ClassifierMixin, BaseEstimator):
-    def __init__(self, num_leaves: int = 7, n_estimators: int = 800, learning_rate: float = 0.03,
-                 min_child_samples: int = 100, colsample_bytree: float = 0.7, reg_lambda: float = 1.0,
+    def __init__(self, num_leaves: int = 4, n_estimators: int = 1500, learning_rate: float = 0.03,
+                 min_child_samples: int = 200, colsample_bytree: float = 0.7, reg_lambda: float = 1.0,
                  random_state: int = 0, n_jobs: int = 1):
         self.num_leaves = num_leaves
         self.n_estimators = n_estimators
@@ -42,7 +42,7 @@ class ExpansionClassifier(ClassifierMixin, BaseEstimator):
         Xf, self.categories_ = prepare(X)
         Xc = self.transform_frame(X_cal)
         probe = self._lgb(self.n_estimators).fit(
-            Xf, np.asarray(y), eval_set=[(Xc, np.asarray(y_cal))], eval_metric="binary_logloss",
+            Xf, np.asarray(y), eval_X=(Xc,), eval_y=(np.asarray(y_cal),), eval_metric="binary_logloss",
             callbacks=[lgb.early_stopping(50, verbose=False)])
         self.n_trees_ = int(probe.best_iteration_ or self.n_estimators)
         self.booster_ = self._lgb(self.n_trees_).fit(Xf, np.asarray(y))

@@ -32,7 +32,7 @@ from services.gates import Gate
 
 log = logging.getLogger(__name__)
 MODEL = T.MODEL
-HISTORY_MONTHS = 24
+HISTORY_MONTHS = 30
 TEST_DATES = 3
 CAL_DATES = 3
 SCORE_MONTHS = 3
