@@ -20,6 +20,7 @@ PAGES = {
     ],
     "Sales": [
         st.Page("pages/forecast.py", title="Forecast", icon=":material/trending_up:"),
+        st.Page("pages/where_to_grow.py", title="Where to grow", icon=":material/add_chart:"),
         st.Page("pages/workbench.py", title="Workbench", icon=":material/handyman:"),
     ],
     "Admin": [

@@ -10,6 +10,8 @@ from ui import filters
 from ui.actions import action_panel
 from ui.charts import churn as churn_charts
 from ui.charts import explain as explain_charts
+from ui.expansion import next_best_panel
+from ui.filters import current_as_of
 from ui.text import md
 from ui.widgets import page_with_data, usd
 
@@ -69,6 +71,8 @@ with left:
 with right:
     if not hist.empty:
         st.plotly_chart(churn_charts.risk_history_line(hist), width="stretch")
+
+next_best_panel(url, account_id, current_as_of())
 
 st.subheader("Subscriptions")
 st.dataframe(view.subscriptions[["product", "start_date", "end_date", "arr_usd", "quantity", "subscription_id"]],

@@ -19,11 +19,36 @@ from typing import Any
 
 PRICING_LABELS = {"per_seat": "Seat activation", "volume": "Volume use (allowance and contracted volume)"}
 GROUPS = ("Seat activation", "Consumption", "Usage trend", "Adoption breadth", "Support load", "Tenure",
-          "Commercial", "Price change", "Renewal timing", "Adoption cluster", "Other")
+          "Commercial", "Price change", "Renewal timing", "Adoption cluster", "Capacity use", "Similar accounts",
+          "Segment", "Product", "Other")
 NEVER_REASONS = ("months_to_renewal",)
 _LOWER_RISK = re.compile(r"use_.+_(now|3m|trend_3m|trend_6m|pre_renewal|pre_renewal_trend)|"
                          r"(breadth|jobs)_(3m|trend_3m)|seat_use|volume_use|breadth|job_completion|use_trend")
 _HIGHER_RISK = re.compile(r"severe_(3m|6m|pre_renewal)")
+# per account x product features of the expansion model (services/expansion/features.py)
+PRODUCT_FEATURES = {
+    "product_id": ("Product", "Product", "The product {value}"),
+    "owned": ("Owns the product", "Commercial", "Owns the product"),
+    "product_use_now": ("Capacity use of the product (last month)", "Capacity use",
+                        "Uses {value:.0%} of the product's seats, allowance or contracted volume"),
+    "product_use_3m": ("Capacity use of the product (3-month mean)", "Capacity use",
+                       "Used {value:.0%} of the product's capacity on average over the last 3 months"),
+    "max_product_use": ("Highest capacity use of any product owned", "Capacity use",
+                        "Runs one of its products at {value:.0%} of capacity"),
+    "product_use_trend_3m": ("Capacity use change of the product (3 months)", "Usage trend",
+                             "Capacity use of the product {dir} by {abs:.0%} points in 3 months"),
+    "product_jobs_3m": ("Job completion in the product", "Adoption breadth",
+                        "Completes {value:.0%} of the product's customer jobs end to end"),
+    "product_breadth_3m": ("Feature breadth in the product", "Adoption breadth",
+                           "Uses {value:.0%} of the product's features"),
+    "product_arr_log": ("ARR on the product", "Commercial", "ARR of {usd} on the product"),
+    "peer_owner_share": ("Similar accounts owning the product", "Similar accounts",
+                         "{value:.0%} of similar accounts (industry and segment) own the product"),
+    "peer_win_rate_12m": ("Similar accounts buying the product (12 months)", "Similar accounts",
+                          "{value:.1%} of accounts in its industry bought or grew the product in the last 12 months"),
+    "industry": ("Industry", "Similar accounts", "In the {value} industry"),
+    "segment": ("Segment", "Segment", "A {value} account"),
+}
 
 
 @dataclass(frozen=True)
@@ -90,8 +115,8 @@ def describe(feature: str) -> FeatureInfo:
                            "Completes {value:.0%} of its customer jobs end to end"),
         "use_trend": ("Use trend (3 months)", "Usage trend", "Capacity use {dir} by {abs:.0%} points in 3 months"),
     }
-    if feature in fixed:
-        label, group, template = fixed[feature]
+    if feature in fixed or feature in PRODUCT_FEATURES:
+        label, group, template = fixed.get(feature) or PRODUCT_FEATURES[feature]
         return FeatureInfo(feature, label, group, template)
     return FeatureInfo(feature, feature.replace("_", " ").capitalize(), "Other", "{label} is {value}")
 
@@ -162,7 +187,7 @@ def _sentence(feature: str, row: Mapping[str, Any]) -> str:
     if isinstance(value, (int, float)):
         v = float(value)
         ctx.update(abs=abs(v), dir="rose" if v > 0 else "fell" if v < 0 else "held steady",
-                   usd=_usd(math.expm1(v)) if feature == "arr_log" else "")
+                   usd=_usd(math.expm1(v)) if feature in ("arr_log", "product_arr_log") else "")
         m = re.fullmatch(r"use_(.+?)_trend_\dm", feature)
         if m:
             now = row.get(f"use_{m.group(1)}_now")

@@ -25,6 +25,7 @@ from sqlalchemy.engine import Engine
 from services import registry
 from services.adoption import job as adoption_job
 from services.churn import job as churn_job
+from services.expansion import job as expansion_job
 from services.explain import job as explain_job
 from services.forecast import job as forecast_job
 from services.gates import first_failure
@@ -44,10 +45,12 @@ class Job:
 
 
 # adoption clusters feed churn features; the outcomes job reads the churn scores (and scores earlier
-# month-ends with the active churn model); churn risk feeds the forecast's ending ARR; explanations come last
+# month-ends with the active churn model); expansion reads the adoption clusters through the churn inputs
+# (listed after churn, so both share one read of them); churn risk feeds the forecast's ending ARR; explanations come last
 JOBS: tuple[Job, ...] = (
     Job(adoption_job),
     Job(churn_job, after=("adoption",)),
+    Job(expansion_job, after=("adoption",)),
     Job(outcomes_job, after=("churn",)),
     Job(forecast_job, after=("churn",)),
     Job(explain_job, after=("churn", "adoption", "forecast")),

@@ -68,13 +68,14 @@ def all_tables() -> list[ResultTable]:
     """Every declared result table, capability by capability."""
     from services.adoption import tables as adoption
     from services.churn import tables as churn
+    from services.expansion import tables as expansion
     from services.explain import tables as explain
     from services.forecast import tables as forecast
     from services.monitoring import tables as monitoring
     from services.outcomes import tables as outcomes
 
     out: list[ResultTable] = []
-    for mod in (adoption, churn, outcomes, forecast, explain, monitoring):
+    for mod in (adoption, churn, expansion, outcomes, forecast, explain, monitoring):
         out += [v for v in vars(mod).values() if isinstance(v, ResultTable)]
     return out
 

@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 Section = Callable[[Engine], dict[str, Any]]
 SECTIONS: dict[str, Section] = {}
-MODEL_SECTIONS = ("churn", "adoption", "forecast", "explain", "health")
+MODEL_SECTIONS = ("churn", "adoption", "expansion", "forecast", "explain", "health")
 PACKAGE_OF = {"health": "monitoring"}  # section -> capability package, where the names differ
 
 

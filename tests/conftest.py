@@ -123,3 +123,9 @@ def trained_db_url(demo_copy: Callable[[demo_db.DemoSpec], str]) -> str:
 def churn_db_url(demo_copy: Callable[[demo_db.DemoSpec], str]) -> str:
     """A private copy of the demo with churn and outcomes trained (only those), set for this test."""
     return demo_copy(demo_db.CHURN_OUTCOMES)
+
+
+@pytest.fixture()
+def expansion_db_url(demo_copy: Callable[[demo_db.DemoSpec], str]) -> str:
+    """A private copy of the demo with adoption and expansion trained (only those), set for this test."""
+    return demo_copy(demo_db.EXPANSION)

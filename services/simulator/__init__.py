@@ -13,7 +13,7 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 
-from . import lifecycle
+from . import expansion, lifecycle
 from .accounts import PRE_WINDOW_SHARE, SEGMENTS, make_accounts, seasonal_weights
 from .catalog import PRODUCTS, metric_catalog_frame, products_frame
 from .org import REGIONS, make_people
@@ -125,6 +125,8 @@ def generate(accounts: int = 5000, months: int = 36, seed: int = 0, as_of: date 
         "churn_drivers": lifecycle.CHURN_DRIVERS, "churn_label_threshold": 0.5,
         "action_effect": lifecycle.ACTION_EFFECT, "drift_group": drift, "drift_months": 2,
         "archetype_names": ARCHETYPE_NAMES,
+        "expansion_drivers": expansion.EXPANSION_DRIVERS, "cross_sell_drivers": expansion.CROSS_SELL_DRIVERS,
+        "expansion_horizon_months": expansion.HORIZON_MONTHS,
     }
     frames = {
         "people": people, "products": products_frame(), "metric_catalog": metric_catalog_frame(),
@@ -138,6 +140,7 @@ def generate(accounts: int = 5000, months: int = 36, seed: int = 0, as_of: date 
         "truth_renewals": renewals[renewals.renewal_date <= as_of_ts + pd.Timedelta(days=366)],
         "truth_bookings": truth_bookings,
         "truth_commit_bias": bias,
+        "truth_expansion": _truth_expansion(ev, acct_ids, base, created_day, as_of_day),
     }
     visible = set(accounts_df.account_id)
     for name in ("truth_renewals", "csm_actions"):
@@ -258,6 +261,26 @@ def _actions(rng, ev, acct_ids, acc, as_of_day) -> pd.DataFrame:
         "created_at": pd.to_datetime(_days(day)) + pd.Timedelta(hours=10),
         "note": np.char.add("Demo history: ", kind.astype(str)),
     })
+
+
+def _truth_expansion(ev, acct_ids, base, created_day, as_of_day) -> pd.DataFrame:
+    """Planted monthly expansion / cross-sell probability of each visible customer x product, from the
+    behaviour of that month, and its 180-day equivalent (the next six months' draws at that rate)."""
+    product_ids = np.array([p["product_id"] for p in PRODUCTS])
+    parts = []
+    for m, live, owned, p in ev.expansion:
+        vis = created_day[live] <= as_of_day
+        k = len(product_ids)
+        n = int(vis.sum())
+        parts.append(pd.DataFrame({
+            "account_id": np.repeat(acct_ids[live[vis]], k),
+            "product_id": np.tile(product_ids, n),
+            "month": pd.Timestamp((base + m).astype("datetime64[D]")),
+            "owned": owned[vis].ravel(),
+            "p_month": p[vis].ravel().round(6),
+            "p_180d": expansion.horizon_probability(p[vis].ravel()).round(6),
+        }))
+    return pd.concat(parts, ignore_index=True)
 
 
 def _truth_adoption(ev, acct_ids, base, months, created_day, as_of_day) -> pd.DataFrame:

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import expansion as X
+from .accounts import INDUSTRIES
 from .catalog import PRODUCTS, feature_ids
 
 ARCHETYPES = ["healthy", "unused_seats", "under_consuming", "shallow", "declining", "expansion_ready"]
@@ -67,6 +69,7 @@ class Events:
     renewals: list = field(default_factory=list)  # (acct, day, p_churn, churned, acted)
     actions: list = field(default_factory=list)  # (acct, day)
     states: list = field(default_factory=list)  # (month, state array)
+    expansion: list = field(default_factory=list)  # (month, acct array, owned (n, K), p_month (n, K))
     expected: list = field(default_factory=list)  # (month, expected usd per owner)
 
 
@@ -103,6 +106,14 @@ def run(rng, acc, months_total: int, first_future_month: int, drift: str | None)
     act_hist = np.zeros((n, span))
     sev_hist = np.zeros((n, span))
     next_sub = [0]
+    # observed capacity use (4 months) and jobs completed (3 months) per account x product, rolling
+    use_buf = np.full((n, K, 4), np.nan)
+    jobs_buf = np.full((n, K, 3), np.nan)
+    pend_p = np.zeros((n, K))  # planted monthly expansion / cross-sell probability from last month
+    pend_owned = np.zeros((n, K), dtype=bool)
+    ind_of = {v: i for i, v in enumerate(INDUSTRIES)}
+    industry = np.array([ind_of[v] for v in acc["industry"]])
+    aff = X.affinity(len(INDUSTRIES), K)
 
     def month_day(m, d):
         return acc["month_day"](m, d)
@@ -183,6 +194,8 @@ def run(rng, acc, months_total: int, first_future_month: int, drift: str | None)
         if drift == "consumption" and shift:
             vol_obs *= 0.5
         act_obs = np.zeros(len(live))
+        use_buf[:, :, m % 4] = np.nan
+        jobs_buf[:, :, m % 3] = np.nan
         for k, p in enumerate(PRODUCTS):
             has = owned[live, k]
             a = live[has]
@@ -192,27 +205,37 @@ def run(rng, acc, months_total: int, first_future_month: int, drift: str | None)
             if not volume[k]:
                 cons = np.maximum(cons, 0)
                 act_obs[has] = cons / np.maximum(cap, 1)
-            if m >= 0 and m < first_future_month:
-                b = metric_base[k]
+            use_buf[a, k, m % 4] = cons / np.maximum(cap, 1e-9)
+            visible = m >= 0 and m < first_future_month
+            b = metric_base[k]
+            if visible:
                 ev.usage.append((a.astype(np.int32), b, m, cap.astype(np.float32)))
                 ev.usage.append((a.astype(np.int32), b + 1, m, np.asarray(cons, np.float32)))
-                j = b + 2
-                for _ in p["value"]:
+            j = b + 2
+            for _ in p["value"]:
+                if visible:
                     ev.usage.append((a.astype(np.int32), j, m, np.round(cons / acc["aov"][a]).astype(np.float32)))
-                    j += 1
-                st = state[a]
-                p_use = np.where(st == DECL, 0.9 * np.minimum(1, lvl_vol[a] / 0.85 if volume[k]
-                                                              else lvl_seat[a] / 0.85), FEATURE_USE_P[st])
-                scale = np.maximum(1.0, cons if not volume[k] else cons / 1000.0)
-                f = 0
-                for jj, feats in enumerate(p["jobs"].values()):
-                    for fi, _ in enumerate(feats):
-                        pick = shallow_pick[a, k, jj] == (fi % 2)
-                        pu = np.where(st == SHALLOW, np.where(pick, 0.97, 0.03), p_use)
-                        used = rng.random(len(a)) < pu
+                j += 1
+            # feature use every month (also outside the visible window: it drives the expansion truth)
+            st = state[a]
+            p_use = np.where(st == DECL, 0.9 * np.minimum(1, lvl_vol[a] / 0.85 if volume[k]
+                                                          else lvl_seat[a] / 0.85), FEATURE_USE_P[st])
+            scale = np.maximum(1.0, cons if not volume[k] else cons / 1000.0)
+            f = 0
+            done = np.zeros(len(a))
+            for jj, feats in enumerate(p["jobs"].values()):
+                job_done = np.ones(len(a), dtype=bool)
+                for fi, _ in enumerate(feats):
+                    pick = shallow_pick[a, k, jj] == (fi % 2)
+                    pu = np.where(st == SHALLOW, np.where(pick, 0.97, 0.03), p_use)
+                    used = rng.random(len(a)) < pu
+                    job_done &= used
+                    if visible:
                         val = rng.poisson(scale[used] * rng.uniform(0.3, 2.0, used.sum())) + 1
                         ev.usage.append((a[used].astype(np.int32), j + f, m, val.astype(np.float32)))
-                        f += 1
+                    f += 1
+                done += job_done
+            jobs_buf[a, k, m % 3] = done / len(p["jobs"])
         act_hist[live, h] = np.where(owned[live][:, seat_k].any(1), act_obs, np.nan_to_num(vol_obs))
         rate = case_rate[live] * CASE_STATE_MULT[s] * (3.5 if drift == "support_load" and shift else 1.0)
         n_cases = rng.poisson(rate)
@@ -273,13 +296,11 @@ def run(rng, acc, months_total: int, first_future_month: int, drift: str | None)
             acted[act_now] = True
             ev.actions.append((act_now, month_day(m, rng.integers(1, 29, len(act_now)))))
 
-        # cross-sell and expansion bookings
+        # cross-sell and expansion bookings, drawn with the planted probabilities of last month's behaviour
         exp_usd = np.zeros(n)
         for k in range(K):
-            if not volume[k]:
-                continue
-            cand = live[~owned[live, k]]
-            p_x = 0.008 * np.where(np.isin(state[cand], (H, EXPAND)), 2.0, 1.0)
+            cand = live[~owned[live, k] & ~pend_owned[live, k]]
+            p_x = pend_p[cand, k]
             exp_usd[cand] += p_x * acc["planned_qty"][cand, k] * acc["unit_price"][cand, k] * price[cand]
             buy = cand[rng.random(len(cand)) < p_x]
             if len(buy):
@@ -288,14 +309,17 @@ def run(rng, acc, months_total: int, first_future_month: int, drift: str | None)
                 arr = start_sub(buy, k, d, term_end[buy], np.full(len(buy), -1))
                 ev.deals.append((buy, np.full(len(buy), k), np.full(len(buy), 0), d, arr,
                                  np.ones(len(buy), bool), np.zeros(len(buy), bool)))
-        ready = live[state[live] == EXPAND]
-        exp_usd[ready] += 0.05 * 0.3 * (qty[ready] * acc["unit_price"][ready] * owned[ready]).sum(1) * price[ready]
-        grow = ready[rng.random(len(ready)) < 0.05]
+        ready = owned[live] & pend_owned[live]
+        p_grow = np.where(ready, pend_p[live], 0.0)
+        exp_usd[live] += X.EXPANSION_SHARE * (p_grow * qty[live] * acc["unit_price"][live]).sum(1) * price[live]
+        win = np.zeros((n, K), dtype=bool)
+        win[live] = rng.random((len(live), K)) < p_grow
+        grow = np.flatnonzero(win.any(1))
         if len(grow):
             d = month_day(m, rng.integers(1, 29, len(grow)))
             for k in range(K):
-                g = grow[owned[grow, k]]
-                dd = np.maximum(d[owned[grow, k]], cur_start[g, k] + 1)  # after the running term began
+                g = grow[win[grow, k]]
+                dd = np.maximum(d[win[grow, k]], cur_start[g, k] + 1)  # after the running term began
                 before = qty[g, k].copy()
                 qty[g, k] = np.round(qty[g, k] * 1.3) if not volume[k] else qty[g, k] * 1.3
                 # add-on line for the extra quantity, co-termed to the running term; the running
@@ -303,9 +327,29 @@ def run(rng, acc, months_total: int, first_future_month: int, drift: str | None)
                 added = add_on(g, k, dd, term_end[g], qty[g, k] - before)
                 ev.deals.append((g, np.full(len(g), k), np.full(len(g), 1), dd, added,
                                  np.ones(len(g), bool), np.zeros(len(g), bool)))
-            lvl_seat[grow] /= 1.3
-            lvl_vol[grow] /= 1.3
+            lvl_seat[win[:, seat_k].any(1)] /= 1 + X.EXPANSION_SHARE
+            lvl_vol[win[:, volume].any(1)] /= 1 + X.EXPANSION_SHARE
             state[grow] = H
+        # planted probabilities for next month's draws, from this month's observable behaviour
+        pend_p[:] = 0.0
+        pend_owned[:] = owned
+        if len(live):
+            use_now = use_buf[live, :, m % 4]
+            trend = use_now - use_buf[live, :, (m + 1) % 4]
+            jb = jobs_buf[live]
+            jobs3 = np.nansum(jb, axis=2) / np.maximum((~np.isnan(jb)).sum(2), 1)
+            own = owned[live]
+            jobs_owned = (jobs3 * own).sum(1) / np.maximum(own.sum(1), 1)
+            use_max = np.where(own, np.nan_to_num(use_now), 0.0).max(1)
+            sev6 = sev_hist[live, h - 5: h + 1].sum(1)
+            seg = acc["segment"][live]
+            z_exp = X.expansion_logit(use_now, trend, jobs3, sev6[:, None], seg[:, None])
+            z_x = X.cross_sell_logit(jobs_owned[:, None], use_max[:, None], owned[live].sum(1)[:, None],
+                                     aff[industry[live]], sev6[:, None], seg[:, None])
+            z = np.where(owned[live], z_exp, z_x)
+            pend_p[live] = 1 / (1 + np.exp(-z))
+            if first_future_month - X.TRUTH_MONTHS <= m < first_future_month:
+                ev.expansion.append((m, live.copy(), owned[live].copy(), pend_p[live].copy()))
         if m >= 0:
             ev.expected.append((m, np.bincount(acc["owner_idx"], weights=exp_usd, minlength=acc["n_owners"])))
     return ev, metric_ids

@@ -1,0 +1,78 @@
+"""Scorecard section `expansion`: the active version's stored metrics, plus planted-truth checks on demo data.
+
+`auc_oracle` is the AUC of the planted 180-day probability (`truth_expansion.p_180d` of the score date's
+month) on the model's own out-of-time test rows; `planted_drivers_recovered` the share of the planted
+drivers (expansion and cross-sell) with a feature among the model's top ten global features (mean |SHAP|),
+features mapped to drivers through their feature-catalog group.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from sklearn.metrics import roc_auc_score
+from sqlalchemy.engine import Engine
+
+from services import registry
+from services.expansion import tables as T
+
+KEYS = ("auc", "pr_auc", "brier", "ece", "lift_top_decile", "auc_baseline_base_rate", "auc_baseline_logreg",
+        "ece_baseline_logreg", "rate_test", "n_train", "n_test", "train_seconds", "additivity_max_abs_err")
+GROUP_TO_DRIVER = {"Capacity use": "capacity_use", "Seat activation": "capacity_use", "Consumption": "capacity_use",
+                   "Adoption breadth": "job_completion", "Usage trend": "usage_trend", "Support load": "support_load",
+                   "Segment": "segment", "Similar accounts": "industry"}
+FEATURE_TO_DRIVER = {"products_owned": "products_owned"}
+BARS = {"auc_gap_to_oracle": 0.02, "ece": 0.02, "lift_top_decile": 3.0}
+
+
+def _truth_params(engine: Engine) -> dict[str, Any]:
+    if not sa.inspect(engine).has_table("truth_params"):
+        return {}
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT key, value FROM truth_params")).all()
+    return {k: json.loads(v) for k, v in rows}
+
+
+def oracle_probability(backtest: pd.DataFrame, truth: pd.DataFrame) -> np.ndarray:
+    """Planted p_180d of each backtest row's account, product and score month (0 where none is planted)."""
+    month = pd.to_datetime(backtest["score_date"]).dt.to_period("M").dt.to_timestamp()
+    keys = pd.DataFrame({"account_id": backtest["account_id"].to_numpy(),
+                         "product_id": backtest["product_id"].to_numpy(), "month": month.to_numpy()})
+    t = truth.assign(month=pd.to_datetime(truth["month"]))[["account_id", "product_id", "month", "p_180d"]]
+    return keys.merge(t, on=["account_id", "product_id", "month"], how="left")["p_180d"].fillna(0.0).to_numpy()
+
+
+def drivers_recovered(top_features: list, drivers: list[str], top_n: int = 10) -> tuple[float, list[str]]:
+    found = {FEATURE_TO_DRIVER.get(f, GROUP_TO_DRIVER.get(g)) for f, g, _ in top_features[:top_n]}
+    hit = [d for d in drivers if d in found]
+    return (len(hit) / len(drivers) if drivers else float("nan")), hit
+
+
+def section(engine: Engine) -> dict[str, Any]:
+    metrics = registry.active_metrics(engine, T.MODEL)
+    if not metrics:
+        return {}
+    out: dict[str, Any] = {k: metrics[k] for k in KEYS if k in metrics}
+    out["top_features"] = [f for f, _, _ in metrics.get("top_features", [])[:10]]
+    truth = _truth_params(engine)
+    if truth and sa.inspect(engine).has_table("truth_expansion"):
+        bt = registry.read_results(engine, T.BACKTEST)
+        months = sorted(pd.to_datetime(bt["score_date"]).dt.to_period("M").dt.to_timestamp().unique())
+        with engine.connect() as conn:
+            te = pd.read_sql(sa.text("SELECT account_id, product_id, month, p_180d FROM truth_expansion "
+                                     "WHERE month >= :m"), conn, params={"m": str(pd.Timestamp(months[0]).date())})
+        p = oracle_probability(bt, te)
+        out["auc_oracle"] = float(roc_auc_score(bt.label, p))
+        drivers = sorted(set(truth.get("expansion_drivers", {})) | set(truth.get("cross_sell_drivers", {})))
+        out["planted_drivers_recovered"], out["planted_drivers_found"] = drivers_recovered(
+            metrics.get("top_features", []), drivers)
+        out["planted_drivers"] = drivers
+        out["bars"] = {"auc_within_0.02_of_oracle": out["auc"] >= out["auc_oracle"] - BARS["auc_gap_to_oracle"],
+                       "ece_at_most_0.02": out["ece"] <= BARS["ece"],
+                       "lift_top_decile_at_least_3": out["lift_top_decile"] >= BARS["lift_top_decile"],
+                       "auc_above_base_rate": out["auc"] > out.get("auc_baseline_base_rate", 1.0),
+                       "all_drivers_in_top10": out["planted_drivers_recovered"] == 1.0}
+    return out

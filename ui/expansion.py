@@ -1,0 +1,46 @@
+"""Cached expansion reads for the Where to grow page and the account panel (keys include scope and as-of)."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import streamlit as st
+
+from services.expansion import read as svc
+from services.hierarchy import Scope
+from ui.data import engine_for
+
+TTL = "10m"
+
+
+@st.cache_data(ttl=TTL, max_entries=8, show_spinner=False)
+def is_trained(url: str) -> bool:
+    return svc.is_trained(engine_for(url))
+
+
+@st.cache_data(ttl=TTL, max_entries=32, show_spinner="Reading expansion scores...")
+def where_to_grow(url: str, scope: Scope, as_of: dt.date | None) -> pd.DataFrame:
+    return svc.where_to_grow(engine_for(url), scope, as_of)
+
+
+@st.cache_data(ttl=TTL, max_entries=64, show_spinner=False)
+def next_best_product(url: str, account_id: str, as_of: dt.date | None) -> dict | None:
+    return svc.next_best_product(engine_for(url), account_id, as_of)
+
+
+def next_best_panel(url: str, account_id: str, as_of: dt.date | None) -> None:
+    """The account's next best product with its reasons (nothing when the expansion model is not trained)."""
+    if not is_trained(url):
+        return
+    best = next_best_product(url, account_id, as_of)
+    st.subheader("Next best product")
+    if best is None:
+        st.caption("No expansion or cross-sell suggestion for this account (not scored, or every product "
+                   "already has an open opportunity).")
+        return
+    cols = st.columns(3)
+    cols[0].metric(best["kind"], best["product"] or best["product_id"])
+    cols[1].metric("Probability of a won deal (180 days)", f"{best['probability']:.0%}")
+    cols[2].metric("Expected ARR", f"${best['expected_arr_usd']:,.0f}")
+    for i, reason in enumerate(best["reasons"], 1):
+        st.markdown(f"{i}. {reason}")
