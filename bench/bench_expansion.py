@@ -25,13 +25,15 @@ from services.expansion.scorecard import BARS, section
 from services.hierarchy import Scope
 
 
-def run_seed(seed: int, accounts: int, months: int, as_of: str) -> dict:
-    url = f"sqlite:////tmp/bench_expansion_{accounts}_{seed}.db"
-    Path(url.removeprefix("sqlite:///")).unlink(missing_ok=True)
-    cli(["--database-url", url, "seed", "--accounts", str(accounts), "--months", str(months), "--seed", str(seed),
-         "--as-of", as_of])
+def run_seed(seed: int, accounts: int, months: int, as_of: str, reuse: bool = False) -> dict:
+    url = f"sqlite:////tmp/bench_expansion_{accounts}_{months}_{as_of}_{seed}.db"
+    path = Path(url.removeprefix("sqlite:///"))
+    if not (reuse and path.exists()):  # --reuse: the same seed, size and as-of seeded and adoption trained
+        path.unlink(missing_ok=True)
+        cli(["--database-url", url, "seed", "--accounts", str(accounts), "--months", str(months), "--seed",
+             str(seed), "--as-of", as_of])
+        jobs.train_all(db.get_engine(url), only=["adoption"], force=True)
     engine = db.get_engine(url)
-    jobs.train_all(engine, only=["adoption"], force=True)
     t0 = time.perf_counter()
     result = jobs.train_all(engine, only=["expansion"], force=True)["expansion"]
     train_s = time.perf_counter() - t0
@@ -53,12 +55,21 @@ def main() -> None:
     ap.add_argument("--accounts", type=int, default=2000)
     ap.add_argument("--months", type=int, default=36)
     ap.add_argument("--as-of", default="2026-10-31")
+    ap.add_argument("--reuse", action="store_true", help="reuse a seed's database from an earlier run")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    out = [run_seed(s, args.accounts, args.months, args.as_of) for s in args.seeds]
-    print(f"\naccounts={args.accounts} months={args.months} as_of={args.as_of}")
+    print(f"accounts={args.accounts} months={args.months} as_of={args.as_of}")
     print(f"command: python bench/bench_expansion.py --seeds {' '.join(map(str, args.seeds))} "
           f"--accounts {args.accounts} --months {args.months} --as-of {args.as_of}")
+    rows = []
+    for s in args.seeds:  # each seed's row as soon as it is measured
+        rows.append(run_seed(s, args.accounts, args.months, args.as_of, args.reuse))
+        r = rows[-1]
+        print(f"seed {r['seed']}: auc {r['auc']:.4f} oracle {r['oracle']:.4f} gap {r['oracle'] - r['auc']:+.4f} "
+              f"base rate {r['base_rate']:.4f} logreg {r['logreg']:.4f} ece {r['ece']:.4f} lift {r['lift']:.2f} "
+              f"drivers {r['drivers']:.2f} ({r['found']}) train {r['train_s']:.1f}s read {r['read_s']:.2f}s",
+              flush=True)
+    out = rows
     head = (f"{'seed':>4} {'auc':>6} {'oracle':>6} {'gap':>6} {'base':>6} {'logreg':>6} {'ece':>6} {'lift':>5} "
             f"{'drivers':>7} {'train_s':>7} {'read_s':>6}  found")
     print(head)
