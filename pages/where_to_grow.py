@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import streamlit as st
 
+from services.csv_out import to_csv_bytes
+from services.expansion.features import HORIZON_DAYS
 from ui import expansion as ux
 from ui import filters
 from ui.widgets import page_with_data, usd
@@ -19,7 +21,7 @@ if rows.empty:
     st.stop()
 score_date = rows["score_date"].iloc[0]
 st.caption(f"Scored as of {score_date:%d %B %Y} · {filters.scope_label(scope)} · calibrated probability of a won "
-           "expansion (a product the account owns) or cross-sell (one it does not) within 180 days · expected "
+           f"expansion (a product the account owns) or cross-sell (one it does not) within {HORIZON_DAYS} days · expected "
            "ARR = probability x the typical won deal for the segment and product")
 with st.container(horizontal=True):
     products = st.multiselect("Product", sorted(rows["product"].dropna().unique()), key="grow_products",
@@ -47,12 +49,12 @@ shown = ["account_link", "name", "product", "kind", "status", "probability", "ex
 st.dataframe(view[shown], hide_index=True, width="stretch", height=560, key="grow_table", column_config={
     "account_link": st.column_config.LinkColumn("Account", display_text=r"account_id=(.*)"),
     "name": "Name", "product": "Product", "kind": "Motion", "status": "Status",
-    "probability": st.column_config.ProgressColumn("Probability (180 days)", format="percent", min_value=0,
+    "probability": st.column_config.ProgressColumn(f"Probability ({HORIZON_DAYS} days)", format="percent", min_value=0,
                                                    max_value=1),
     "expected_arr_usd": st.column_config.NumberColumn("Expected ARR", format="dollar"),
     "product_arr_usd": st.column_config.NumberColumn("ARR on the product now", format="dollar"),
     "reason_1": "Top reason", "reason_2": "Second reason", "reason_3": "Third reason",
     "open_opportunity_id": "Open opportunity", "segment": "Segment", "owner": "Owner",
 })
-st.download_button("Download CSV", view.drop(columns=["account_link"]).to_csv(index=False).encode(),
+st.download_button("Download CSV", to_csv_bytes(view.drop(columns=["account_link"])),
                    file_name=f"where_to_grow_{score_date:%Y%m%d}.csv", mime="text/csv", icon=":material/download:")
