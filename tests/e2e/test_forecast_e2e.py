@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 from fixtures import demo_db
 from fixtures.app_server import open_app_page, serve_demo, settle, wait_heading
+from playwright.sync_api import expect
 
 NOTE = "e2e: two late deals pulled in"
+WAIT_MS = 30_000  # a rerun started by a click may not have begun when the script state reads "not running"
 AMOUNT = 432_000
 
 
@@ -38,14 +40,15 @@ def test_drill_to_a_rep_save_a_commit_and_find_it_after_reload(forecast_server: 
     names = []
     for _ in range(3):  # company -> region -> manager -> rep
         names.append(_choose(page, "Drill down to", option_index=1))
-        assert names[-1] in page.get_by_test_id("stCaptionContainer").filter(has_text="As of").first.inner_text()
+        expect(page.get_by_test_id("stCaptionContainer").filter(has_text="As of").first).to_contain_text(
+            names[-1], timeout=WAIT_MS)
     rep = names[-1]
-    assert page.get_by_text("A rep: no team below.").count() == 1
+    expect(page.get_by_text("A rep: no team below.")).to_have_count(1, timeout=WAIT_MS)
     page.get_by_label("Commit for").fill(str(AMOUNT))
     page.get_by_label("Note").fill(NOTE)
     page.get_by_role("button", name="Save commit").click()
     settle(page)
-    assert page.get_by_text("Saved commit").count() == 1
+    expect(page.get_by_text("Saved commit")).to_have_count(1, timeout=WAIT_MS)
     page.screenshot(path=screenshot_dir / "forecast_rep_commit.png", full_page=True)
 
     page.reload(wait_until="domcontentloaded")
@@ -56,7 +59,7 @@ def test_drill_to_a_rep_save_a_commit_and_find_it_after_reload(forecast_server: 
     for name in names:  # the same path down again
         _choose(page, "Drill down to", option_text=name)
     commit_tile = page.get_by_test_id("stMetric").filter(has_text="Commit").first
-    assert "432" in commit_tile.inner_text()
+    expect(commit_tile).to_contain_text("432", timeout=WAIT_MS)
     latest = page.get_by_text("Latest commit for").first.inner_text()
     assert NOTE in latest and "$432" in latest
     page.screenshot(path=screenshot_dir / "forecast_rep_after_reload.png", full_page=True)
