@@ -8,7 +8,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from services import db, registry
+from services import audit, db, registry
 from services.forecast import tables as T
 from services.forecast.data import quarter_label
 from services.hierarchy import Scope
@@ -65,6 +65,8 @@ def save_commit(engine: Engine, person_id: str, quarter: str, amount_usd: float,
         conn.execute(db.LEADER_COMMITS.insert().values(
             commit_id=commit_id, person_id=person_id, quarter=quarter, amount_usd=float(amount_usd),
             note=note or None, submitted_by=submitted_by or person_id, submitted_at=datetime.now()))
+        audit.record(conn, submitted_by or person_id, "commit", person_id=person_id, quarter=quarter,
+                     amount_usd=float(amount_usd), commit_id=commit_id)
     return commit_id
 
 
