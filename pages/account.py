@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
+from services.hierarchy import NotInScope
 from ui import churn as uc
+from ui import filters
 from ui.actions import action_panel
 from ui.widgets import page_with_data, usd
 
@@ -16,7 +18,11 @@ if not account_id:
     st.info("Open an account from the churn risk list, or type its id.", icon=":material/domain:")
     st.stop()
 st.query_params["account_id"] = account_id
-view = uc.account_360(url, account_id)
+try:
+    view = uc.account_360(url, account_id, filters.current_scope())
+except NotInScope as exc:
+    st.error(str(exc), icon=":material/lock:")
+    st.stop()
 if view is None:
     st.error(f"No account with id {account_id!r}.", icon=":material/error:")
     st.stop()

@@ -39,7 +39,7 @@ left, right = st.columns(2)
 prof = ua.profile(url)
 if not prof.empty:
     left.plotly_chart(ua.profile_heatmap(prof), width="stretch")
-moves = ua.movements(url)
+moves = ua.movements(url, scope)
 if not moves.empty:
     start, end = moves.attrs.get("start"), moves.attrs.get("end")
     span = f" ({start:%b %Y} → {end:%b %Y})" if start is not None else ""
@@ -85,7 +85,7 @@ else:
         st.link_button("Open account view", f"account?account_id={account_id}", icon=":material/domain:")
 
 st.subheader("By product")
-per = ua.product_signals(url)
+per = ua.product_signals(url, scope)
 if not per.empty:
     cols = st.columns(3)
     for col, (signal, title) in zip(cols, [("capacity_use", "Capacity use"), ("breadth", "Feature breadth"),

@@ -6,6 +6,7 @@ import streamlit as st
 from services.churn.read import MODEL_LABELS, portfolio
 from ui import churn as uc
 from ui import data, filters
+from ui.auth import export_button
 from ui.widgets import empty_state, usd
 
 st.title("Churn risk")
@@ -26,7 +27,7 @@ def custom_view() -> None:
     """The bring-your-own model (`churn-fit`): its scores, tiers and contributions."""
     info = uc.model_info(url, "churn_custom")
     m = info.get("metrics", {})
-    scores = uc.custom_scores(url)
+    scores = uc.custom_scores(url, filters.current_scope())
     st.caption(f"Trained with `churn-fit` on {m.get('n_rows', len(scores)):,} rows and {m.get('n_features', 0)} "
                f"features · tiers: high ≥ 25%, medium ≥ 10% · model {info.get('version', '')}")
     cols = st.columns(4)
@@ -45,12 +46,11 @@ def custom_view() -> None:
     })
     pick = st.selectbox("Explain a row", list(view.account_id[:200]), key="custom_pick")
     if pick is not None:
-        contrib = uc.custom_contributions(url, pick)
+        contrib = uc.custom_contributions(url, pick, filters.current_scope())
         st.plotly_chart(uc.group_waterfall(contrib, f"Why {pick}: contributions by feature", by="feature",
                                            base_label="Base (all rows)", total_label="This row"),
                         width="stretch")
-    st.download_button("Download CSV", view.to_csv(index=False).encode(), file_name="churn_custom_scores.csv",
-                       mime="text/csv", icon=":material/download:")
+    export_button(view, "churn_custom_scores.csv", "churn_custom scores")
 
 
 if model == "churn_custom":
@@ -110,9 +110,8 @@ with tab_list:
         if pick:
             st.page_link("pages/account.py", label="Open account view", icon=":material/open_in_new:",
                          query_params={"account_id": pick})
-    st.download_button("Download CSV", view.drop(columns=["account_link"]).to_csv(index=False).encode(),
-                       file_name=f"at_risk_{score_date:%Y%m%d}.csv", mime="text/csv",
-                       icon=":material/download:")
+    export_button(view.drop(columns=["account_link"]), f"at_risk_{score_date:%Y%m%d}.csv",
+                  f"at-risk list, {filters.scope_label(scope)}")
 
 with tab_summary:
     summary = portfolio(risk)

@@ -8,17 +8,19 @@ from services.forecast import read as fc
 from services.hierarchy import scope_people
 from ui import data, filters
 from ui import forecast as uf
+from ui.auth import can, who
 from ui.widgets import page_with_data, usd
 
 url = page_with_data("Forecast")
-nodes = uf.live_nodes(url)
+scope = filters.current_scope()
+nodes = uf.live_nodes(url, scope)
 if nodes.empty:
     st.info("No forecast yet: run `python -m services.cli train`.", icon=":material/info:")
     st.stop()
 
 people = data.people(url)
 names = dict(zip(people.person_id, people.name))
-person = fc.node_for(people, filters.current_scope())
+person = fc.node_for(people, scope)
 owners = tuple(sorted(p for p in scope_people(people, person) if p in set(people.person_id)))
 quarters = sorted(nodes.quarter.unique())
 quarter = st.segmented_control("Quarter", quarters, default=quarters[0], key="fc_quarter") or quarters[0]
@@ -88,12 +90,12 @@ with right:
 
 actual = uf.actuals(url, owners)
 fut = nodes[(nodes.person_id == person) & (nodes.product_id == "ALL") & (nodes.origin_date == as_of)]
-commits = fc.commits(data.engine())
+commits = fc.commits(data.engine(), scope)
 commits = commits[(commits.person_id == person) & commits.quarter.isin(list(actual.quarter) + quarters)]
 st.plotly_chart(uf.forecast_chart(actual, fut, commits), width="stretch")
 
 st.subheader("Ending ARR")
-arr = uf.ending_arr(url)
+arr = uf.ending_arr(url, scope)
 arr = arr[(arr.person_id == person) & (arr.product_id == "ALL")] if not arr.empty else arr
 if arr.empty:
     st.caption("No ending-ARR forecast in the active version: retrain with `python -m services.cli train`.")
@@ -132,13 +134,15 @@ else:
                      "pushes": "Pushes"})
 
 st.subheader("Track record")
-tr = uf.track_record(url, person)
+tr = uf.track_record(url, person, scope)
 if tr.empty:
     st.caption("No backtest for this node yet.")
 else:
     st.dataframe(tr, hide_index=True, width="stretch", column_config={**money, "quarter": "Quarter",
                                                                       "closer": "Closer to actual"})
 
+if not can("enter_commit"):
+    st.stop()
 st.subheader("Your commit")
 current = row.commit_usd if pd.notna(row.commit_usd) else float(round(row.p50_usd, -3))
 with st.form("commit_form"):
@@ -146,9 +150,9 @@ with st.form("commit_form"):
                              key="fc_commit_amount")
     note = st.text_input("Note", key="fc_commit_note")
     if st.form_submit_button("Save commit"):
-        fc.save_commit(data.engine(), person, quarter, amount, note)
+        fc.save_commit(data.engine(), person, quarter, amount, note, submitted_by=who())
         st.success(f"Saved commit {usd(amount)} for {names.get(person, person)}, {quarter}.")
-history = fc.commit_history(data.engine(), person, quarter)
+history = fc.commit_history(data.engine(), person, quarter, scope)
 if not history.empty:
     last = history.iloc[0]
     note_text = f": “{last.note}”" if isinstance(last.note, str) and last.note else ""

@@ -32,19 +32,35 @@ CUSTOMER_SUCCESS = frozenset({CSM, CS_MANAGER})
 MODEL_STAFF = frozenset({ARCHITECT, DATA_SCIENTIST, ADMIN})
 DATA_STAFF = frozenset({ADMIN, DATA_OWNER})
 
-# Permission -> the roles that have it. Pages and write paths ask `can(principal, permission)`.
-PERMISSIONS: dict[str, frozenset[str]] = {
+# Permission -> the roles that have it (the admin has every one). Pages and write paths ask `can()`.
+PERMISSIONS: dict[str, frozenset[str]] = {name: roles | {ADMIN} for name, roles in {
     "overview": frozenset(ROLES),
-    "accounts": frozenset(ROLES),  # churn risk, account, adoption: scoped by Principal.scope
-    "forecast": SALES | frozenset({ARCHITECT, DATA_SCIENTIST, ADMIN}),
+    "accounts": frozenset(ROLES),  # churn risk, account, adoption: rows bounded by Principal.scope
+    "forecast": SALES | frozenset({ARCHITECT, DATA_SCIENTIST}),
     "enter_commit": SALES,
-    "log_action": CUSTOMER_SUCCESS | frozenset({REP, MANAGER, REGIONAL_VP, CRO}),
+    "log_action": CUSTOMER_SUCCESS | SALES,
     "workbench": MODEL_STAFF,
     "model_health": MODEL_STAFF,
     "data": DATA_STAFF,
     "manage_models": DATA_STAFF,  # activate, rollback
-    "audit": frozenset({ADMIN}),
-}
+    "audit": frozenset(),
+}.items()}
+
+# FORESIGHT_AUTH: "oidc" (production: sign-in required) or unset / "demo".
+MODES = ("demo", "oidc")
+
+
+def auth_mode(configured: bool, requested: str | None) -> str:
+    """"oidc" when an identity provider is configured, else "demo"; production without one is refused."""
+    requested = (requested or "").strip().lower() or None
+    if requested not in (None, *MODES):
+        raise ValueError(f"FORESIGHT_AUTH must be one of {', '.join(MODES)}, got {requested!r}")
+    if configured:
+        return "oidc"  # demo mode is impossible once [auth] is configured
+    if requested == "oidc":
+        raise RuntimeError("FORESIGHT_AUTH=oidc but .streamlit/secrets.toml has no [auth] section: configure the "
+                           "identity provider (see .streamlit/secrets.toml.example) or unset FORESIGHT_AUTH.")
+    return "demo"
 
 
 class SignInError(PermissionError):

@@ -12,6 +12,9 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 import pandas as pd
+from sqlalchemy.engine import Engine
+
+from services.db import read_table
 
 
 def children_map(people: pd.DataFrame) -> dict[str, list[str]]:
@@ -101,10 +104,30 @@ def account_ids_in_scope(accounts: pd.DataFrame, people: pd.DataFrame, scope: Sc
     return None if owners is None else set(filter_accounts(accounts, owners)["account_id"])
 
 
+def accounts_in_scope(engine: Engine, scope: Scope | None) -> set[str] | None:
+    """The account_ids a read may return for `scope` (None: every account)."""
+    if scope is None or scope.is_all:
+        return None
+    accounts = read_table("accounts", engine, columns=["account_id", "owner_id", "csm_id"])
+    return account_ids_in_scope(accounts, read_table("people", engine), scope)
+
+
+def people_in_scope(engine: Engine, scope: Scope | None) -> set[str] | None:
+    """The person_ids a read may return for `scope` (None: everyone)."""
+    if scope is None or scope.is_all:
+        return None
+    return resolve_scope(read_table("people", engine), scope)
+
+
 def require_in_scope(allowed: set[str] | None, item_id: str, what: str = "Account") -> None:
     """Raise NotInScope unless `item_id` is among `allowed` (None: everything is allowed)."""
     if allowed is not None and item_id not in allowed:
         raise NotInScope(f"{what} {item_id} is not in your scope.")
+
+
+def visible_people(people: pd.DataFrame, within: str | None) -> pd.DataFrame:
+    """The people a bounded scope may choose among (everyone when `within` is None)."""
+    return people if within is None else people[people["person_id"].isin(scope_people(people, within))]
 
 
 def managers_in(people: pd.DataFrame, region: str | None) -> pd.DataFrame:

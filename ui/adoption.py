@@ -34,8 +34,8 @@ def profile(url: str) -> pd.DataFrame:
 
 
 @st.cache_data(ttl=TTL, max_entries=8, show_spinner=False)
-def movements(url: str) -> pd.DataFrame:
-    return svc.movements(engine_for(url))
+def movements(url: str, scope: Scope) -> pd.DataFrame:
+    return svc.movements(engine_for(url), scope=scope)
 
 
 @st.cache_data(ttl=TTL, max_entries=32, show_spinner="Reading accounts...")
@@ -44,8 +44,8 @@ def members(url: str, cluster_id: int | None, scope: Scope, segment: str | None)
 
 
 @st.cache_data(ttl=TTL, max_entries=8, show_spinner=False)
-def product_signals(url: str) -> pd.DataFrame:
-    return svc.product_signals(engine_for(url))
+def product_signals(url: str, scope: Scope) -> pd.DataFrame:
+    return svc.product_signals(engine_for(url), scope)
 
 
 def cluster_bars(cl: pd.DataFrame, value: str, title: str) -> go.Figure:

@@ -6,19 +6,20 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from services.forecast import read as fc
+from services.hierarchy import Scope
 from ui import data
 
 TTL = "10m"
 
 
-@st.cache_data(ttl=TTL, max_entries=4, show_spinner="Reading the forecast...")
-def live_nodes(url: str) -> pd.DataFrame:
-    return fc.live_nodes(data.engine_for(url))
+@st.cache_data(ttl=TTL, max_entries=16, show_spinner="Reading the forecast...")
+def live_nodes(url: str, scope: Scope) -> pd.DataFrame:
+    return fc.live_nodes(data.engine_for(url), scope)
 
 
-@st.cache_data(ttl=TTL, max_entries=4, show_spinner=False)
-def ending_arr(url: str) -> pd.DataFrame:
-    return fc.ending_arr(data.engine_for(url))
+@st.cache_data(ttl=TTL, max_entries=16, show_spinner=False)
+def ending_arr(url: str, scope: Scope) -> pd.DataFrame:
+    return fc.ending_arr(data.engine_for(url), scope)
 
 
 @st.cache_data(ttl=TTL, max_entries=16, show_spinner=False)
@@ -32,8 +33,8 @@ def deals(url: str, owners: tuple[str, ...], quarter: str) -> pd.DataFrame:
 
 
 @st.cache_data(ttl=TTL, max_entries=16, show_spinner=False)
-def track_record(url: str, person_id: str) -> pd.DataFrame:
-    return fc.track_record(data.engine_for(url), person_id)
+def track_record(url: str, person_id: str, scope: Scope) -> pd.DataFrame:
+    return fc.track_record(data.engine_for(url), person_id, scope)
 
 
 @st.cache_data(ttl=TTL, max_entries=16, show_spinner=False)

@@ -12,7 +12,7 @@ from models.adoption import SIGNALS
 from services import registry
 from services.adoption import tables as T
 from services.db import read_table
-from services.hierarchy import Scope, resolve_scope
+from services.hierarchy import Scope, accounts_in_scope
 
 MOVEMENT_MONTHS = 3
 
@@ -23,9 +23,14 @@ def clusters(engine: Engine) -> pd.DataFrame:
     return df.sort_values("arr_usd", ascending=False).reset_index(drop=True) if not df.empty else df
 
 
-def latest_signals(engine: Engine) -> pd.DataFrame:
-    """Signals, score and cluster of every account in the latest month."""
-    sig = registry.read_results(engine, T.SIGNALS)
+def _in_scope(engine: Engine, frame: pd.DataFrame, scope: Scope | None) -> pd.DataFrame:
+    allowed = accounts_in_scope(engine, scope)
+    return frame if allowed is None or frame.empty else frame[frame["account_id"].isin(allowed)]
+
+
+def latest_signals(engine: Engine, scope: Scope | None = None) -> pd.DataFrame:
+    """Signals, score and cluster of every account in scope in the latest month."""
+    sig = _in_scope(engine, registry.read_results(engine, T.SIGNALS), scope)
     if sig.empty:
         return sig
     latest = sig["month"].max()
@@ -36,7 +41,9 @@ def latest_signals(engine: Engine) -> pd.DataFrame:
 
 
 def profile(engine: Engine) -> pd.DataFrame:
-    """Cluster centroids against the population, in standard deviations (rows: cluster names)."""
+    """Cluster centroids against the population, in standard deviations (rows: cluster names).
+
+    Company-wide on purpose: the population is every account, as the clusters were fitted on it."""
     cl = clusters(engine)
     sig = latest_signals(engine)
     if cl.empty or sig.empty:
@@ -54,15 +61,12 @@ def _product_names(engine: Engine) -> pd.DataFrame:
 def members(engine: Engine, cluster_id: int | None, scope: Scope | None = None,
             segment: str | None = None) -> pd.DataFrame:
     """Accounts in a cluster (None: all) within the scope and segment, sorted by ARR (largest first)."""
-    sig = latest_signals(engine)
+    sig = latest_signals(engine, scope)
     if sig.empty:
         return sig
     if cluster_id is not None:
         sig = sig[sig["cluster_id"] == cluster_id]
-    accounts = read_table("accounts", engine, columns=["account_id", "name", "segment", "owner_id"])
-    owners = resolve_scope(read_table("people", engine), scope or Scope())
-    if owners is not None:
-        accounts = accounts[accounts["owner_id"].isin(owners)]
+    accounts = read_table("accounts", engine, columns=["account_id", "name", "segment"])
     if segment:
         accounts = accounts[accounts["segment"] == segment]
     per = _product_names(engine)
@@ -74,9 +78,10 @@ def members(engine: Engine, cluster_id: int | None, scope: Scope | None = None,
                                                                          ignore_index=True)
 
 
-def movements(engine: Engine, months: int = MOVEMENT_MONTHS) -> pd.DataFrame:
-    """Accounts moving between clusters from `months` ago to the latest month: source, target, accounts."""
-    mem = registry.read_results(engine, T.MEMBERSHIP)
+def movements(engine: Engine, months: int = MOVEMENT_MONTHS, scope: Scope | None = None) -> pd.DataFrame:
+    """Accounts in scope moving between clusters from `months` ago to the latest month: source, target,
+    accounts."""
+    mem = _in_scope(engine, registry.read_results(engine, T.MEMBERSHIP), scope)
     if mem.empty:
         return pd.DataFrame(columns=["source", "target", "accounts"])
     latest = mem["month"].max()
@@ -89,7 +94,7 @@ def movements(engine: Engine, months: int = MOVEMENT_MONTHS) -> pd.DataFrame:
     return out.rename(columns={"cluster_name_from": "source", "cluster_name_to": "target"})
 
 
-def product_signals(engine: Engine) -> pd.DataFrame:
-    """Latest month per account and product: product, capacity_use, breadth, job_completion."""
-    per = _product_names(engine)
+def product_signals(engine: Engine, scope: Scope | None = None) -> pd.DataFrame:
+    """Latest month per account in scope and product: product, capacity_use, breadth, job_completion."""
+    per = _in_scope(engine, _product_names(engine), scope)
     return per[["account_id", "product", "capacity_use", "breadth", "job_completion"]] if not per.empty else per

@@ -11,14 +11,25 @@ from sqlalchemy.engine import Engine
 from services import audit, db, registry
 from services.forecast import tables as T
 from services.forecast.data import quarter_label
-from services.hierarchy import Scope
+from services.hierarchy import Scope, people_in_scope, require_in_scope, scope_people
 
 MODEL = T.MODEL
 ALL = "ALL"
 
 
 def node_for(people: pd.DataFrame, scope: Scope) -> str:
-    """The person whose part of the hierarchy the scope shows (the CRO for the whole company)."""
+    """The person whose part of the hierarchy the scope shows (the CRO for the whole company).
+
+    With a bound (`scope.within`) the node is the requested one when it lies inside the bound, else the
+    bound's own person: a request can narrow the view, never widen it."""
+    node = _requested_node(people, scope) if (scope.rep_id or scope.manager_id or scope.region
+                                               or not scope.within) else scope.within
+    if scope.within and node not in scope_people(people, scope.within):
+        return scope.within
+    return node
+
+
+def _requested_node(people: pd.DataFrame, scope: Scope) -> str:
     if scope.rep_id or scope.manager_id:
         return scope.rep_id or scope.manager_id
     role = "regional_vp" if scope.region else "cro"
@@ -31,13 +42,23 @@ def node_for(people: pd.DataFrame, scope: Scope) -> str:
     return str(found.iloc[0])
 
 
-def live_nodes(engine: Engine) -> pd.DataFrame:
-    """The active version's live forecast rows (as of the data's as_of and a week earlier)."""
-    return registry.read_results(engine, T.NODES, MODEL, "kind = 'live'")
+def _people_rows(engine: Engine, frame: pd.DataFrame, scope: Scope | None) -> pd.DataFrame:
+    allowed = people_in_scope(engine, scope)
+    return frame if allowed is None or frame.empty else frame[frame["person_id"].isin(allowed)]
 
 
-def commits(engine: Engine) -> pd.DataFrame:
-    """The commit that counts per person and quarter: the latest in the app, else the imported one."""
+def live_nodes(engine: Engine, scope: Scope | None = None) -> pd.DataFrame:
+    """The active version's live forecast rows of the people in scope (as of the data's as_of and a week
+    earlier)."""
+    return _people_rows(engine, registry.read_results(engine, T.NODES, MODEL, "kind = 'live'"), scope)
+
+
+def commits(engine: Engine, scope: Scope | None = None) -> pd.DataFrame:
+    """The commit that counts per person in scope and quarter: the latest in the app, else the imported one."""
+    return _people_rows(engine, _all_commits(engine), scope)
+
+
+def _all_commits(engine: Engine) -> pd.DataFrame:
     app = db.read_table("leader_commits", engine)
     imported = db.read_table("commits", engine) if db.table_exists("commits", engine) else pd.DataFrame()
     parts = [f.assign(source=s) for f, s in ((app, "app"), (imported, "imported")) if not f.empty]
@@ -70,16 +91,17 @@ def save_commit(engine: Engine, person_id: str, quarter: str, amount_usd: float,
     return commit_id
 
 
-def commit_history(engine: Engine, person_id: str, quarter: str) -> pd.DataFrame:
+def commit_history(engine: Engine, person_id: str, quarter: str, scope: Scope | None = None) -> pd.DataFrame:
     """Every commit a leader entered in the app for a quarter, newest first."""
+    require_in_scope(people_in_scope(engine, scope), person_id, "Person")
     app = db.read_table("leader_commits", engine)
     app = app[(app.person_id == person_id) & (app.quarter == quarter)]
     return app.sort_values("submitted_at", ascending=False)[["submitted_at", "amount_usd", "note", "submitted_by"]]
 
 
-def ending_arr(engine: Engine) -> pd.DataFrame:
-    """The active version's ending ARR per node and quarter (empty before a run that wrote it)."""
-    return registry.read_results(engine, T.ARR)
+def ending_arr(engine: Engine, scope: Scope | None = None) -> pd.DataFrame:
+    """The active version's ending ARR per node in scope and quarter (empty before a run that wrote it)."""
+    return _people_rows(engine, registry.read_results(engine, T.ARR), scope)
 
 
 def figures(engine: Engine, nodes: pd.DataFrame, person_ids: list[str], quarter: str) -> pd.DataFrame:
@@ -92,7 +114,7 @@ def figures(engine: Engine, nodes: pd.DataFrame, person_ids: list[str], quarter:
     now = n[n.origin_date == now_d].set_index("person_id")
     prev = n[n.origin_date == prev_d].set_index("person_id")[cols].add_suffix("_last_week")
     out = now[["role", *cols]].join(prev)
-    c = commits(engine)
+    c = _all_commits(engine)
     c = c[c.quarter == quarter].set_index("person_id")["amount_usd"]
     out["commit_usd"] = c.reindex(out.index)
     q = db.read_table("quotas", engine) if db.table_exists("quotas", engine) else pd.DataFrame()
@@ -132,8 +154,9 @@ def deals(engine: Engine, owners: list[str], quarter: str, limit: int = 25) -> p
     return d
 
 
-def track_record(engine: Engine, person_id: str) -> pd.DataFrame:
+def track_record(engine: Engine, person_id: str, scope: Scope | None = None) -> pd.DataFrame:
     """Past quarters: the model's number at weeks 1, 4, 8, the commit and the actual; who was closer."""
+    require_in_scope(people_in_scope(engine, scope), person_id, "Person")
     b = registry.read_results(engine, T.NODES, MODEL,
                               "kind = 'backtest' AND person_id = :p AND product_id = 'ALL'", {"p": person_id})
     if b.empty:
@@ -141,7 +164,7 @@ def track_record(engine: Engine, person_id: str) -> pd.DataFrame:
     t = b[b.week.isin([1, 4, 8])].pivot_table(index="quarter", columns="week", values="p50_usd")
     t.columns = [f"model_week_{int(w)}_usd" for w in t.columns]
     t["actual_usd"] = b.groupby("quarter")["actual_usd"].first()
-    c = commits(engine)
+    c = _all_commits(engine)
     t["commit_usd"] = c[c.person_id == person_id].set_index("quarter")["amount_usd"].reindex(t.index)
     err_model = (t.get("model_week_4_usd") - t["actual_usd"]).abs()
     err_commit = (t["commit_usd"] - t["actual_usd"]).abs()
