@@ -40,7 +40,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {name: roles | {ADMIN} for name, roles 
     "enter_commit": SALES,
     "log_action": CUSTOMER_SUCCESS | SALES,
     "workbench": MODEL_STAFF,
-    "model_health": MODEL_STAFF,
+    "model_health": MODEL_STAFF | {DATA_OWNER},
     "data": DATA_STAFF,
     "manage_models": DATA_STAFF,  # activate, rollback
     "audit": frozenset(),
