@@ -209,3 +209,13 @@ def test_audit_page_lists_a_commit_with_its_author(trained_db_url: str) -> None:
     table = admin.dataframe[0].value
     assert {"sign_in", "commit"} <= set(table.action)
     assert cro in set(table.who[table.action == "commit"])
+
+
+def test_csv_export_is_the_reps_book_and_is_audited(rep: dict[str, Any]) -> None:
+    at = _as(rep["id"], "pages/churn_risk.py")
+    listed = _linked_ids(at)
+    at.download_button[0].click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    log = audit.entries(db.get_engine(rep["url"]), action="export")
+    assert list(log.who) == [rep["id"]]
+    assert f'"rows": {len(listed)}' in log.details.iloc[0] and "at-risk list" in log.details.iloc[0]

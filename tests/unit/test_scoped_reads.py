@@ -9,18 +9,24 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import inspect
+import os
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pandas as pd
 import pytest
+import sqlalchemy as sa
 from fixtures import demo_db
 
 from services import auth, db
 from services.config import REPO_ROOT
 from services.hierarchy import NotInScope, Scope, account_ids_in_scope, resolve_scope
 
+PG_ENV = "FORESIGHT_TEST_PG_URL"  # as in tests/conftest.py: PostgreSQL runs too when it is set
+BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get(PG_ENV) else [])
 MODULES = [f"services.{p.parent.name}.read" for p in sorted((REPO_ROOT / "services").glob("*/read.py"))]
 MODULES.append("services.overview")
 
@@ -51,10 +57,46 @@ def _public(module: ModuleType) -> dict[str, Any]:
             and f.__module__ == module.__name__}
 
 
-@pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def _copy_to_postgres(source: sa.Engine, schema: str) -> str:
+    """Every table of the SQLite demo (contract, app and result tables) in a new PostgreSQL schema."""
+    url = sa.make_url(os.environ[PG_ENV]).update_query_dict({"options": f"-csearch_path={schema}"})
+    meta = sa.MetaData()
+    meta.reflect(source)
+    for table in meta.tables.values():
+        for col in table.columns:
+            col.type = col.type.as_generic()
+        table.indexes.clear()
+    target = sa.create_engine(url)
+    with target.begin() as conn:
+        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    meta.create_all(target)
+    with source.connect() as src, target.begin() as dst:
+        for table in meta.sorted_tables:
+            rows = [dict(r._mapping) for r in src.execute(table.select())]
+            for i in range(0, len(rows), 20_000):
+                dst.execute(table.insert(), rows[i:i + 20_000])
+    target.dispose()
+    return url.render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """The trained demo on each backend (PostgreSQL: a copy in a schema of its own, dropped afterwards)."""
     path: Path = demo_db.built(tmp_path_factory, demo_db.TRAINED)
-    engine = db.get_engine(demo_db.url_of(path))
+    url, schema = demo_db.url_of(path), None
+    if request.param == "postgresql":
+        schema = f"test_scope_{uuid.uuid4().hex[:10]}"
+        url = _copy_to_postgres(sa.create_engine(url), schema)
+    yield _world(db.get_engine(url))
+    db.dispose_engine(url)
+    if schema:
+        admin = sa.create_engine(os.environ[PG_ENV])
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+        admin.dispose()
+
+
+def _world(engine: sa.Engine) -> dict[str, Any]:
     people = db.read_table("people", engine)
     accounts = db.read_table("accounts", engine)
     counts = accounts.owner_id.value_counts()
