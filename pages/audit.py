@@ -20,6 +20,8 @@ if log.empty:
     st.info("No entries yet for this filter.", icon=":material/history:")
     st.stop()
 log = log.assign(name=log.who.map(names))
+counts = log.action.value_counts()
+st.caption(f"{len(log):,} entries shown: " + ", ".join(f"{n:,} {action}" for action, n in counts.items()))
 st.dataframe(log[["at", "who", "name", "action", "details"]], hide_index=True, width="stretch", key="audit_table",
              column_config={"at": st.column_config.DatetimeColumn("When", format="D MMM YYYY HH:mm:ss"),
                             "who": "Who", "name": "Name", "action": "Action", "details": "Details"})

@@ -1,6 +1,7 @@
 """The real OpenID Connect flow in headless Chromium: the app (FORESIGHT_AUTH=oidc, [auth] in a secrets file
 of the test's own) against a local identity provider on loopback (`oidc-provider-mock`, started here).
-Two people sign in one after the other, each sees their own book, signs out; the audit log names both."""
+Two people sign in one after the other, each sees their own book, signs out; the admin finds both sign-ins on
+the audit page."""
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -8,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from fixtures import demo_db
-from fixtures.app_server import PAGE_TIMEOUT_MS, free_port, serve_app, settle, wait_heading
+from fixtures.app_server import PAGE_TIMEOUT_MS, free_port, open_app_page, serve_app, settle, wait_heading
 
 from services import audit, auth, db
 
@@ -22,7 +23,7 @@ def people(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict[str, dic
     db_url = demo_db.private_copy(tmp_path_factory, demo_db.UNTRAINED, folder / "demo.db")
     table = db.read_table("people", db.get_engine(db_url)).set_index("person_id")
     chosen = {}
-    for role in (auth.REP, auth.CSM):
+    for role in (auth.REP, auth.CSM, auth.ADMIN):
         person_id = auth.personas(table.reset_index()).set_index("role").loc[role, "person_id"]
         chosen[role] = {"id": person_id, "name": table.loc[person_id, "name"], "email": table.loc[person_id, "email"]}
     return db_url, chosen
@@ -67,15 +68,25 @@ def test_two_people_sign_in_and_see_their_own_books(oidc_app: str, people, brows
                                                     screenshot_dir: Path) -> None:
     db_url, chosen = people
     page = browser_page
-    for role, person in chosen.items():
+    readers = {r: p for r, p in chosen.items() if r != auth.ADMIN}
+    for role, person in readers.items():
         _sign_in(page, oidc_app, person["email"])
         body = page.locator('[data-testid="stMain"]').inner_text()
         assert f"{person['name']}'s book" in body
         assert f"Signed in as {person['name']}" in page.locator('[data-testid="stSidebar"]').inner_text()
-        others = [p["name"] for r, p in chosen.items() if r != role]
+        others = [p["name"] for r, p in readers.items() if r != role]
         assert not any(f"{name}'s book" in body for name in others)
         page.screenshot(path=str(screenshot_dir / f"oidc_{role}.png"), full_page=True)
         _sign_out(page, oidc_app)
     signed_in = audit.entries(db.get_engine(db_url), action="sign_in")
-    assert {p["id"] for p in chosen.values()} <= set(signed_in.who)
+    assert {p["id"] for p in readers.values()} <= set(signed_in.who)
     assert signed_in.details.str.contains('"mode": "oidc"').all()
+    # The admin reads both sign-ins on the audit page.
+    _sign_in(page, oidc_app, chosen[auth.ADMIN]["email"])
+    open_app_page(page, oidc_app, "audit", "Audit log")
+    for person in readers.values():
+        page.get_by_label("Who (person id or os:user)").fill(person["id"])
+        page.keyboard.press("Enter")
+        settle(page, before_ms=500)
+        assert "sign_in" in page.locator('[data-testid="stMain"]').inner_text()
+    page.screenshot(path=str(screenshot_dir / "oidc_audit.png"), full_page=True)
