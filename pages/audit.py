@@ -21,7 +21,7 @@ if log.empty:
     st.stop()
 log = log.assign(name=log.who.map(names))
 counts = log.action.value_counts()
-st.caption(f"{len(log):,} entries shown: " + ", ".join(f"{n:,} {action}" for action, n in counts.items()))
+st.caption(f"{len(log):,} {'entry' if len(log) == 1 else 'entries'} shown: " + ", ".join(f"{n:,} {action}" for action, n in counts.items()))
 st.dataframe(log[["at", "who", "name", "action", "details"]], hide_index=True, width="stretch", key="audit_table",
              column_config={"at": st.column_config.DatetimeColumn("When", format="D MMM YYYY HH:mm:ss"),
                             "who": "Who", "name": "Name", "action": "Action", "details": "Details"})
