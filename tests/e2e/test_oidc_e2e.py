@@ -58,8 +58,10 @@ def _sign_in(page, base_url: str, email: str) -> None:
 
 
 def _sign_out(page, base_url: str) -> None:
-    page.locator('[data-testid="stSidebar"]').get_by_role("button", name="Sign out").click()
-    page.wait_for_timeout(1000)
+    # st.logout sends the browser to /auth/logout, which clears the identity cookie: wait for that answer
+    # before leaving, or the next visit may still carry the cookie.
+    with page.expect_response(lambda r: "/auth/logout" in r.url, timeout=PAGE_TIMEOUT_MS):
+        page.locator('[data-testid="stSidebar"]').get_by_role("button", name="Sign out").click()
     page.goto(base_url, wait_until="domcontentloaded")
     page.get_by_role("button", name="Sign in").wait_for(timeout=PAGE_TIMEOUT_MS)
 
