@@ -50,7 +50,7 @@ def oidc_app(people, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 def _sign_in(page, base_url: str, email: str) -> None:
-    page.goto(base_url, wait_until="domcontentloaded")
+    page.goto(base_url, wait_until="domcontentloaded", timeout=PAGE_TIMEOUT_MS)
     page.get_by_role("button", name="Sign in").click(timeout=PAGE_TIMEOUT_MS)
     page.get_by_role("button", name=email).click(timeout=PAGE_TIMEOUT_MS)  # the provider's predefined user
     wait_heading(page, "Overview")
@@ -62,7 +62,7 @@ def _sign_out(page, base_url: str) -> None:
     # before leaving, or the next visit may still carry the cookie.
     with page.expect_response(lambda r: "/auth/logout" in r.url, timeout=PAGE_TIMEOUT_MS):
         page.locator('[data-testid="stSidebar"]').get_by_role("button", name="Sign out").click()
-    page.goto(base_url, wait_until="domcontentloaded")
+    page.goto(base_url, wait_until="domcontentloaded", timeout=PAGE_TIMEOUT_MS)
     page.get_by_role("button", name="Sign in").wait_for(timeout=PAGE_TIMEOUT_MS)
 
 
