@@ -57,13 +57,17 @@ def _sign_in(page, base_url: str, email: str) -> None:
     settle(page)
 
 
-def _sign_out(page, base_url: str) -> None:
-    # st.logout sends the browser to /auth/logout, which clears the identity cookie: wait for that answer
-    # before leaving, or the next visit may still carry the cookie.
+def _sign_out(page, base_url: str):
+    """Sign out; returns a fresh tab of the same browser context (cookies shared) on the sign-in screen."""
+    # st.logout sends the browser to /auth/logout, which clears the identity cookie: wait for that answer,
+    # then continue in a new tab so that no navigation the logout started can race the next visit.
     with page.expect_response(lambda r: "/auth/logout" in r.url, timeout=PAGE_TIMEOUT_MS):
         page.locator('[data-testid="stSidebar"]').get_by_role("button", name="Sign out").click()
-    page.goto(base_url, wait_until="domcontentloaded", timeout=PAGE_TIMEOUT_MS)
-    page.get_by_role("button", name="Sign in").wait_for(timeout=PAGE_TIMEOUT_MS)
+    fresh = page.context.new_page()
+    page.close()
+    fresh.goto(base_url, wait_until="domcontentloaded", timeout=PAGE_TIMEOUT_MS)
+    fresh.get_by_role("button", name="Sign in").wait_for(timeout=PAGE_TIMEOUT_MS)
+    return fresh
 
 
 def test_two_people_sign_in_and_see_their_own_books(oidc_app: str, people, browser_page,
@@ -79,7 +83,7 @@ def test_two_people_sign_in_and_see_their_own_books(oidc_app: str, people, brows
         others = [p["name"] for r, p in readers.items() if r != role]
         assert not any(f"{name}'s book" in body for name in others)
         page.screenshot(path=str(screenshot_dir / f"oidc_{role}.png"), full_page=True)
-        _sign_out(page, oidc_app)
+        page = _sign_out(page, oidc_app)
     signed_in = audit.entries(db.get_engine(db_url), action="sign_in")
     assert {p["id"] for p in readers.values()} <= set(signed_in.who)
     assert signed_in.details.str.contains('"mode": "oidc"').all()
