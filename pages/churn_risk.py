@@ -5,6 +5,7 @@ import streamlit as st
 
 from services.churn import worklist as wl
 from services.churn.read import MODEL_LABELS, portfolio
+from services.churn.tables import RENEWALS_DUE_DAYS
 from ui import captions, data, filters
 from ui import churn as uc
 from ui.auth import export_button
@@ -155,14 +156,14 @@ with tab_work:
 with tab_team:
     team = wl.team_load(wl.renewing_within(risk, within))
     st.caption("Load per CSM: accounts, high-risk accounts, ARR and expected ARR at risk; high-risk renewals "
-               "due within 90 days.")
+               f"due within {RENEWALS_DUE_DAYS} days.")
     st.dataframe(team.drop(columns=["csm_id"]), hide_index=True, width="stretch", key="churn_team",
                  column_config={
                      "csm": "CSM", "accounts": "Accounts", "high_risk_accounts": "High risk",
                      "arr_usd": st.column_config.NumberColumn("ARR", format="dollar"),
                      "expected_arr_at_risk_usd": st.column_config.NumberColumn("Expected ARR at risk",
                                                                                format="dollar"),
-                     "high_risk_renewals_due": "High-risk renewals in 90 days",
+                     "high_risk_renewals_due": f"High-risk renewals in {RENEWALS_DUE_DAYS} days",
                      "share_of_risk": st.column_config.ProgressColumn("Share of the team's risk", format="percent",
                                                                       min_value=0, max_value=1)})
 

@@ -56,7 +56,8 @@ tiles[4].metric("Gap to commit", usd(row.gap_to_commit_usd) if pd.notna(row.gap_
 tiles[5].metric("Pipeline coverage", f"{row.pipeline_coverage:.1f}x", help="Open pipeline / (quota - closed won)")
 st.caption(f"P10-P90: {usd(row.p10_usd)} - {usd(row.p90_usd)}")
 horizon = quarters.index(quarter)
-live_week = int(nodes.loc[nodes.origin_date == as_of, "week"].max()) if "week" in nodes else 0
+weeks = nodes.loc[nodes.origin_date == origin, "week"] if "week" in nodes else pd.Series(dtype=float)
+live_week = int(weeks.max()) if weeks.notna().any() else 0
 st.info(uf.accuracy_sentence(uf.accuracy_here(url, person, horizon, live_week, scope), horizon), icon=":material/history:")
 bias = uf.commit_bias(url, quarter, scope).set_index("person_id")
 if person in bias.index and pd.notna(bias.loc[person, "bias"]):

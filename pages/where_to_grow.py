@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from services.expansion.features import HORIZON_DAYS
 from ui import expansion as ux
 from ui import filters
 from ui.auth import export_button
@@ -20,7 +21,7 @@ if rows.empty:
     st.stop()
 score_date = rows["score_date"].iloc[0]
 st.caption(f"Scored as of {score_date:%d %B %Y} · {filters.scope_label(scope)} · calibrated probability of a won "
-           "expansion (a product the account owns) or cross-sell (one it does not) within 180 days · expected "
+           f"expansion (a product the account owns) or cross-sell (one it does not) within {HORIZON_DAYS} days · expected "
            "ARR = probability x the typical won deal for the segment and product")
 with st.container(horizontal=True):
     products = st.multiselect("Product", sorted(rows["product"].dropna().unique()), key="grow_products",
@@ -48,7 +49,7 @@ shown = ["account_link", "name", "product", "kind", "status", "probability", "ex
 st.dataframe(view[shown], hide_index=True, width="stretch", height=560, key="grow_table", column_config={
     "account_link": st.column_config.LinkColumn("Account", display_text=r"account_id=(.*)"),
     "name": "Name", "product": "Product", "kind": "Motion", "status": "Status",
-    "probability": st.column_config.ProgressColumn("Probability (180 days)", format="percent", min_value=0,
+    "probability": st.column_config.ProgressColumn(f"Probability ({HORIZON_DAYS} days)", format="percent", min_value=0,
                                                    max_value=1),
     "expected_arr_usd": st.column_config.NumberColumn("Expected ARR", format="dollar"),
     "product_arr_usd": st.column_config.NumberColumn("ARR on the product now", format="dollar"),

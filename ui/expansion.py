@@ -7,6 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from services.expansion import read as svc
+from services.expansion.features import HORIZON_DAYS
 from services.hierarchy import Scope
 from ui.data import engine_for
 from ui.text import md
@@ -40,8 +41,8 @@ def next_best_panel(url: str, account_id: str, as_of: dt.date | None, scope: Sco
                    "already has an open opportunity).")
         return
     cols = st.columns(3)
-    cols[0].metric(best["kind"], md(best["product"] or best["product_id"]))
-    cols[1].metric("Probability of a won deal (180 days)", f"{best['probability']:.0%}")
+    cols[0].metric(best["kind"], best["product"] or best["product_id"])
+    cols[1].metric(f"Probability of a won deal ({HORIZON_DAYS} days)", f"{best['probability']:.0%}")
     cols[2].metric("Expected ARR", f"${best['expected_arr_usd']:,.0f}")
     for i, reason in enumerate(best["reasons"], 1):
         st.markdown(f"{i}. {md(reason)}")
