@@ -53,7 +53,7 @@ db: setup
 	else exit $$rc; fi
 
 run: db
-	@echo "==> Serving Foresight on http://localhost:$(PORT)"
+	@echo "==> Serving Foresight on http://localhost:$(PORT) (demo mode, 127.0.0.1 only, unless [auth] is configured in .streamlit/secrets.toml)"
 	$(PY) -m ui.serve --server.port $(PORT) --server.headless true   # = streamlit run app.py
 
 test: setup

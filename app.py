@@ -1,35 +1,41 @@
-"""Foresight: page config, navigation over `pages/`, shared sidebar filters, the database error boundary."""
+"""Foresight: page config, sign-in, navigation over `pages/` (by role), shared sidebar filters, the database
+error boundary. Nothing else."""
 
 import streamlit as st
 
+from ui.auth import can, sign_in
 from ui.errors import database_errors
 from ui.filters import sidebar_filters
 from ui.health import health_banner
 
 st.set_page_config(page_title="Foresight", page_icon=":material/insights:", layout="wide")
+with database_errors():  # sign-in reads the people table: the same one message when the database fails
+    sign_in()
 
-# Sections in the sidebar menu; add a page by adding one st.Page line to its section.
+# Sections in the sidebar menu; add a page by adding one (permission, st.Page) line to its section.
 PAGES = {
     "Company": [
-        st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:", default=True),
+        ("overview", st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:", default=True)),
     ],
     "Customers": [
-        st.Page("pages/churn_risk.py", title="Churn risk", icon=":material/warning:"),
-        st.Page("pages/account.py", title="Account", icon=":material/domain:"),
-        st.Page("pages/adoption.py", title="Adoption", icon=":material/stacked_line_chart:"),
+        ("accounts", st.Page("pages/churn_risk.py", title="Churn risk", icon=":material/warning:")),
+        ("accounts", st.Page("pages/account.py", title="Account", icon=":material/domain:")),
+        ("accounts", st.Page("pages/adoption.py", title="Adoption", icon=":material/stacked_line_chart:")),
     ],
     "Sales": [
-        st.Page("pages/forecast.py", title="Forecast", icon=":material/trending_up:"),
-        st.Page("pages/where_to_grow.py", title="Where to grow", icon=":material/add_chart:"),
-        st.Page("pages/workbench.py", title="Workbench", icon=":material/handyman:"),
+        ("forecast", st.Page("pages/forecast.py", title="Forecast", icon=":material/trending_up:")),
+        ("expansion", st.Page("pages/where_to_grow.py", title="Where to grow", icon=":material/add_chart:")),
+        ("workbench", st.Page("pages/workbench.py", title="Workbench", icon=":material/handyman:")),
     ],
     "Admin": [
-        st.Page("pages/model_health.py", title="Model health", icon=":material/monitor_heart:"),
-        st.Page("pages/data.py", title="Data", icon=":material/database:"),
+        ("model_health", st.Page("pages/model_health.py", title="Model health", icon=":material/monitor_heart:")),
+        ("data", st.Page("pages/data.py", title="Data", icon=":material/database:")),
+        ("audit", st.Page("pages/audit.py", title="Audit log", icon=":material/history:")),
     ],
 }
 
-pg = st.navigation({section: pages for section, pages in PAGES.items() if pages})
+allowed = {section: [page for permission, page in pages if can(permission)] for section, pages in PAGES.items()}
+pg = st.navigation({section: pages for section, pages in allowed.items() if pages})
 with database_errors():  # a lost or locked database: one clear message, no traceback
     sidebar_filters()
     health_banner()

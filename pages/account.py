@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from services.churn.features import HORIZON_DAYS
+from services.hierarchy import NotInScope, Scope
 from ui import churn as uc
 from ui import filters
 from ui.actions import action_panel
@@ -24,7 +25,11 @@ if not account_id:
     st.stop()
 st.query_params["account_id"] = account_id
 as_of, scope = filters.current_as_of(), filters.current_scope()
-view = uc.account_360(url, account_id, as_of)
+try:  # the signed-in person's bound refuses; a narrower sidebar choice only asks to widen it (below)
+    view = uc.account_360(url, account_id, as_of, Scope(within=scope.within))
+except NotInScope as exc:
+    st.error(str(exc), icon=":material/lock:")
+    st.stop()
 if view is None:
     st.error(f"No account with id {account_id!r}.", icon=":material/error:")
     st.stop()
@@ -72,7 +77,7 @@ with right:
     if not hist.empty:
         st.plotly_chart(churn_charts.risk_history_line(hist), width="stretch")
 
-next_best_panel(url, account_id, current_as_of())
+next_best_panel(url, account_id, current_as_of(), scope)
 
 st.subheader("Subscriptions")
 st.dataframe(view.subscriptions[["product", "start_date", "end_date", "arr_usd", "quantity", "subscription_id"]],

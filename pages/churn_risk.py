@@ -6,9 +6,9 @@ import streamlit as st
 from services.churn import worklist as wl
 from services.churn.read import MODEL_LABELS, portfolio
 from services.churn.tables import RENEWALS_DUE_DAYS
-from services.csv_out import to_csv_bytes
 from ui import captions, data, filters
 from ui import churn as uc
+from ui.auth import export_button
 from ui.charts import churn as churn_charts
 from ui.charts import explain as explain_charts
 from ui.text import html
@@ -32,7 +32,7 @@ def custom_view() -> None:
     """The bring-your-own model (`churn-fit`): its scores, tiers and contributions."""
     info = uc.model_info(url, "churn_custom")
     m = info.get("metrics", {})
-    scores = uc.custom_scores(url)
+    scores = uc.custom_scores(url, filters.current_scope())
     st.caption(f"Trained with `churn-fit` on {m.get('n_rows', len(scores)):,} rows and {m.get('n_features', 0)} "
                f"features · {captions.tiers(m)} · model {info.get('version', '')}")
     cols = st.columns(4)
@@ -51,13 +51,12 @@ def custom_view() -> None:
     })
     pick = st.selectbox("Explain a row", list(view.account_id[:200]), key="custom_pick")
     if pick is not None:
-        contrib = uc.custom_contributions(url, pick)
+        contrib = uc.custom_contributions(url, pick, filters.current_scope())
         st.plotly_chart(explain_charts.waterfall(contrib, by="feature", title=f"Why {html(pick)}: contributions by feature",
                                                  log_odds=False, base_label="Base (all rows)", total_label="This row",
                                                  x_title="log-odds of churn"),
                         width="stretch")
-    st.download_button("Download CSV", to_csv_bytes(view), file_name="churn_custom_scores.csv",
-                       mime="text/csv", icon=":material/download:")
+    export_button(view, "churn_custom_scores.csv", "churn_custom scores")
 
 
 if model == "churn_custom":
@@ -134,9 +133,8 @@ with tab_list:
             st.page_link("pages/account.py", label="Open account view", icon=":material/open_in_new:",
                          query_params={"account_id": pick})
     blank = [] if with_reasons else ["reason_1", "reason_2", "reason_3"]
-    st.download_button("Download CSV", to_csv_bytes(view.drop(columns=["account_link", *blank])),
-                       file_name=f"at_risk_{score_date:%Y%m%d}.csv", mime="text/csv",
-                       icon=":material/download:")
+    export_button(view.drop(columns=["account_link", *blank]), f"at_risk_{score_date:%Y%m%d}.csv",
+                  f"at-risk list, {filters.scope_label(scope)}")
 
 with tab_work:
     n = st.number_input("Accounts per CSM", 1, 50, wl.DEFAULT_N, key="churn_worklist_n")

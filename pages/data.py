@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import streamlit as st
 
+from services import audit
 from services.contract import contract_markdown
 from services.importer import ContractViolation, ImportFileError, ImportShrinkError, import_source
 from ui import data
+from ui.auth import who
 from ui.reports import show_import_log, show_report
 from ui.widgets import empty_state
 
@@ -44,6 +46,7 @@ with upload_tab:
         finally:
             data.clear()  # the import log changed either way
         if result is not None:
+            audit.record(data.engine(), who(), "import", source=f"upload: {upload.name}", row_counts=result.row_counts)
             st.success("Imported. Rows loaded per table:", icon=":material/check_circle:")
             show_report(result)
 

@@ -10,14 +10,15 @@ from services.forecast.data import quarter_label
 from services.hierarchy import scope_people
 from ui import data, filters
 from ui import forecast as uf
+from ui.auth import can, who
 from ui.charts import forecast as forecast_charts
 from ui.text import md
 from ui.widgets import no_snapshot, page_with_data, usd
 
 url = page_with_data("Forecast")
-as_of, cutoff = filters.current_as_of(), filters.inputs_cutoff()
-nodes = uf.nodes_at(url, as_of)
-if nodes.empty and uf.nodes_at(url, None).empty:
+as_of, cutoff, scope = filters.current_as_of(), filters.inputs_cutoff(), filters.current_scope()
+nodes = uf.nodes_at(url, as_of, scope)
+if nodes.empty and uf.nodes_at(url, None, scope).empty:
     st.info("No forecast yet: run `python -m services.cli train`.", icon=":material/info:")
     st.stop()
 if nodes.empty:
@@ -27,7 +28,7 @@ origin = nodes.attrs["origin"]
 
 people = data.people(url)
 names = dict(zip(people.person_id, people.name))
-person = fc.node_for(people, filters.current_scope())
+person = fc.node_for(people, scope)
 owners = tuple(sorted(p for p in scope_people(people, person) if p in set(people.person_id)))
 quarters = sorted(nodes.quarter.unique())
 if st.session_state.get("fc_quarter") not in quarters:  # another as-of date: other quarters
@@ -57,8 +58,8 @@ st.caption(f"P10-P90: {usd(row.p10_usd)} - {usd(row.p90_usd)}")
 horizon = quarters.index(quarter)
 weeks = nodes.loc[nodes.origin_date == origin, "week"] if "week" in nodes else pd.Series(dtype=float)
 live_week = int(weeks.max()) if weeks.notna().any() else 0
-st.info(uf.accuracy_sentence(uf.accuracy_here(url, person, horizon, live_week), horizon), icon=":material/history:")
-bias = uf.commit_bias(url, quarter).set_index("person_id")
+st.info(uf.accuracy_sentence(uf.accuracy_here(url, person, horizon, live_week, scope), horizon), icon=":material/history:")
+bias = uf.commit_bias(url, quarter, scope).set_index("person_id")
 if person in bias.index and pd.notna(bias.loc[person, "bias"]):
     b = bias.loc[person]
     st.caption(f"Commit track record: {b.bias:+.0%} on average (spread ±{b.spread:.0%}) over {int(b.n)} quarters; "
@@ -116,12 +117,12 @@ with right:
 
 actual = uf.actuals(url, owners, as_of)
 fut = nodes[(nodes.person_id == person) & (nodes.product_id == "ALL") & (nodes.origin_date == origin)]
-commits = fc.commits(data.engine(), cutoff)
+commits = fc.commits(data.engine(), cutoff, scope)
 commits = commits[(commits.person_id == person) & commits.quarter.isin(list(actual.quarter) + quarters)]
 st.plotly_chart(forecast_charts.forecast_chart(actual, fut, commits), width="stretch")
 
 st.subheader("Ending ARR")
-arr = uf.ending_arr(url, as_of)
+arr = uf.ending_arr(url, as_of, scope)
 stored = arr.attrs.get("stored")
 arr = arr[(arr.person_id == person) & (arr.product_id == "ALL")] if not arr.empty else arr
 if arr.empty and stored is not None and stored > pd.Timestamp(as_of):
@@ -166,13 +167,15 @@ else:
                      "pushes": "Pushes"})
 
 st.subheader("Track record")
-tr = uf.track_record(url, person, as_of)
+tr = uf.track_record(url, person, as_of, scope)
 if tr.empty:
     st.caption("No backtest for this node yet.")
 else:
     st.dataframe(tr, hide_index=True, width="stretch", column_config={**money, "quarter": "Quarter",
                                                                       "closer": "Closer to actual"})
 
+if not can("enter_commit"):
+    st.stop()
 st.subheader("Your commit")
 current = row.commit_usd if pd.notna(row.commit_usd) else float(round(row.p50_usd, -3))
 with st.form("commit_form"):
@@ -180,9 +183,9 @@ with st.form("commit_form"):
                              key="fc_commit_amount")
     note = st.text_input("Note", key="fc_commit_note")
     if st.form_submit_button("Save commit"):
-        fc.save_commit(data.engine(), person, quarter, amount, note)
+        fc.save_commit(data.engine(), person, quarter, amount, note, submitted_by=who())
         st.success(f"Saved commit {usd(amount)} for {md(names.get(person, person))}, {quarter}.")
-history = fc.commit_history(data.engine(), person, quarter)
+history = fc.commit_history(data.engine(), person, quarter, scope)
 if not history.empty:
     last = history.iloc[0]
     note_text = f": “{last.note}”" if isinstance(last.note, str) and last.note else ""

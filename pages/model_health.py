@@ -9,6 +9,7 @@ from ui import captions
 from ui import health_data as hd
 from ui.actions import action_panel
 from ui.charts import health as charts
+from ui.model_admin import version_controls
 from ui.widgets import page_with_data
 
 url = page_with_data("Model health")
@@ -42,6 +43,7 @@ with models_tab:
         st.dataframe(hd.versions(url, model), hide_index=True, width="stretch", column_config={
             "created_at": st.column_config.DatetimeColumn("Trained", format="D MMM YYYY HH:mm"),
             "as_of": st.column_config.DateColumn("Data as of"), "artifact_path": None})
+        version_controls(model)
         with st.expander("All metrics of the active version"):
             st.json(hd.version_metrics(url, model), expanded=False)
 

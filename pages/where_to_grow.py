@@ -1,12 +1,12 @@
-"""Where to grow: accounts x products by expected expansion or cross-sell ARR, for reps and their managers."""
+"""Where to grow: accounts x products by expected expansion or cross-sell ARR, for reps, CSMs and their managers."""
 from __future__ import annotations
 
 import streamlit as st
 
-from services.csv_out import to_csv_bytes
 from services.expansion.features import HORIZON_DAYS
 from ui import expansion as ux
 from ui import filters
+from ui.auth import export_button
 from ui.widgets import page_with_data, usd
 
 url = page_with_data("Where to grow")
@@ -56,5 +56,5 @@ st.dataframe(view[shown], hide_index=True, width="stretch", height=560, key="gro
     "reason_1": "Top reason", "reason_2": "Second reason", "reason_3": "Third reason",
     "open_opportunity_id": "Open opportunity", "segment": "Segment", "owner": "Owner",
 })
-st.download_button("Download CSV", to_csv_bytes(view.drop(columns=["account_link"])),
-                   file_name=f"where_to_grow_{score_date:%Y%m%d}.csv", mime="text/csv", icon=":material/download:")
+export_button(view.drop(columns=["account_link"]), f"where_to_grow_{score_date:%Y%m%d}.csv",
+              f"where to grow, {filters.scope_label(scope)}")

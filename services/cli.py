@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 from sqlalchemy.engine import Engine
 
-from services import contract, db
+from services import audit, contract, db
 from services.csv_out import safe_frame
 from services.importer import (
     ContractViolation,
@@ -34,6 +34,11 @@ def _print_counts(counts: dict[str, int]) -> None:
     width = max((len(t) for t in counts), default=0)
     for table, n in counts.items():
         print(f"  {table:<{width}}  {n:>12,}")
+
+
+def _audit(args: argparse.Namespace, engine: Engine, action: str, **details: object) -> None:
+    """Record a command in the audit log: who is --as PERSON_ID, else the operating-system user."""
+    audit.record(engine, args.as_person or audit.os_user(), action, **details)
 
 
 def cmd_seed(args: argparse.Namespace, engine: Engine) -> int:
@@ -58,6 +63,7 @@ def cmd_seed(args: argparse.Namespace, engine: Engine) -> int:
     data = {k: v for k, v in frames.items() if k in contract.SPECS}
     extra = {k: v for k, v in frames.items() if k not in contract.SPECS}
     report = import_frames(data, source, engine, extra_tables=extra)
+    _audit(args, engine, "import", source=source, row_counts=report.row_counts)
     print(f"Seeded the demo company into {db.mask_url(engine.url)}:")
     _print_counts(report.row_counts)
     print(f"Reproduce: {seed_command(args.accounts, args.months, args.seed, as_of, args.drift)}")
@@ -80,6 +86,7 @@ def iso_date(text: str) -> dt.date:
 
 def cmd_import(args: argparse.Namespace, engine: Engine) -> int:
     report = import_source(args.source, engine, allow_shrink=args.allow_shrink)
+    _audit(args, engine, "import", source=str(args.source), row_counts=report.row_counts)
     print(f"Imported {args.source} into {db.mask_url(engine.url)}:")
     _print_counts(report.row_counts)
     return 0
@@ -107,6 +114,8 @@ def cmd_train(args: argparse.Namespace, engine: Engine) -> int:
     from services import jobs  # lazy: imports every model job
     kwargs = {"as_of": pd.Timestamp(args.as_of)} if args.as_of else {}
     result = jobs.train_all(engine, only=args.model or None, force=args.force, **kwargs)
+    _audit(args, engine, "train", models=args.model or "all", force=bool(args.force),
+           results={m: {"version": r.get("version"), "status": r["status"]} for m, r in result.items()})
     print(json.dumps(result, indent=2, default=str))
     for model, r in result.items():
         if r["status"] != "active":
@@ -131,11 +140,15 @@ def cmd_models(args: argparse.Namespace, engine: Engine) -> int:
             if not args.version:
                 print("error: models activate needs a VERSION (see `models list`)", file=sys.stderr)
                 return 2
-            print(f"Activated {args.version} ({registry.activate(engine, args.version)}).")
+            model = registry.activate(engine, args.version)
+            _audit(args, engine, "activate", version=args.version, model=model)
+            print(f"Activated {args.version} ({model}).")
             return 0
         models = [args.model] if args.model else sorted(registry.versions(engine).model.unique())
         for model in models:
-            print(f"{model}: rolled back to {registry.rollback(engine, model)}")
+            back_to = registry.rollback(engine, model)
+            _audit(args, engine, "rollback", model=model, version=back_to)
+            print(f"{model}: rolled back to {back_to}")
     except (LookupError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -204,6 +217,8 @@ def cmd_explanation(args: argparse.Namespace, engine: Engine) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m services.cli", description=__doc__.split("\n")[0])
     parser.add_argument("--database-url", help="overrides FORESIGHT_DATABASE_URL")
+    parser.add_argument("--as", dest="as_person", default=None, metavar="PERSON_ID",
+                        help="who the audit log names for this command (default: the OS user)")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True)
     seed = sub.add_parser("seed", help="generate the demo company and load it (replaces the data)")

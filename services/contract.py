@@ -39,7 +39,8 @@ KINDS = {
     "int": "integer",
     "bool": "boolean (true/false)",
 }
-ROLES = ("rep", "manager", "regional_vp", "cro", "csm", "cs_manager")
+ROLES = ("rep", "manager", "regional_vp", "cro", "csm", "cs_manager", "architect", "data_scientist", "admin",
+         "data_owner")
 STAGES = ("Qualify", "Discover", "Propose", "Negotiate", "Closed Won", "Closed Lost")
 CLOSED_STAGES = ("Closed Won", "Closed Lost")
 
@@ -112,6 +113,8 @@ TABLES: tuple[TableSpec, ...] = (
             Col("role", "str", "Job role.", allowed=ROLES),
             Col("manager_id", "id", "The person's manager (empty at the top).", nullable=True),
             Col("region", "str", "Sales region (empty for the CRO).", nullable=True),
+            Col("email", "str", "Work e-mail, matched to the identity provider's at sign-in (optional).",
+                nullable=True, pattern=r"^[^@\s]+@[^@\s]+$"),
         ),
         key=("person_id",),
         foreign_keys=(FK("manager_id", "people", "person_id"),),

@@ -122,7 +122,15 @@ LEADER_COMMITS = sa.Table(
     sa.Column("submitted_by", sa.String),
     sa.Column("submitted_at", sa.DateTime, nullable=False),
 )
-APP_TABLES = ("imports", "validation_results", "csm_actions", "leader_commits")
+AUDIT_LOG = sa.Table(  # append-only: services/audit.py inserts and reads, nothing updates or deletes
+    "audit_log", metadata,
+    sa.Column("entry_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.DateTime, nullable=False, index=True),
+    sa.Column("who", sa.String, nullable=False, index=True),  # person_id, or "os:<user>" from the CLI
+    sa.Column("action", sa.String, nullable=False, index=True),
+    sa.Column("details", sa.Text),  # JSON object
+)
+APP_TABLES = ("imports", "validation_results", "csm_actions", "leader_commits", "audit_log")
 TABLE_ORDER = [t.name for t in contract.TABLES] + list(APP_TABLES)
 
 

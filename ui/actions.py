@@ -7,7 +7,7 @@ from collections.abc import Callable
 import streamlit as st
 
 from services.outcomes import actions
-from ui import data, health_data
+from ui import auth, data, health_data
 
 
 def action_panel(account_id: str, cluster_name: str | None = None, risk_reason: str | None = None,
@@ -15,7 +15,10 @@ def action_panel(account_id: str, cluster_name: str | None = None, risk_reason: 
                  on_logged: Callable[[], None] | None = None) -> None:
     """Draw the playbook suggestion and the log-an-action form for one account.
 
-    `on_logged` runs after an action is stored (e.g. to clear the caller's cached account view)."""
+    `on_logged` runs after an action is stored (e.g. to clear the caller's cached account view). Drawn only
+    for roles that may log actions (the architect's view is read only); the author is the signed-in person."""
+    if not auth.can("log_action"):
+        return
     engine = data.engine()
     playbook = actions.suggest_playbook(cluster_name, reason_group)
     with st.container(border=True):
@@ -27,7 +30,7 @@ def action_panel(account_id: str, cluster_name: str | None = None, risk_reason: 
                     "dismissed" if c2.button("Dismiss", key=f"pb_dismiss_{account_id}") else None)
         if decision:
             actions.record_feedback(engine, account_id, playbook.name, decision, reason_wrong=wrong,
-                                    risk_reason=risk_reason)
+                                    risk_reason=risk_reason, person_id=auth.who())
             st.toast(f"Playbook {decision}. Thank you, the feedback is kept.")
     with st.form(key=f"log_action_{account_id}", clear_on_submit=True):
         st.markdown("**Log an action**")
@@ -37,7 +40,7 @@ def action_panel(account_id: str, cluster_name: str | None = None, risk_reason: 
         note = st.text_area("Note", max_chars=actions.MAX_NOTE, key=f"action_note_{account_id}")
         if st.form_submit_button("Log action", type="primary"):
             try:
-                actions.log_action(engine, account_id, kind, note)
+                actions.log_action(engine, account_id, kind, note, person_id=auth.who())
             except ValueError as exc:
                 st.error(str(exc))
             else:

@@ -30,13 +30,13 @@ def trained_models(url: str) -> list[str]:
 
 
 @st.cache_data(ttl=TTL, max_entries=8, show_spinner="Reading scores...")
-def custom_scores(url: str) -> pd.DataFrame:
-    return svc.custom_scores(engine_for(url))
+def custom_scores(url: str, scope: Scope) -> pd.DataFrame:
+    return svc.custom_scores(engine_for(url), scope)
 
 
 @st.cache_data(ttl=TTL, max_entries=64, show_spinner=False)
-def custom_contributions(url: str, subject_id: str) -> pd.DataFrame:
-    return svc.custom_contributions(engine_for(url), subject_id)
+def custom_contributions(url: str, subject_id: str, scope: Scope) -> pd.DataFrame:
+    return svc.custom_contributions(engine_for(url), subject_id, scope)
 
 
 @st.cache_data(ttl=TTL, max_entries=32, show_spinner="Reading churn scores...")
@@ -45,8 +45,8 @@ def at_risk(url: str, scope: Scope, as_of: dt.date | None, csm_id: str | None) -
 
 
 @st.cache_data(ttl=TTL, max_entries=64, show_spinner="Reading the account...")
-def account_360(url: str, account_id: str, as_of: dt.date | None) -> svc.Account360 | None:
-    return svc.account_360(engine_for(url), account_id, as_of)
+def account_360(url: str, account_id: str, as_of: dt.date | None, scope: Scope) -> svc.Account360 | None:
+    return svc.account_360(engine_for(url), account_id, as_of, scope)
 
 
 @st.cache_data(ttl=TTL, max_entries=64, show_spinner=False)

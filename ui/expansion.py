@@ -26,15 +26,15 @@ def where_to_grow(url: str, scope: Scope, as_of: dt.date | None) -> pd.DataFrame
 
 
 @st.cache_data(ttl=TTL, max_entries=64, show_spinner=False)
-def next_best_product(url: str, account_id: str, as_of: dt.date | None) -> dict | None:
-    return svc.next_best_product(engine_for(url), account_id, as_of)
+def next_best_product(url: str, account_id: str, as_of: dt.date | None, scope: Scope) -> dict | None:
+    return svc.next_best_product(engine_for(url), account_id, as_of, scope)
 
 
-def next_best_panel(url: str, account_id: str, as_of: dt.date | None) -> None:
+def next_best_panel(url: str, account_id: str, as_of: dt.date | None, scope: Scope | None = None) -> None:
     """The account's next best product with its reasons (nothing when the expansion model is not trained)."""
     if not is_trained(url):
         return
-    best = next_best_product(url, account_id, as_of)
+    best = next_best_product(url, account_id, as_of, scope or Scope())
     st.subheader("Next best product")
     if best is None:
         st.caption("No expansion or cross-sell suggestion for this account (not scored, or every product "

@@ -12,8 +12,8 @@ import pandas as pd
 import streamlit as st
 
 from services.db import DatabaseUnavailable
-from services.hierarchy import Scope, managers_in, regions, reps_in
-from ui import data
+from services.hierarchy import Scope, managers_in, regions, reps_in, visible_people
+from ui import auth, data
 
 AS_OF = "as_of"
 REGION = "scope_region"
@@ -55,7 +55,7 @@ def sidebar_filters() -> None:
         choices = data.as_of_choices(url) or [dt.date.today()]
         _keep_valid(AS_OF, choices)
         st.selectbox("As of", choices, key=AS_OF, format_func=lambda d: d.strftime("%d %b %Y"))
-        people = data.people(url)
+        people = visible_people(data.people(url), _bound())  # only what the signed-in role may see
         region_options: list[str | None] = [None, *regions(people)]
         _keep_valid(REGION, region_options)
         region = st.selectbox("Region", region_options, key=REGION, format_func=lambda r: r or "All regions")
@@ -76,10 +76,15 @@ def inputs_cutoff() -> dt.date | None:
     return None if as_of is None or (choices and as_of >= choices[0]) else as_of
 
 
+def _bound() -> str | None:
+    principal = auth.current_principal()
+    return principal.scope.within if principal else None
+
+
 def current_scope() -> Scope:
-    """The scope chosen in the sidebar."""
+    """The scope chosen in the sidebar, bounded by the signed-in person's allowed scope."""
     state = st.session_state
-    return Scope(region=state.get(REGION), manager_id=state.get(MANAGER), rep_id=state.get(REP))
+    return Scope(region=state.get(REGION), manager_id=state.get(MANAGER), rep_id=state.get(REP), within=_bound())
 
 
 def scope_label(scope: Scope | None = None) -> str:
@@ -89,6 +94,8 @@ def scope_label(scope: Scope | None = None) -> str:
         return "Whole company"
     names = _names(data.people(data.current_url()))
     parts = [scope.region] if scope.region else []
+    if scope.within and not (scope.manager_id or scope.rep_id):
+        parts.append(f"{names.get(scope.within, scope.within)}'s book")
     if scope.manager_id:
         parts.append(f"{names.get(scope.manager_id, scope.manager_id)} (manager)")
     if scope.rep_id:

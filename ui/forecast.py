@@ -7,19 +7,20 @@ import pandas as pd
 import streamlit as st
 
 from services.forecast import read as fc
+from services.hierarchy import Scope
 from ui import data
 
 TTL = "10m"
 
 
 @st.cache_data(ttl=TTL, max_entries=16, show_spinner="Reading the forecast...")
-def nodes_at(url: str, as_of: dt.date | None) -> pd.DataFrame:
-    return fc.nodes_at(data.engine_for(url), as_of)
+def nodes_at(url: str, as_of: dt.date | None, scope: Scope) -> pd.DataFrame:
+    return fc.nodes_at(data.engine_for(url), as_of, scope)
 
 
 @st.cache_data(ttl=TTL, max_entries=16, show_spinner=False)
-def ending_arr(url: str, as_of: dt.date | None) -> pd.DataFrame:
-    return fc.ending_arr(data.engine_for(url), as_of)
+def ending_arr(url: str, as_of: dt.date | None, scope: Scope) -> pd.DataFrame:
+    return fc.ending_arr(data.engine_for(url), as_of, scope)
 
 
 @st.cache_data(ttl=TTL, max_entries=16, show_spinner=False)
@@ -33,18 +34,18 @@ def deals(url: str, owners: tuple[str, ...], quarter: str, as_of: dt.date | None
 
 
 @st.cache_data(ttl=TTL, max_entries=16, show_spinner=False)
-def track_record(url: str, person_id: str, as_of: dt.date | None) -> pd.DataFrame:
-    return fc.track_record(data.engine_for(url), person_id, as_of)
+def track_record(url: str, person_id: str, as_of: dt.date | None, scope: Scope) -> pd.DataFrame:
+    return fc.track_record(data.engine_for(url), person_id, as_of, scope)
 
 
 @st.cache_data(ttl=TTL, max_entries=16, show_spinner=False)
-def commit_bias(url: str, quarter: str) -> pd.DataFrame:
-    return fc.commit_bias(data.engine_for(url), quarter)
+def commit_bias(url: str, quarter: str, scope: Scope) -> pd.DataFrame:
+    return fc.commit_bias(data.engine_for(url), quarter, scope)
 
 
 @st.cache_data(ttl=TTL, max_entries=32, show_spinner=False)
-def accuracy_here(url: str, person_id: str, h: int, week: int) -> dict:
-    return fc.accuracy_here(data.engine_for(url), person_id, h, week)
+def accuracy_here(url: str, person_id: str, h: int, week: int, scope: Scope) -> dict:
+    return fc.accuracy_here(data.engine_for(url), person_id, h, week, scope=scope)
 
 
 def accuracy_sentence(a: dict, h: int) -> str:

@@ -29,7 +29,7 @@ def _month_known(as_of: Any) -> pd.Timestamp | None:
 
 
 def _accounts(engine: Engine, scope: Scope | None) -> pd.DataFrame:
-    accounts = read_table("accounts", engine, columns=["account_id", "name", "segment", "owner_id"])
+    accounts = read_table("accounts", engine, columns=["account_id", "name", "segment", "owner_id", "csm_id"])
     return filter_accounts(accounts, resolve_scope(read_table("people", engine), scope or Scope()))
 
 
@@ -73,7 +73,9 @@ def clusters(engine: Engine, as_of: Any = None, scope: Scope | None = None) -> p
 
 
 def profile(engine: Engine, as_of: Any = None) -> pd.DataFrame:
-    """Cluster centroids against all accounts of the month shown, in standard deviations (rows: names)."""
+    """Cluster centroids against all accounts of the month shown, in standard deviations (rows: names).
+
+    Company-wide on purpose: the population is every account, as the clusters were fitted on it."""
     cl = registry.read_results(engine, T.CLUSTERS)
     sig = signals_at(engine, as_of)
     if cl.empty or sig.empty:

@@ -14,7 +14,7 @@ from services.churn import tables as T
 from services.churn.custom import MODEL as C_MODEL
 from services.churn.tables import MODEL, TIERS
 from services.db import read_table
-from services.hierarchy import Scope, filter_accounts, resolve_scope
+from services.hierarchy import Scope, accounts_in_scope, filter_accounts, require_in_scope, resolve_scope
 
 TIER_ORDER = [name for name, _ in TIERS]
 
@@ -141,19 +141,21 @@ def _where(engine: Engine, table: str, account_id: str, columns: list[str] | Non
 
 
 def in_scope(engine: Engine, account_id: str, scope: Scope | None) -> bool:
-    """Whether the account's owner is within the scope (True for the whole company or an unknown id)."""
-    owners = resolve_scope(read_table("people", engine), scope or Scope())
-    acc = _where(engine, "accounts", account_id, ["owner_id"])
-    return owners is None or acc.empty or acc.owner_id.iloc[0] in owners
+    """Whether the account is within the scope, by owner or CSM (True for the whole company or an unknown id)."""
+    allowed = accounts_in_scope(engine, scope)
+    return allowed is None or account_id in allowed or _where(engine, "accounts", account_id, ["owner_id"]).empty
 
 
-def account_360(engine: Engine, account_id: str, as_of: Any = None) -> Account360 | None:
+def account_360(engine: Engine, account_id: str, as_of: Any = None,
+                scope: Scope | None = None) -> Account360 | None:
     """Everything about one account as of `as_of` (None: everything known): scores, usage, cases and
-    subscriptions up to that date, opportunities open on it (None when the id is unknown). Reasons and
-    contributions are stored for the latest score date only (`reasons_date`): empty for an earlier as-of."""
+    subscriptions up to that date, opportunities open on it (None when the id is unknown; NotInScope when
+    outside `scope`). Reasons and contributions are stored for the latest score date only (`reasons_date`):
+    empty for an earlier as-of."""
     acc = _where(engine, "accounts", account_id)
     if acc.empty:
         return None
+    require_in_scope(accounts_in_scope(engine, scope), account_id)
     until = pd.Timestamp.max if as_of is None else pd.Timestamp(as_of)
     people = read_table("people", engine, columns=["person_id", "name"])
     names = dict(zip(people.person_id, people.name))
@@ -212,10 +214,14 @@ def trained_models(engine: Engine) -> list[str]:
     return [m for m in MODEL_LABELS if is_trained(engine, m)]
 
 
-def custom_scores(engine: Engine) -> pd.DataFrame:
+def custom_scores(engine: Engine, scope: Scope | None = None) -> pd.DataFrame:
     """Rows scored by the active `churn_custom` model, highest probability first, with the top three
-    risk-raising contributions in words: account_id, probability, tier, reason_1..3."""
+    risk-raising contributions in words: account_id, probability, tier, reason_1..3. A bounded scope keeps
+    only rows whose id is an account in it."""
     scores = registry.read_results(engine, T.CUSTOM_SCORES)
+    allowed = accounts_in_scope(engine, scope)
+    if allowed is not None and not scores.empty:
+        scores = scores[scores.account_id.astype(str).isin(allowed)]
     if scores.empty:
         return scores
     keep = ["account_id", "probability", "tier", *[f"reason_{r}" for r in (1, 2, 3)]]
@@ -223,6 +229,7 @@ def custom_scores(engine: Engine) -> pd.DataFrame:
     return out.sort_values("probability", ascending=False, ignore_index=True)
 
 
-def custom_contributions(engine: Engine, subject_id: str) -> pd.DataFrame:
+def custom_contributions(engine: Engine, subject_id: str, scope: Scope | None = None) -> pd.DataFrame:
     """The stored explanation rows of one scored row of the `churn_custom` model."""
+    require_in_scope(accounts_in_scope(engine, scope), str(subject_id), "Row")
     return registry.read_results(engine, T.CUSTOM_CONTRIBUTIONS, T.CUSTOM_MODEL, "subject_id = :s", {"s": str(subject_id)})

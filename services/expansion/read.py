@@ -15,7 +15,7 @@ from sqlalchemy.engine import Engine
 from services import registry
 from services.db import read_table
 from services.expansion import tables as T
-from services.hierarchy import Scope, filter_accounts, resolve_scope
+from services.hierarchy import Scope, accounts_in_scope, filter_accounts, require_in_scope, resolve_scope
 
 KIND_LABELS = {"expansion": "Expansion", "cross_sell": "Cross-sell"}
 
@@ -69,9 +69,9 @@ def where_to_grow(engine: Engine, scope: Scope | None = None, as_of: Any = None,
     if rows.empty:  # dates stored with a time part (some drivers)
         rows = registry.read_results(engine, T.SCORES)
         rows = rows[rows.score_date == when]
-    accounts = read_table("accounts", engine, columns=["account_id", "name", "segment", "owner_id"])
+    accounts = read_table("accounts", engine, columns=["account_id", "name", "segment", "owner_id", "csm_id"])
     people = read_table("people", engine)
-    accounts = filter_accounts(accounts, resolve_scope(people, scope or Scope()))
+    accounts = filter_accounts(accounts, resolve_scope(people, scope or Scope())).drop(columns="csm_id")
     if segments:
         accounts = accounts[accounts.segment.isin(segments)]
     if products:
@@ -94,9 +94,11 @@ def where_to_grow(engine: Engine, scope: Scope | None = None, as_of: Any = None,
     return out[cols].sort_values("expected_arr_usd", ascending=False, ignore_index=True)
 
 
-def next_best_product(engine: Engine, account_id: str, as_of: Any = None) -> dict[str, Any] | None:
+def next_best_product(engine: Engine, account_id: str, as_of: Any = None,
+                      scope: Scope | None = None) -> dict[str, Any] | None:
     """The account's product with the highest expected ARR and no open opportunity, with its reasons;
-    None when the model is not trained or the account is not scored."""
+    None when the model is not trained or the account is not scored; NotInScope outside `scope`."""
+    require_in_scope(accounts_in_scope(engine, scope), account_id)
     when = _pick_date(score_dates(engine), as_of)
     if when is None:
         return None

@@ -9,11 +9,11 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from services import db, registry
+from services import audit, db, registry
 from services.forecast import commit_bias as cb
 from services.forecast import tables as T
 from services.forecast.data import quarter_label
-from services.hierarchy import Scope
+from services.hierarchy import Scope, people_in_scope, require_in_scope, scope_people
 from services.results import ResultTable
 
 MODEL = T.MODEL
@@ -21,7 +21,18 @@ ALL = "ALL"
 
 
 def node_for(people: pd.DataFrame, scope: Scope) -> str:
-    """The person whose part of the hierarchy the scope shows (the CRO for the whole company)."""
+    """The person whose part of the hierarchy the scope shows (the CRO for the whole company).
+
+    With a bound (`scope.within`) the node is the requested one when it lies inside the bound, else the
+    bound's own person: a request can narrow the view, never widen it."""
+    node = _requested_node(people, scope) if (scope.rep_id or scope.manager_id or scope.region
+                                               or not scope.within) else scope.within
+    if scope.within and node not in scope_people(people, scope.within):
+        return scope.within
+    return node
+
+
+def _requested_node(people: pd.DataFrame, scope: Scope) -> str:
     if scope.rep_id or scope.manager_id:
         return scope.rep_id or scope.manager_id
     role = "regional_vp" if scope.region else "cro"
@@ -38,9 +49,19 @@ def _day_end(as_of: Any) -> pd.Timestamp:
     return pd.Timestamp(as_of).normalize() + pd.Timedelta(days=1) - pd.Timedelta(microseconds=1)
 
 
-def nodes_at(engine: Engine, as_of: Any = None) -> pd.DataFrame:
-    """Forecast rows (every node, product and quarter) of the latest origin at or before `as_of` (None: the
-    latest), live or backtest, plus those of the origin a week before it when stored (for "vs last week").
+def _people_rows(engine: Engine, frame: pd.DataFrame, scope: Scope | None) -> pd.DataFrame:
+    allowed = people_in_scope(engine, scope)
+    if allowed is None or frame.empty:
+        return frame
+    out = frame[frame["person_id"].isin(allowed)]
+    out.attrs.update(frame.attrs)
+    return out
+
+
+def nodes_at(engine: Engine, as_of: Any = None, scope: Scope | None = None) -> pd.DataFrame:
+    """Forecast rows (every node in scope, product and quarter) of the latest origin at or before `as_of`
+    (None: the latest), live or backtest, plus those of the origin a week before it when stored (for "vs last
+    week").
 
     Empty when no origin at or before `as_of` forecasts the quarter `as_of` falls in (a forecast for an
     earlier quarter would mislead). `attrs`: `origin` (the origin shown, or None)."""
@@ -53,13 +74,18 @@ def nodes_at(engine: Engine, as_of: Any = None) -> pd.DataFrame:
     week = origin - pd.Timedelta(days=7)
     prev = registry.read_snapshot(engine, T.NODES, "origin_date", week, MODEL)
     out = pd.concat([prev, now], ignore_index=True) if prev.attrs["snapshot"] == week else now
+    out = _people_rows(engine, out, scope)
     out.attrs["origin"] = origin
     return out
 
 
-def commits(engine: Engine, as_of: Any = None) -> pd.DataFrame:
-    """The commit that counts per person and quarter: the latest in the app, else the imported one;
+def commits(engine: Engine, as_of: Any = None, scope: Scope | None = None) -> pd.DataFrame:
+    """The commit that counts per person in scope and quarter: the latest in the app, else the imported one;
     with `as_of`, only commits submitted by the end of that day."""
+    return _people_rows(engine, _all_commits(engine, as_of), scope)
+
+
+def _all_commits(engine: Engine, as_of: Any = None) -> pd.DataFrame:
     app = db.read_table("leader_commits", engine)
     imported = db.read_table("commits", engine) if db.table_exists("commits", engine) else pd.DataFrame()
     if as_of is not None:
@@ -90,11 +116,14 @@ def save_commit(engine: Engine, person_id: str, quarter: str, amount_usd: float,
         conn.execute(db.LEADER_COMMITS.insert().values(
             commit_id=commit_id, person_id=person_id, quarter=quarter, amount_usd=float(amount_usd),
             note=note or None, submitted_by=submitted_by or person_id, submitted_at=datetime.now()))
+        audit.record(conn, submitted_by or person_id, "commit", person_id=person_id, quarter=quarter,
+                     amount_usd=float(amount_usd), commit_id=commit_id)
     return commit_id
 
 
-def commit_history(engine: Engine, person_id: str, quarter: str) -> pd.DataFrame:
+def commit_history(engine: Engine, person_id: str, quarter: str, scope: Scope | None = None) -> pd.DataFrame:
     """Every commit a leader entered in the app for a quarter, newest first."""
+    require_in_scope(people_in_scope(engine, scope), person_id, "Person")
     app = db.read_table("leader_commits", engine)
     app = app[(app.person_id == person_id) & (app.quarter == quarter)]
     return app.sort_values("submitted_at", ascending=False)[["submitted_at", "amount_usd", "note", "submitted_by"]]
@@ -106,11 +135,11 @@ def _latest_only(frame: pd.DataFrame, engine: Engine, table: ResultTable, column
     return frame
 
 
-def ending_arr(engine: Engine, as_of: Any = None) -> pd.DataFrame:
-    """The active version's ending ARR per node and quarter, stored as of the data's as-of only: empty for
-    an earlier `as_of` (and before a run that wrote it); `attrs["stored"]` is the stored date."""
-    return _latest_only(registry.read_snapshot(engine, T.ARR, "origin_date", as_of, MODEL), engine, T.ARR,
-                        "origin_date")
+def ending_arr(engine: Engine, as_of: Any = None, scope: Scope | None = None) -> pd.DataFrame:
+    """The active version's ending ARR per node in scope and quarter, stored as of the data's as-of only:
+    empty for an earlier `as_of` (and before a run that wrote it); `attrs["stored"]` is the stored date."""
+    arr = _people_rows(engine, registry.read_snapshot(engine, T.ARR, "origin_date", as_of, MODEL), scope)
+    return _latest_only(arr, engine, T.ARR, "origin_date")
 
 
 def figures(engine: Engine, nodes: pd.DataFrame, person_ids: list[str], quarter: str,
@@ -125,7 +154,7 @@ def figures(engine: Engine, nodes: pd.DataFrame, person_ids: list[str], quarter:
     now = n[n.origin_date == now_d].set_index("person_id")
     prev = n[n.origin_date == prev_d].set_index("person_id")[cols].add_suffix("_last_week")
     out = now[["role", *cols]].join(prev if prev_d < now_d else prev.iloc[0:0])
-    c = commits(engine, as_of)
+    c = _all_commits(engine, as_of)
     c = c[c.quarter == quarter].set_index("person_id")["amount_usd"]
     out["commit_usd"] = c.reindex(out.index)
     q = db.read_table("quotas", engine) if db.table_exists("quotas", engine) else pd.DataFrame()
@@ -170,9 +199,10 @@ def deals(engine: Engine, owners: list[str], quarter: str, limit: int = 25, as_o
     return d
 
 
-def track_record(engine: Engine, person_id: str, as_of: Any = None) -> pd.DataFrame:
+def track_record(engine: Engine, person_id: str, as_of: Any = None, scope: Scope | None = None) -> pd.DataFrame:
     """Past quarters (ended by `as_of`; None: all): the model's number at weeks 0, 4, 8, the commit and the
-    actual; who was closer."""
+    actual; who was closer. NotInScope for a person outside `scope`."""
+    require_in_scope(people_in_scope(engine, scope), person_id, "Person")
     b = _backtest(engine, person_id)
     if as_of is not None and not b.empty:
         ended = b.quarter.map(lambda q: pd.Period(q, "Q").end_time.normalize()) <= pd.Timestamp(as_of)
@@ -183,7 +213,7 @@ def track_record(engine: Engine, person_id: str, as_of: Any = None) -> pd.DataFr
     t = b[b.week.isin([0, 4, 8])].pivot_table(index="quarter", columns="week", values="p50_usd")
     t.columns = [f"model_week_{int(w)}_usd" for w in t.columns]
     t["actual_usd"] = b.groupby("quarter")["actual_usd"].first()
-    c = commits(engine, as_of)
+    c = _all_commits(engine, as_of)
     t["commit_usd"] = c[c.person_id == person_id].set_index("quarter")["amount_usd"].reindex(t.index)
     err_model = (t.get("model_week_4_usd") - t["actual_usd"]).abs()
     err_commit = (t["commit_usd"] - t["actual_usd"]).abs()
@@ -192,18 +222,19 @@ def track_record(engine: Engine, person_id: str, as_of: Any = None) -> pd.DataFr
     return t.reset_index()
 
 
-def backtest_actuals(engine: Engine) -> pd.DataFrame:
-    """`person_id, quarter, actual_usd` of every backtested quarter (what was booked, per node)."""
+def backtest_actuals(engine: Engine, scope: Scope | None = None) -> pd.DataFrame:
+    """`person_id, quarter, actual_usd` of every backtested quarter (what was booked, per node in scope)."""
     b = registry.read_results(engine, T.NODES, MODEL, "kind = 'backtest' AND product_id = 'ALL' AND week = 0")
     if b.empty or "h" not in b:
         return pd.DataFrame(columns=["person_id", "quarter", "actual_usd"])
-    return b[b.h == 0][["person_id", "quarter", "actual_usd"]].drop_duplicates(["person_id", "quarter"])
+    return _people_rows(engine, b[b.h == 0][["person_id", "quarter", "actual_usd"]]
+                        .drop_duplicates(["person_id", "quarter"]), scope)
 
 
-def commit_bias(engine: Engine, quarter: str) -> pd.DataFrame:
-    """Per person: the commit for `quarter`, their past commit bias and spread, the corrected commit."""
-    c = commits(engine)
-    return cb.corrected(c, cb.errors(c, backtest_actuals(engine)), quarter)
+def commit_bias(engine: Engine, quarter: str, scope: Scope | None = None) -> pd.DataFrame:
+    """Per person in scope: the commit for `quarter`, their past commit bias and spread, the corrected commit."""
+    c = commits(engine, scope=scope)
+    return cb.corrected(c, cb.errors(c, backtest_actuals(engine, scope)), quarter)
 
 
 def _backtest(engine: Engine, person_id: str) -> pd.DataFrame:
@@ -211,9 +242,12 @@ def _backtest(engine: Engine, person_id: str) -> pd.DataFrame:
                                  "kind = 'backtest' AND person_id = :p AND product_id = 'ALL'", {"p": person_id})
 
 
-def accuracy_here(engine: Engine, person_id: str, h: int, week: int, quarters: int = 10) -> dict:
+def accuracy_here(engine: Engine, person_id: str, h: int, week: int, quarters: int = 10,
+                  scope: Scope | None = None) -> dict:
     """How this forecast did in the backtest at this point: same node, horizon `h` and the nearest
-    backtested week, the last `quarters` target quarters. Empty when there is no backtest."""
+    backtested week, the last `quarters` target quarters. Empty when there is no backtest; NotInScope for
+    a person outside `scope`."""
+    require_in_scope(people_in_scope(engine, scope), person_id, "Person")
     b = _backtest(engine, person_id)
     if b.empty or "h" not in b or not (b.h == h).any():
         return {}

@@ -16,13 +16,14 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from services import db
+from services import audit, db
 
 log = logging.getLogger(__name__)
 
 ACTION_TYPES = ("call", "executive_meeting", "training", "success_plan", "commercial_concession", "escalation")
 ACTION_LABELS = {t: t.replace("_", " ").capitalize() for t in ACTION_TYPES}
 MAX_NOTE = 2000
+UNATTRIBUTED = "unattributed"  # who, in the audit log, when a caller names no author
 DECISIONS = ("accepted", "dismissed")
 
 FEEDBACK = sa.Table(
@@ -110,6 +111,8 @@ def log_action(engine: Engine, account_id: str, action_type: str, note: str = ""
     db.insert_rows("csm_actions", [{"action_id": action_id, "account_id": account_id, "person_id": person_id,
                                     "action_type": action_type, "created_at": at or _now(),
                                     "note": note.strip()}], engine)
+    audit.record(engine, person_id or UNATTRIBUTED, "log_action", account_id=account_id, action_id=action_id,
+                 action_type=action_type)
     log.info("logged %s on %s (%s)", action_type, account_id, action_id)
     return action_id
 
@@ -132,6 +135,8 @@ def record_feedback(engine: Engine, account_id: str, playbook: str, decision: st
         conn.execute(FEEDBACK.insert().values(
             feedback_id=fid, account_id=account_id, playbook=playbook, risk_reason=risk_reason, decision=decision,
             reason_wrong=bool(reason_wrong), note=note[:MAX_NOTE], person_id=person_id, created_at=_now()))
+        audit.record(conn, person_id or UNATTRIBUTED, "playbook_feedback", account_id=account_id, playbook=playbook,
+                     decision=decision, reason_wrong=bool(reason_wrong))
     return fid
 
 

@@ -1,4 +1,8 @@
-"""The demo company's people: CRO > regional VPs > managers > reps, and the CS team."""
+"""The demo company's people: CRO > regional VPs > managers > reps, the CS team, and the analytics and
+data staff (an architect, a data scientist, an admin, a data owner) who sign in to the app.
+
+Every person has a work e-mail (`first.last.e0001@example.com`); the staff rows come last and draw no
+random numbers, so adding them changed none of the demo's other tables."""
 from __future__ import annotations
 
 import numpy as np
@@ -8,6 +12,7 @@ REGIONS = ["North America", "EMEA", "APAC", "LATAM"]
 REGION_WEIGHTS = np.array([0.42, 0.30, 0.18, 0.10])
 MANAGERS_PER_REGION = 3
 REPS_PER_MANAGER = 6
+STAFF_ROLES = ("architect", "data_scientist", "admin", "data_owner")
 
 FIRST = ["Ana", "Ben", "Chen", "Dara", "Eli", "Fatima", "Gus", "Hana", "Ivan", "Jo", "Kofi", "Lea",
          "Mateo", "Nia", "Omar", "Priya", "Quinn", "Rosa", "Sam", "Tariq", "Uma", "Vik", "Wen", "Yara"]
@@ -36,4 +41,12 @@ def make_people(rng: np.random.Generator, n_accounts: int) -> pd.DataFrame:
         rows.append((lead, _name(rng), "cs_manager", "E0001", region))
         for _ in range(n_csm_per_region):
             rows.append((f"E{n:04d}", _name(rng), "csm", lead, region)); n += 1
-    return pd.DataFrame(rows, columns=["person_id", "name", "role", "manager_id", "region"])
+    for i, role in enumerate(STAFF_ROLES):
+        rows.append((f"E{n:04d}", f"{FIRST[-1 - i]} {LAST[-1 - i]}", role, None, None)); n += 1
+    people = pd.DataFrame(rows, columns=["person_id", "name", "role", "manager_id", "region"])
+    people["email"] = [_email(name, pid) for name, pid in zip(people["name"], people["person_id"])]
+    return people
+
+
+def _email(name: str, person_id: str) -> str:
+    return f"{name.lower().replace(' ', '.')}.{person_id.lower()}@example.com"

@@ -159,3 +159,26 @@ def test_churn_inputs_read_once_per_run(monkeypatch: pytest.MonkeyPatch) -> None
     assert cf.shared_inputs(None, run) is first and len(calls) == 1
     cf.shared_inputs(None)  # outside a run: read afresh
     assert len(calls) == 2
+
+
+def test_activation_and_rollback_by_role_are_audited(db_url, engine, stand_in) -> None:
+    from services import audit, auth, model_control
+
+    stand_in.set(fake_job(auc=0.80, score=0.1))
+    v1 = jobs.train_all(engine, as_of=AS_OF)["churn"]["version"]
+    stand_in.set(fake_job(auc=0.81, score=0.3))
+    v2 = jobs.train_all(engine, as_of=AS_OF)["churn"]["version"]
+    rep = auth.Principal("P1", "Rex", None, auth.REP)
+    owner = auth.Principal("P2", "Dee", None, auth.DATA_OWNER)
+    with pytest.raises(PermissionError, match="may not manage models"):
+        model_control.rollback(engine, rep, "churn")
+    assert registry.active_version(engine, "churn") == v2
+    assert model_control.rollback(engine, owner, "churn") == v1
+    assert model_control.activate(engine, owner, v2) == "churn"
+    log = audit.entries(engine)
+    assert list(log.action[:2]) == ["activate", "rollback"] and set(log.who[:2]) == {"P2"}
+    assert cli.main(["--database-url", db_url, "--as", "E0105", "models", "rollback", "--model", "churn"]) == 0
+    assert cli.main(["--database-url", db_url, "train", "--as-of", "2025-06-30"]) == 0
+    log = audit.entries(engine)
+    assert (log.who.iloc[1], log.action.iloc[1]) == ("E0105", "rollback")
+    assert log.action.iloc[0] == "train" and log.who.iloc[0].startswith("os:")
