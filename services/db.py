@@ -208,6 +208,17 @@ def table_names(engine: Engine | None = None) -> list[str]:
     return sa.inspect(engine or get_engine()).get_table_names()
 
 
+def truth_params(engine: Engine) -> dict[str, Any]:
+    """The demo's planted parameters (`truth_params`, JSON values), or {} for a company's own data."""
+    import json
+
+    if not sa.inspect(engine).has_table("truth_params"):
+        return {}
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT key, value FROM truth_params")).all()
+    return {k: json.loads(v) for k, v in rows}
+
+
 def table_exists(name: str, engine: Engine | None = None) -> bool:
     return sa.inspect(engine or get_engine()).has_table(name)
 

@@ -11,7 +11,6 @@ ten global features (mean |SHAP|), features mapped to drivers through their feat
 """
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import numpy as np
@@ -20,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from models.churn_metrics import windowed_report
-from services import registry
+from services import db, registry
 from services.churn import tables as T
 
 KEYS = ("auc", "pr_auc", "brier", "ece", "lift_top_decile", "auc_baseline_logreg", "n", "churn_rate",
@@ -30,13 +29,6 @@ GROUP_TO_DRIVER = {"Seat activation": "seat_activation", "Usage trend": "usage_t
                    "Support load": "support_load", "Tenure": "tenure", "Price change": "price_change"}
 BARS = {"oracle_gap": 0.015, "ece": 0.02, "auc_6_12m": 0.80}
 
-
-def _truth_params(engine: Engine) -> dict[str, Any]:
-    if not sa.inspect(engine).has_table("truth_params"):
-        return {}
-    with engine.connect() as conn:
-        rows = conn.execute(sa.text("SELECT key, value FROM truth_params")).all()
-    return {k: json.loads(v) for k, v in rows}
 
 
 def oracle_probability(backtest: pd.DataFrame, renewals: pd.DataFrame, action_effect: float) -> np.ndarray:
@@ -64,7 +56,7 @@ def section(engine: Engine) -> dict[str, Any]:
     out: dict[str, Any] = {k: metrics[k] for k in KEYS if k in metrics}
     out["by_distance"] = metrics.get("by_distance", {})
     out["top_features"] = [f for f, _, _ in metrics.get("top_features", [])[:10]]
-    truth = _truth_params(engine)
+    truth = db.truth_params(engine)
     if truth and sa.inspect(engine).has_table("truth_renewals"):
         bt = registry.read_results(engine, T.BACKTEST)
         with engine.connect() as conn:

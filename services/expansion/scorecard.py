@@ -7,7 +7,6 @@ features mapped to drivers through their feature-catalog group.
 """
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import numpy as np
@@ -16,7 +15,7 @@ import sqlalchemy as sa
 from sklearn.metrics import roc_auc_score
 from sqlalchemy.engine import Engine
 
-from services import registry
+from services import db, registry
 from services.expansion import tables as T
 
 KEYS = ("auc", "pr_auc", "brier", "ece", "lift_top_decile", "auc_baseline_base_rate", "auc_baseline_logreg",
@@ -27,13 +26,6 @@ GROUP_TO_DRIVER = {"Capacity use": "capacity_use", "Seat activation": "capacity_
 FEATURE_TO_DRIVER = {"products_owned": "products_owned"}
 BARS = {"auc_gap_to_oracle": 0.02, "ece": 0.02, "lift_top_decile": 3.0}
 
-
-def _truth_params(engine: Engine) -> dict[str, Any]:
-    if not sa.inspect(engine).has_table("truth_params"):
-        return {}
-    with engine.connect() as conn:
-        rows = conn.execute(sa.text("SELECT key, value FROM truth_params")).all()
-    return {k: json.loads(v) for k, v in rows}
 
 
 def oracle_probability(backtest: pd.DataFrame, truth: pd.DataFrame) -> np.ndarray:
@@ -57,7 +49,7 @@ def section(engine: Engine) -> dict[str, Any]:
         return {}
     out: dict[str, Any] = {k: metrics[k] for k in KEYS if k in metrics}
     out["top_features"] = [f for f, _, _ in metrics.get("top_features", [])[:10]]
-    truth = _truth_params(engine)
+    truth = db.truth_params(engine)
     if truth and sa.inspect(engine).has_table("truth_expansion"):
         bt = registry.read_results(engine, T.BACKTEST)
         months = sorted(pd.to_datetime(bt["score_date"]).dt.to_period("M").dt.to_timestamp().unique())
