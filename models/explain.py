@@ -107,6 +107,18 @@ def global_importance(features: Sequence[str], contrib: np.ndarray, groups: Mapp
     return out.sort_values("mean_abs_contribution", ascending=False, ignore_index=True)
 
 
+def sample_summary(model, X: pd.DataFrame, groups: Mapping[str, str], rows: int = 20_000,
+                   top: int = 15) -> dict:
+    """Contributions on a sample of `X`: their additivity error against the model's raw output and the
+    `top` features by mean |contribution| ([feature, group, value] lists, for a model's stored metrics)."""
+    sub = X.sample(min(len(X), rows), random_state=0)
+    contrib = model_contributions(model, sub)
+    imp = global_importance(list(X.columns), contrib, groups)
+    return {"additivity_max_abs_err": additivity_error(contrib, model.decision_function(sub)),
+            "top_features": [[r.feature, r.group, round(float(r.mean_abs_contribution), 5)]
+                             for r in imp.head(top).itertuples()]}
+
+
 def prediction(expl: pd.DataFrame) -> pd.Series:
     """Raw log-odds per subject reconstructed from an explanation: base + sum of contributions."""
     g = expl.groupby("subject_id", sort=False)

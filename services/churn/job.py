@@ -176,12 +176,7 @@ def fit_and_backtest(inputs: cf.Inputs, as_of: pd.Timestamp
                    test_window=[str(p.test[0].date()), str(p.test[-1].date())],
                    calibration=list(model.calibration_), calibration_production=list(production.calibration_),
                    monotone=sorted(model.monotone or {}), tiers={k: v for k, v in T.TIERS})
-    sub = test.sample(min(len(test), 20_000), random_state=0)
-    contrib = explain.model_contributions(model, sub[cols])
-    metrics["additivity_max_abs_err"] = explain.additivity_error(contrib, model.decision_function(sub[cols]))
-    imp = explain.global_importance(cols, contrib, feature_catalog.groups(cols))
-    metrics["top_features"] = [[r.feature, r.group, round(float(r.mean_abs_contribution), 5)]
-                               for r in imp.head(15).itertuples()]
+    metrics.update(explain.sample_summary(model, test[cols], feature_catalog.groups(cols)))
     backtest = test[["account_id", "as_of", "label_churn", "renewal_date", "days_to_renewal"]].rename(
         columns={"as_of": "score_date"}).assign(probability=prob, probability_baseline=p_base)
     return model, production, metrics, backtest

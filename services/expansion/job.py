@@ -116,12 +116,7 @@ def fit_and_backtest(inputs: xf.Inputs, as_of: pd.Timestamp
                    train_window=[str(parts["fit"][0].date()), str(parts["cal"][-1].date())],
                    test_window=[str(parts["test"][0].date()), str(parts["test"][-1].date())],
                    calibration=list(model.calibration_))
-    sub = test.sample(min(len(test), 20_000), random_state=0)
-    contrib = explain.model_contributions(model, sub[cols])
-    metrics["additivity_max_abs_err"] = explain.additivity_error(contrib, model.decision_function(sub[cols]))
-    imp = explain.global_importance(cols, contrib, feature_catalog.groups(cols))
-    metrics["top_features"] = [[r.feature, r.group, round(float(r.mean_abs_contribution), 5)]
-                               for r in imp.head(15).itertuples()]
+    metrics.update(explain.sample_summary(model, test[cols], feature_catalog.groups(cols)))
     backtest = pd.DataFrame({
         "account_id": test.account_id.to_numpy(), "product_id": test.product_id.astype(object).to_numpy(),
         "score_date": test.as_of.to_numpy(), "kind": kind(test.owned), "label": test.label.to_numpy(),

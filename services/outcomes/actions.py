@@ -60,7 +60,7 @@ CLUSTER_PLAYBOOKS = {
     "declining": Playbook("Executive re-engagement", "executive_meeting",
                           ("Meet the sponsor: what changed?", "Rebuild a success plan with dated goals")),
     "expansion": Playbook("Expansion conversation", "call",
-                          ("Confirm capacity needs with the rep", "Propose the right-size upgrade")),
+                          ("Confirm capacity needs with the rep", "Offer the right-size upgrade")),
 }
 # by the business group of the top churn reason
 REASON_PLAYBOOKS = {
