@@ -58,7 +58,7 @@ run: db
 
 test: setup
 	@echo "==> Running the test suite"
-	$(PY) -m pytest -q tests $(PYTEST_ARGS)
+	$(PY) -m pytest -q tests --timeout=600 $(PYTEST_ARGS)   # a hung test fails after 10 minutes
 
 bench: setup
 	@set -e; for f in bench/bench_*.py; do \

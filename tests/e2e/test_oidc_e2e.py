@@ -63,8 +63,7 @@ def _sign_out(page, base_url: str):
     # then continue in a new tab so that no navigation the logout started can race the next visit.
     with page.expect_response(lambda r: "/auth/logout" in r.url, timeout=PAGE_TIMEOUT_MS):
         page.locator('[data-testid="stSidebar"]').get_by_role("button", name="Sign out").click()
-    fresh = page.context.new_page()
-    page.close()
+    fresh = page.context.new_page()  # the old tab is left open (closing it during the logout's navigation can hang)
     fresh.goto(base_url, wait_until="domcontentloaded", timeout=PAGE_TIMEOUT_MS)
     fresh.get_by_role("button", name="Sign in").wait_for(timeout=PAGE_TIMEOUT_MS)
     return fresh

@@ -14,6 +14,7 @@ IMPORT_NAME = {"scikit-learn": "sklearn", "sqlalchemy": "sqlalchemy", "psycopg2-
 NOT_IMPORTED = {  # declared for a reason other than an import
     "psycopg2-binary": "PostgreSQL driver, loaded by SQLAlchemy for postgresql+psycopg2 URLs",
     "pytest-xdist": "pytest plugin (-n)",
+    "pytest-timeout": "pytest plugin (--timeout: a hung browser test fails instead of stalling CI)",
     "ruff": "the linter (make lint)",
     "authlib": "st.login's OpenID Connect, loaded by Streamlit",
     "oidc-provider-mock": "the e2e sign-in test's identity provider (pytest.importorskip)",
