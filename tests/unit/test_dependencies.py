@@ -10,7 +10,7 @@ from packaging.requirements import Requirement
 
 from services.config import REPO_ROOT
 
-IMPORT_NAME = {"scikit-learn": "sklearn", "sqlalchemy": "sqlalchemy", "psycopg2-binary": "psycopg2"}
+IMPORT_NAME = {"ibis-framework": "ibis", "scikit-learn": "sklearn", "sqlalchemy": "sqlalchemy", "psycopg2-binary": "psycopg2"}
 NOT_IMPORTED = {  # declared for a reason other than an import
     "psycopg2-binary": "PostgreSQL driver, loaded by SQLAlchemy for postgresql+psycopg2 URLs",
     "pytest-xdist": "pytest plugin (-n)",
@@ -18,6 +18,8 @@ NOT_IMPORTED = {  # declared for a reason other than an import
     "ruff": "the linter (make lint)",
     "authlib": "st.login's OpenID Connect, loaded by Streamlit",
     "oidc-provider-mock": "the e2e sign-in test's identity provider (pytest.importorskip)",
+    "duckdb": "the default analytical engine, loaded by ibis.duckdb",
+    "pyarrow-hotfix": "loaded by ibis' Arrow formats",
 }
 
 
