@@ -42,6 +42,10 @@ def backends() -> list[str]:
     return ["sqlite"] + (["postgresql"] if os.environ.get(PG_ENV) else [])
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "spark: runs the analytical engine on PySpark local (needs Java)")
+
+
 def pytest_report_header() -> str:
     return f"foresight database backends: {', '.join(backends())}"
 

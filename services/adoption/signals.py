@@ -32,19 +32,23 @@ Neutral fill: when an account owns no product of a family, that family's use is 
 the accounts that do (in the same month), so "not owning" never reads as "not using"; when no account
 owns a family the signal is a constant (it then carries no weight after scaling). A trend without a
 3-month-old observation is 0.
+
+The signals are Ibis expressions (`signal_tables`) executed by the analytical engine (`services.engine`:
+DuckDB embedded, or Spark); months are handled as integers (year * 12 + month - 1) so that every engine
+computes the same windows.
 """
 
 from __future__ import annotations
 
 import logging
 
+import ibis
 import numpy as np
 import pandas as pd
-import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from models.adoption import SIGNALS
-from services.db import read_table
+from services.engine import Analytics, analytics, memtable
 
 log = logging.getLogger(__name__)
 
@@ -70,138 +74,149 @@ def month_starts(usage_months: pd.Series, as_of: pd.Timestamp, n: int = DEFAULT_
     return [pd.Timestamp(m) for m in months[-n:]]
 
 
-def _ownership(subscriptions: pd.DataFrame, products: pd.DataFrame, months: list[pd.Timestamp]) -> pd.DataFrame:
-    """(account_id, product_id, month, arr_usd, family) for subscriptions active at each month end."""
-    subs = subscriptions[["account_id", "product_id", "start_date", "end_date", "arr_usd"]]
-    parts = []
-    for m in months:
-        end = m + pd.offsets.MonthEnd(0)
-        active = subs[(subs.start_date <= end) & (subs.end_date > end)]
-        g = active.groupby(["account_id", "product_id"], as_index=False)["arr_usd"].sum()
-        g["month"] = m
-        parts.append(g)
-    own = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
-        columns=["account_id", "product_id", "arr_usd", "month"])
-    fam = products.set_index("product_id")["pricing_model"].map(FAMILIES)
-    own["family"] = own["product_id"].map(fam)
-    own["arr_usd"] = own["arr_usd"].astype(float).clip(lower=0) + 1e-6  # a free product still counts a little
-    return own
+def _month_no(col: ibis.Value) -> ibis.Value:
+    """A month as an integer (year * 12 + month - 1): month arithmetic that every engine runs alike."""
+    return col.year().cast("int64") * 12 + col.month().cast("int64") - 1
 
 
-def product_signals(usage: pd.DataFrame, catalog: pd.DataFrame) -> pd.DataFrame:
-    """Per (account_id, product_id, month): capacity_use, breadth, job_completion (NaN where unmeasured)."""
-    role = catalog.set_index("metric_id")["role"]
-    u = usage[["account_id", "product_id", "metric_id", "month", "value"]].copy()
-    for c in ("account_id", "product_id", "metric_id"):
-        u[c] = u[c].astype(str)
-    u["role"] = u["metric_id"].map(role)
-    keys = ["account_id", "product_id", "month"]
-    cap = u[u.role == "capacity"].groupby(keys)["value"].sum().rename("capacity")
-    con = u[u.role == "consumption"].groupby(keys)["value"].sum().rename("consumption")
-    out = pd.concat([cap, con], axis=1)
-    out["capacity_use"] = (out["consumption"].fillna(0) / out["capacity"].where(out["capacity"] > 0)).clip(
-        upper=USE_CAP)
-
-    feats = catalog[catalog.role == "feature"].copy()
-    feats["job"] = feats["job"].fillna(feats["metric_id"])  # a feature without a job is its own job
-    n_feat = feats.groupby("product_id").size()
-    job_size = feats.groupby(["product_id", "job"]).size().rename("job_size")
-    n_jobs = feats.groupby("product_id")["job"].nunique()
-    used = u[(u.role == "feature") & (u.value > 0)].drop_duplicates(["account_id", "product_id", "metric_id",
-                                                                      "month"])
-    used = used.assign(job=used["metric_id"].map(feats.set_index("metric_id")["job"]))
-    breadth = used.groupby(keys).size() / used.groupby(keys)["product_id"].first().map(n_feat).to_numpy()
-    per_job = used.groupby(keys + ["job"]).size().rename("n").reset_index()
-    per_job = per_job.join(job_size, on=["product_id", "job"])
-    done = per_job[per_job.n >= per_job.job_size].groupby(keys).size()
-    out = out.join(breadth.rename("breadth"), how="outer").join(done.rename("jobs_done"), how="left")
-    out = out.reset_index()
-    out["jobs_done"] = out["jobs_done"].fillna(0)
-    out["job_completion"] = out["jobs_done"] / out["product_id"].map(n_jobs).to_numpy()
-    return out[keys + ["capacity_use", "breadth", "job_completion"]]
+def _month_of(no: pd.Series) -> pd.Series:
+    no = no.astype("int64")
+    return pd.to_datetime(pd.DataFrame({"year": no // 12, "month": no % 12 + 1, "day": 1}))
 
 
-def _smooth(df: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
-    """Mean of each column over the last SMOOTH_MONTHS owned months (per account and product)."""
-    keys = ["account_id", "product_id", "month"]
-    parts = [df[keys + cols]]
-    for lag in range(1, SMOOTH_MONTHS):
-        shifted = df[keys + cols].copy()
-        shifted["month"] = shifted["month"] + pd.DateOffset(months=lag)
-        parts.append(shifted)
-    mean = pd.concat(parts).groupby(keys)[cols].mean()
-    return df.drop(columns=cols).join(mean, on=keys)
+def _table(x: pd.DataFrame | ibis.Table) -> ibis.Table:
+    return x if isinstance(x, ibis.Table) else memtable(x)
 
 
-def _weighted(df: pd.DataFrame, value: str, keys: list[str]) -> pd.Series:
-    ok = df[value].notna()
-    w = df["arr_usd"].where(ok, 0.0)
-    num = (df[value].fillna(0) * w).groupby([df[k] for k in keys]).sum()
-    den = w.groupby([df[k] for k in keys]).sum()
-    return (num / den.where(den > 0)).rename(value)
+def _ownership(subscriptions: ibis.Table, products: ibis.Table, lo: int, hi: int) -> ibis.Table:
+    """(account_id, product_id, mno, arr_usd, family) for subscriptions active at each month end in lo..hi."""
+    months = pd.DataFrame({"mno": np.arange(lo, hi + 1, dtype="int64")})
+    months["month_end"] = _month_of(months["mno"]) + pd.offsets.MonthEnd(0)
+    m = memtable(months)
+    s = subscriptions.select("account_id", "product_id", "start_date", "end_date", "arr_usd")
+    active = s.cross_join(m).filter(lambda t: (t.start_date <= t.month_end) & (t.end_date > t.month_end))
+    own = active.group_by(["account_id", "product_id", "mno"]).aggregate(arr_usd=active.arr_usd.sum())
+    fam = products.select("product_id", family=products.pricing_model.cases(
+        *[(k, v) for k, v in FAMILIES.items() if v is not None], else_=ibis.null("string")))
+    own = own.left_join(fam, "product_id").drop("product_id_right")
+    # a free product still counts a little
+    return own.mutate(arr_usd=ibis.greatest(own.arr_usd.cast("float64"), 0.0) + 1e-6)
 
 
-def compute_signals(usage: pd.DataFrame, catalog: pd.DataFrame, products: pd.DataFrame,
-                    subscriptions: pd.DataFrame, months: list[pd.Timestamp]) -> tuple[pd.DataFrame, pd.DataFrame]:
+def product_signals(usage: ibis.Table, catalog: ibis.Table) -> ibis.Table:
+    """Per (account_id, product_id, mno): capacity_use, breadth, job_completion (NULL where unmeasured)."""
+    keys = ["account_id", "product_id", "mno"]
+    cat = catalog.select("metric_id", "role", job=catalog.job.fill_null(catalog.metric_id))
+    u = usage.inner_join(cat, "metric_id")
+    agg = u.group_by(keys).aggregate(
+        capacity=ibis.ifelse(u.role == "capacity", u.value, ibis.null("float64")).sum(),
+        consumption=ibis.ifelse(u.role == "consumption", u.value, ibis.null("float64")).sum())
+    agg = agg.mutate(capacity_use=ibis.least(ibis.ifelse(
+        agg.capacity > 0, agg.consumption.fill_null(0.0) / agg.capacity, ibis.null("float64")), USE_CAP))
+    feats = catalog.filter(catalog.role == "feature").mutate(job=catalog.job.fill_null(catalog.metric_id))
+    job_size = feats.group_by(["product_id", "job"]).aggregate(job_size=ibis._.count())
+    n_feat = feats.group_by("product_id").aggregate(n_feat=ibis._.count(), n_jobs=ibis._.job.nunique())
+    used = u.filter((u.role == "feature") & (u.value > 0))
+    breadth = used.group_by(keys).aggregate(n_used=ibis._.count())
+    per_job = used.group_by([*keys, "job"]).aggregate(n=ibis._.count())
+    per_job = per_job.left_join(job_size, ["product_id", "job"]).drop("product_id_right", "job_right")
+    done = per_job.filter(per_job.n >= per_job.job_size).group_by(keys).aggregate(jobs_done=ibis._.count())
+    out = (agg.left_join(breadth, keys).drop([f"{k}_right" for k in keys])
+           .left_join(done, keys).drop([f"{k}_right" for k in keys])
+           .left_join(n_feat, "product_id").drop("product_id_right"))
+    return out.select(*keys, "capacity_use",
+                      breadth=out.n_used.cast("float64") / out.n_feat.cast("float64"),
+                      job_completion=out.jobs_done.fill_null(0).cast("float64") / out.n_jobs.cast("float64"))
+
+
+def _weighted(df: ibis.Table, value: str) -> ibis.Value:
+    ok = df[value].notnull()
+    num = ibis.ifelse(ok, df[value] * df.arr_usd, 0.0).sum()
+    den = ibis.ifelse(ok, df.arr_usd, 0.0).sum()
+    return ibis.ifelse(den > 0, num / den, ibis.null("float64"))
+
+
+def signal_tables(usage: ibis.Table, catalog: ibis.Table, products: ibis.Table, subscriptions: ibis.Table,
+                  months: list[pd.Timestamp]) -> tuple[ibis.Table, ibis.Table]:
+    """The signals as Ibis expressions (run by the analytical engine): (per account and month, keyed by
+    `mno`, the month number; per account, product and month)."""
+    nos = [m.year * 12 + m.month - 1 for m in months]
+    lo, hi = nos[0] - (TREND_MONTHS + SMOOTH_MONTHS - 1), nos[-1]
+    u = usage.select("account_id", "product_id", "metric_id", "value", mno=_month_no(usage.month))
+    u = u.filter((u.mno >= lo) & (u.mno <= hi))
+    keys = ["account_id", "product_id", "mno"]
+    ps = product_signals(u, catalog)
+    df = _ownership(subscriptions, products, lo, hi).left_join(ps, keys).drop([f"{k}_right" for k in keys])
+    df = df.mutate(breadth=df.breadth.fill_null(0.0), job_completion=df.job_completion.fill_null(0.0))
+    # breadth and job completion: mean over the last SMOOTH_MONTHS owned months
+    w = df.select(a2=df.account_id, p2=df.product_id, m2=df.mno, b2=df.breadth, j2=df.job_completion)
+    win = df.inner_join(w, [df.account_id == w.a2, df.product_id == w.p2, w.m2 <= df.mno,
+                            w.m2 >= df.mno - (SMOOTH_MONTHS - 1)])
+    df = win.group_by([*keys, "arr_usd", "family", "capacity_use"]).aggregate(
+        breadth=win.b2.mean(), job_completion=win.j2.mean())
+    prev = df.select(a3=df.account_id, p3=df.product_id, m3=df.mno + TREND_MONTHS,
+                     capacity_use_prev=df.capacity_use, breadth_prev=df.breadth)
+    cur = df.filter(df.mno.isin(nos))
+    df = cur.left_join(prev, [cur.account_id == prev.a3, cur.product_id == prev.p3, cur.mno == prev.m3])
+    df = df.mutate(
+        use_trend=((df.capacity_use + TREND_EPS) / (df.capacity_use_prev + TREND_EPS)).ln().clip(
+            lower=-TREND_CAP, upper=TREND_CAP),
+        breadth_trend=df.breadth - df.breadth_prev,
+        seat_use=ibis.ifelse(df.family == "seat", df.capacity_use, ibis.null("float64")),
+        volume_use=ibis.ifelse(df.family == "volume", df.capacity_use, ibis.null("float64")))
+    per_product = df.select("account_id", "product_id", "mno", "capacity_use", "breadth", "job_completion",
+                            "arr_usd").order_by(["mno", "account_id", "product_id"])
+    out = df.group_by(["account_id", "mno"]).aggregate(
+        **{c: _weighted(df, c) for c in [*SIGNALS, "breadth_trend", "capacity_use"]},
+        arr_usd=df.arr_usd.sum().round(2))
+    # neutral fill: not owning a family reads as the month's median of the accounts that do
+    med = out.group_by(m4=out.mno).aggregate(seat_med=out.seat_use.median(), volume_med=out.volume_use.median())
+    out = out.left_join(med, out.mno == med.m4)
+    out = out.mutate(seat_use=ibis.coalesce(out.seat_use, out.seat_med, 0.0),
+                     volume_use=ibis.coalesce(out.volume_use, out.volume_med, 0.0),
+                     use_trend=out.use_trend.fill_null(0.0), breadth_trend=out.breadth_trend.fill_null(0.0),
+                     breadth=out.breadth.fill_null(0.0), job_completion=out.job_completion.fill_null(0.0))
+    out = out.mutate(capacity_use=ibis.coalesce(out.capacity_use, (out.seat_use + out.volume_use) / 2))
+    return out.select("account_id", "mno", *COLUMNS, "arr_usd").order_by(["account_id", "mno"]), per_product
+
+
+def compute_signals(usage: pd.DataFrame | ibis.Table, catalog: pd.DataFrame | ibis.Table,
+                    products: pd.DataFrame | ibis.Table, subscriptions: pd.DataFrame | ibis.Table,
+                    months: list[pd.Timestamp], ax: Analytics | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Signals for every account owning at least one product at each month end in `months`.
 
-    Frames in (contract tables); returns (signals: account_id, month, *COLUMNS, arr_usd;
-    per product: account_id, product_id, month, capacity_use, breadth, job_completion, arr_usd)."""
-    missing = {"capacity", "consumption"} - set(catalog["role"])
+    Contract tables in (frames or the engine's tables), run on the analytical engine `ax` (the process's
+    by default); returns (signals: account_id, month, *COLUMNS, arr_usd; per product: account_id,
+    product_id, month, capacity_use, breadth, job_completion, arr_usd)."""
+    catalog = _table(catalog)
+    ax = ax or analytics()
+    roles = set(ax.to_pandas(catalog.select("role").distinct())["role"])
+    missing = {"capacity", "consumption"} - roles
     if missing:
         raise ValueError(f"the metric catalog has no {' or '.join(sorted(missing))} metrics: cannot derive "
                          "capacity use")
     if not months:
         raise ValueError("no complete usage months on or before the as-of date")
     months = [pd.Timestamp(m) for m in months]
-    all_months = list(pd.date_range(months[0] - pd.DateOffset(months=TREND_MONTHS + SMOOTH_MONTHS - 1),
-                                    months[-1], freq="MS"))
-    usage = usage[usage["month"].isin(all_months)]
-    ps = product_signals(usage, catalog)
-    own = _ownership(subscriptions, products, all_months)
-    own["account_id"] = own["account_id"].astype(str)
-    df = own.merge(ps, on=["account_id", "product_id", "month"], how="left")
-    df["breadth"] = df["breadth"].fillna(0.0)
-    df["job_completion"] = df["job_completion"].fillna(0.0)
-    df = _smooth(df, ["breadth", "job_completion"])
-    prev = df[["account_id", "product_id", "month", "capacity_use", "breadth"]].copy()
-    prev["month"] = prev["month"] + pd.DateOffset(months=TREND_MONTHS)
-    df = df[df["month"].isin(months)].merge(prev, on=["account_id", "product_id", "month"], how="left",
-                                            suffixes=("", "_prev"))
-    df["use_trend"] = np.log((df["capacity_use"] + TREND_EPS) / (df["capacity_use_prev"] + TREND_EPS)).clip(
-        -TREND_CAP, TREND_CAP)
-    df["breadth_trend"] = df["breadth"] - df["breadth_prev"]
-
-    keys = ["account_id", "month"]
-    df["seat_use"] = df["capacity_use"].where(df["family"] == "seat")
-    df["volume_use"] = df["capacity_use"].where(df["family"] == "volume")
-    out = pd.concat([_weighted(df, c, keys) for c in SIGNALS + ["breadth_trend"]], axis=1).reset_index()
-    for col in ("seat_use", "volume_use"):
-        med = out.groupby("month")[col].transform("median")
-        out[col] = out[col].fillna(med).fillna(0.0)
-    out[["use_trend", "breadth_trend"]] = out[["use_trend", "breadth_trend"]].fillna(0.0)
-    out[["breadth", "job_completion"]] = out[["breadth", "job_completion"]].fillna(0.0)
-    out["capacity_use"] = _weighted(df, "capacity_use", keys).reindex(
-        pd.MultiIndex.from_frame(out[keys])).to_numpy()
-    out["capacity_use"] = out["capacity_use"].fillna(out[["seat_use", "volume_use"]].mean(axis=1))
-    out["arr_usd"] = df.groupby(keys)["arr_usd"].sum().reindex(pd.MultiIndex.from_frame(out[keys])).round(2).to_numpy()
-    per_product = df[keys[:1] + ["product_id", "month", "capacity_use", "breadth", "job_completion", "arr_usd"]]
-    return out[keys + COLUMNS + ["arr_usd"]], per_product.reset_index(drop=True)
+    sig, per = signal_tables(_table(usage), catalog, _table(products), _table(subscriptions), months)
+    out = []
+    for expr in (sig, per):
+        df = ax.to_pandas(expr)
+        df.insert(df.columns.get_loc("mno"), "month", _month_of(df["mno"]))
+        out.append(df.drop(columns="mno"))
+    return out[0], out[1]
 
 
 def load_signals(engine: Engine, as_of: pd.Timestamp,
                  n_months: int = DEFAULT_MONTHS) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Signals for the last `n_months` complete usage months up to `as_of`, read from the database."""
     as_of = pd.Timestamp(as_of)
-    with engine.connect() as conn:
-        seen = pd.read_sql(sa.text("SELECT DISTINCT month FROM usage_monthly WHERE month <= :d"), conn,
-                           params={"d": as_of.date()})
-    months = month_starts(pd.to_datetime(seen["month"]), as_of, n_months)
+    ax = analytics()
+    usage = ax.table("usage_monthly", engine)
+    seen = ax.to_pandas(usage.filter(usage.month <= as_of).select("month").distinct())
+    months = month_starts(seen["month"], as_of, n_months)
     if not months:
         raise LookupError(f"no usage months on or before {as_of.date()}: import usage first")
-    first = months[0] - pd.DateOffset(months=TREND_MONTHS + SMOOTH_MONTHS - 1)
-    usage = read_table("usage_monthly", engine, where="month >= :a AND month <= :b",
-                       params={"a": first.date(), "b": months[-1].date()})
-    log.info("adoption signals from %s usage rows, %d months", f"{len(usage):,}", len(months))
-    return compute_signals(usage, read_table("metric_catalog", engine), read_table("products", engine),
-                           read_table("subscriptions", engine), months)
+    log.info("adoption signals over %d months (engine %s)", len(months), ax.kind)
+    return compute_signals(usage, ax.table("metric_catalog", engine), ax.table("products", engine),
+                           ax.table("subscriptions", engine), months, ax)

@@ -1,8 +1,9 @@
 """Point-in-time churn features: one row per active customer account and month-end as-of date.
 
 Everything is computed generically from the metric catalog roles (capacity, consumption, feature,
-job) and pricing models; no product or metric names. Usage is aggregated in SQL to one row per
-(account, product, month); the rest is numpy over an accounts x months panel.
+job) and pricing models; no product or metric names. Usage is aggregated by the analytical engine
+(`usage_aggregate`, an Ibis expression run on DuckDB or Spark) to one row per (account, product, month);
+the rest is numpy over an accounts x months panel.
 
 Point-in-time rule: at an as-of date t (a month-end) only usage months <= t's month, cases opened
 <= t and subscriptions started <= t are used. CSM actions are never a feature: they are the treatment
@@ -20,6 +21,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+import ibis
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
@@ -28,6 +30,7 @@ from sqlalchemy.engine import Engine
 from services import registry
 from services.adoption import tables as adoption_tables
 from services.db import read_table
+from services.engine import analytics
 
 log = logging.getLogger(__name__)
 INPUTS_KEY = "churn.inputs"  # key of the churn inputs in a training run's RunInputs
@@ -38,24 +41,46 @@ GRACE_DAYS = 30  # a renewal's outcome is read this many days after its date (la
 # forms), or the latest 3 months when the renewal is further than 6 months ahead (never after t).
 PRE_RENEWAL_LAG = 6
 
-USAGE_SQL = """
-SELECT u.account_id, u.product_id, u.month,
-       SUM(CASE WHEN c.role = 'capacity' THEN u.value END) AS capacity,
-       SUM(CASE WHEN c.role = 'consumption' THEN u.value END) AS consumption,
-       SUM(CASE WHEN c.role = 'feature' AND u.value > 0 THEN 1 ELSE 0 END) AS features_used
-FROM usage_monthly u JOIN metric_catalog c ON c.metric_id = u.metric_id
-GROUP BY u.account_id, u.product_id, u.month
-"""
-JOBS_SQL = """
-SELECT j.account_id, j.product_id, j.month, SUM(CASE WHEN j.used = j.n THEN 1 ELSE 0 END) AS jobs_done
-FROM (SELECT u.account_id, u.product_id, u.month, c.job, COUNT(*) AS used, MAX(jn.n) AS n
-      FROM usage_monthly u JOIN metric_catalog c ON c.metric_id = u.metric_id
-      JOIN (SELECT job, product_id, COUNT(*) AS n FROM metric_catalog WHERE role = 'feature'
-            GROUP BY job, product_id) jn ON jn.job = c.job AND jn.product_id = c.product_id
-      WHERE c.role = 'feature' AND u.value > 0
-      GROUP BY u.account_id, u.product_id, u.month, c.job) j
-GROUP BY j.account_id, j.product_id, j.month
-"""
+def usage_aggregate(usage: ibis.Table, catalog: ibis.Table, products: ibis.Table) -> ibis.Table:
+    """Per (account, product, month) of usage: `family` (per_seat or volume), `use` (consumption / capacity,
+    NULL without a positive capacity), `breadth` (share of the product's feature metrics used) and `jobs`
+    (share of its jobs whose features were all used that month). An Ibis expression: it runs on the
+    analytical engine (`services.engine`), DuckDB or Spark. Rows are ordered by the keys."""
+    keys = ["account_id", "product_id", "month"]
+    cat = catalog.select("metric_id", "role", "job", cat_product=catalog.product_id)
+    u = usage.select(*keys, "metric_id", "value").inner_join(cat, "metric_id")
+    used = (u.role == "feature") & (u.value > 0)
+    agg = u.group_by(keys).aggregate(
+        capacity=ibis.ifelse(u.role == "capacity", u.value, ibis.null("float64")).sum(),
+        consumption=ibis.ifelse(u.role == "consumption", u.value, ibis.null("float64")).sum(),
+        features_used=used.ifelse(1, 0).sum())
+    feats = catalog.filter(catalog.role == "feature")
+    # a job is done when every feature metric of it was used (features without a job count for breadth only)
+    job_size = feats.filter(feats.job.notnull()).group_by(["job", "product_id"]).aggregate(n=ibis._.count())
+    per_job = u.filter(used).inner_join(job_size, [u.job == job_size.job, u.cat_product == job_size.product_id])
+    per_job = per_job.group_by([*keys, "job"]).aggregate(used=ibis._.count(), n=ibis._.n.max())
+    done = per_job.group_by(keys).aggregate(jobs_done=(per_job.used == per_job.n).ifelse(1, 0).sum())
+    n_feat = feats.group_by("product_id").aggregate(n_feat=ibis._.count(), n_jobs=ibis._.job.nunique())
+    prices = products.select("product_id", "pricing_model")
+    out = (agg.left_join(done, keys).drop([f"{k}_right" for k in keys])
+           .left_join(n_feat, "product_id").drop("product_id_right")
+           .left_join(prices, "product_id").drop("product_id_right"))
+    return out.select(
+        *keys,
+        family=ibis.ifelse(out.pricing_model.fill_null("") == "per_seat", "per_seat", "volume"),
+        use=ibis.ifelse(out.capacity > 0, out.consumption / out.capacity, ibis.null("float64")),
+        breadth=out.features_used.cast("float64") / out.n_feat.cast("float64"),
+        jobs=out.jobs_done.fill_null(0).cast("float64") / out.n_jobs.nullif(0).cast("float64"),
+    ).order_by(keys)
+
+
+def read_usage_aggregate(engine: Engine) -> pd.DataFrame:
+    """`usage_aggregate` over the raw tables, executed by the analytical engine."""
+    ax = analytics()
+    expr = usage_aggregate(ax.table("usage_monthly", engine), ax.table("metric_catalog", engine),
+                           ax.table("products", engine))
+    return ax.to_pandas(expr)
+
 
 
 @dataclass
@@ -88,32 +113,20 @@ def shared_inputs(engine: Engine, run_inputs: Any = None) -> Inputs:
 
 
 def load_inputs(engine: Engine) -> Inputs:
-    """Read and aggregate everything the features need (usage aggregated in SQL)."""
+    """Read and aggregate everything the features need (usage aggregated by the analytical engine)."""
     accounts = read_table("accounts", engine, columns=["account_id", "created_date"])
     subs = read_table("subscriptions", engine)
-    products = read_table("products", engine)
-    catalog = read_table("metric_catalog", engine)
     cases = read_table("support_cases", engine, columns=["account_id", "opened_date", "severity"])
     names = set(sa.inspect(engine).get_table_names())
     adoption = None
     if str(adoption_tables.MEMBERSHIP) in names:
         adoption = registry.read_results(engine, adoption_tables.MEMBERSHIP)
         adoption = adoption[["account_id", "month", "cluster_name"]] if not adoption.empty else None
-    with engine.connect() as conn:
-        usage = pd.read_sql(sa.text(USAGE_SQL), conn)
-        jobs = pd.read_sql(sa.text(JOBS_SQL), conn)
+    usage = read_usage_aggregate(engine)
     customers = accounts[accounts.account_id.isin(subs.account_id)].reset_index(drop=True)
     idx = pd.Index(customers.account_id)
-    usage = usage.merge(jobs, on=["account_id", "product_id", "month"], how="left")
-    usage["month"] = pd.to_datetime(usage["month"])
     month0 = usage["month"].min().to_period("M") if len(usage) else pd.Timestamp.today().to_period("M")
     n_months = int(_month_no(usage["month"]).max() - month0.ordinal + 1) if len(usage) else 1
-    n_feat = catalog[catalog.role == "feature"].groupby("product_id").size()
-    n_jobs = catalog[catalog.role == "feature"].groupby("product_id")["job"].nunique()
-    usage = usage.merge(products[["product_id", "pricing_model"]], on="product_id", how="left")
-    usage["use"] = usage["consumption"] / usage["capacity"].where(usage["capacity"] > 0)
-    usage["breadth"] = usage["features_used"] / usage["product_id"].map(n_feat)
-    usage["jobs"] = usage["jobs_done"].fillna(0) / usage["product_id"].map(n_jobs)
     rows = idx.get_indexer(usage["account_id"])
     cols = _month_no(usage["month"]) - month0.ordinal
     keep = rows >= 0
@@ -129,7 +142,6 @@ def load_inputs(engine: Engine) -> Inputs:
             return np.where(count > 0, total / count, np.nan)
 
     # capacity families: seat-priced products, and everything priced by a volume (allowance, usage value...)
-    usage["family"] = np.where(usage["pricing_model"] == "per_seat", "per_seat", "volume")
     pricing_models = sorted(usage["family"].unique())
     for pm in pricing_models:
         panels[f"use_{pm}"] = panel(usage["use"], (usage["family"] == pm).to_numpy())

@@ -18,7 +18,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from services.churn import features as cf
@@ -54,20 +53,11 @@ def load_inputs(engine: Engine, churn: cf.Inputs) -> Inputs:
     accounts = read_table("accounts", engine, columns=["account_id", "segment", "industry"])
     accounts = accounts.set_index("account_id").reindex(idx).reset_index()
     products = sorted(read_table("products", engine)["product_id"])
-    catalog = read_table("metric_catalog", engine)
     opps = read_table("opportunities", engine, columns=["opportunity_id", "account_id", "product_id", "type",
                                                         "amount_usd", "created_date", "close_date",
                                                         "is_closed", "is_won"])
     opps = opps[opps.type.isin(GROWTH_TYPES)].reset_index(drop=True)
-    with engine.connect() as conn:
-        usage = pd.read_sql(sa.text(cf.USAGE_SQL), conn)
-        jobs = pd.read_sql(sa.text(cf.JOBS_SQL), conn)
-    usage = usage.merge(jobs, on=["account_id", "product_id", "month"], how="left")
-    n_feat = catalog[catalog.role == "feature"].groupby("product_id").size()
-    n_jobs = catalog[catalog.role == "feature"].groupby("product_id")["job"].nunique()
-    usage["use"] = usage["consumption"] / usage["capacity"].where(usage["capacity"] > 0)
-    usage["breadth"] = usage["features_used"] / usage["product_id"].map(n_feat)
-    usage["jobs"] = usage["jobs_done"].fillna(0) / usage["product_id"].map(n_jobs)
+    usage = cf.read_usage_aggregate(engine)  # the analytical engine's aggregate, as the churn inputs'
     n_months = churn.panels["breadth"].shape[1]
     rows = idx.get_indexer(usage["account_id"])
     prod = pd.Index(products).get_indexer(usage["product_id"])
