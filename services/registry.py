@@ -8,6 +8,7 @@ status update in `model_versions`), and a failed or rejected run never shows.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import logging
 import re
@@ -19,6 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
@@ -154,8 +158,58 @@ def write_results(engine: Engine, table: ResultTable | str, frame: pd.DataFrame,
             extra = {c: _kind(df[c]) for c in df.columns if c not in table.column_names and c not in
                      ("model_version", "as_of")}
             table.sa_table(sa.MetaData(), extra).create(conn)
-        df.to_sql(name, conn, if_exists="append", index=False, chunksize=20_000)
+        else:  # an undeclared table: its schema from the frame
+            df.head(0).to_sql(name, conn, index=False)
+        bulk_insert(conn, name, df)
     return len(df)
+
+
+def _column_values(s: pd.Series) -> list[Any]:
+    """One column as Python values for a DBAPI executemany (NULL for NaN/NaT), converted column-wise."""
+    if pd.api.types.is_datetime64_any_dtype(s):
+        if getattr(s.dt, "tz", None) is not None:
+            s = s.dt.tz_convert("UTC").dt.tz_localize(None)
+        # the text SQLAlchemy's DateTime stores in SQLite (and that PostgreSQL parses)
+        return pc.cast(pa.array(s.astype("datetime64[us]"), from_pandas=True), pa.string()).to_pylist()
+    return s.astype(object).where(s.notna(), None).tolist()
+
+
+def bulk_insert(conn: sa.Connection, name: str, df: pd.DataFrame) -> None:
+    """Append `df` to table `name` in bulk, inside `conn`'s transaction: COPY on PostgreSQL, one prepared
+    `executemany` over column-wise converted values elsewhere (SQLite). Never row-by-row SQL."""
+    if df.empty:
+        return
+    cols = [str(c) for c in df.columns]
+    quoted = ", ".join(f'"{c}"' for c in cols)
+    dialect = conn.dialect.name
+    if dialect == "postgresql":
+        table = pa.table({c: _arrow_column(df[c]) for c in cols})
+        buf = io.BytesIO()
+        pa_csv.write_csv(table, buf, pa_csv.WriteOptions(include_header=False))
+        buf.seek(0)
+        cur = conn.connection.cursor()
+        try:
+            cur.copy_expert(f'COPY "{name}" ({quoted}) FROM STDIN WITH (FORMAT csv)', buf)
+        finally:
+            cur.close()
+        return
+    values = [_column_values(df[c]) for c in cols]
+    marks = ", ".join("?" if conn.dialect.paramstyle == "qmark" else "%s" for _ in cols)
+    insert = f'INSERT INTO "{name}" ({quoted}) VALUES ({marks})'
+    step = 100_000
+    for lo in range(0, len(df), step):
+        conn.exec_driver_sql(insert, list(zip(*(v[lo:lo + step] for v in values))))
+
+
+def _arrow_column(s: pd.Series) -> pa.Array:
+    """A column for COPY's CSV: dates as text with microseconds, NaN as NULL, anything odd as text."""
+    if pd.api.types.is_datetime64_any_dtype(s):
+        return pa.array(_column_values(s), pa.string())
+    try:
+        return pa.array(s.astype(object) if isinstance(s.dtype, pd.CategoricalDtype) else s, from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return pa.array([None if v is None else str(v) for v in s.astype(object).where(s.notna(), None)],
+                        pa.string())
 
 
 def _add_missing_columns(conn: sa.Connection, name: str, df: pd.DataFrame) -> None:
