@@ -120,12 +120,12 @@ def read_arrow(name: str, db: Engine, columns: list[str] | None = None) -> pa.Ta
         import adbc_driver_sqlite.dbapi as adbc
 
         with adbc.connect(db.url.database) as conn, conn.cursor() as cur:
-            # SQLite is typed per value: ids, text and dates are read as text (cast by the contract below)
-            kinds = {c.name: c.kind for c in spec.columns} if spec else {}
-            text = ", ".join(f'CAST("{c}" AS TEXT) AS "{c}"' if kinds.get(c) in ("id", "str", "date")
-                             else f'"{c}"' for c in cols) if cols else "*"
-            cur.execute(f'SELECT {text} FROM "{name}"')
-            table = cur.fetch_arrow_table()
+            # SQLite is typed per value and ADBC infers a column's type from its first rows: ids, text and
+            # dates are read as text (cast by the contract below), NULLs as a sentinel so that a column whose
+            # first rows are all NULL still reads as its type
+            cur.execute(f'SELECT {", ".join(_sqlite_select(c, spec) for c in cols)} FROM "{name}"' if cols
+                        else sql)
+            table = _sqlite_nulls(cur.fetch_arrow_table())
     elif backend == "postgresql":
         import adbc_driver_postgresql.dbapi as adbc
 
@@ -138,6 +138,32 @@ def read_arrow(name: str, db: Engine, columns: list[str] | None = None) -> pa.Ta
 
         table = pa.Table.from_pandas(read_table(name, db, columns=cols), preserve_index=False)
     return _cast_arrow(table, name)
+
+
+_NULL_TEXT, _NULL_INT = "\x01", -(2**63) + 1  # sentinels for NULL in SQLite reads
+
+
+def _sqlite_select(col: str, spec: contract.TableSpec | None) -> str:
+    c = next((x for x in spec.columns if x.name == col), None) if spec else None
+    if c is None:
+        return f'"{col}"'
+    if c.kind in ("id", "str", "date"):
+        return f'IFNULL(CAST("{col}" AS TEXT), char(1)) AS "{col}"' if c.nullable else f'CAST("{col}" AS TEXT) AS "{col}"'
+    if c.nullable and c.kind in ("int", "bool"):
+        return f'IFNULL(CAST("{col}" AS INTEGER), {_NULL_INT}) AS "{col}"'
+    return f'"{col}"'
+
+
+def _sqlite_nulls(table: pa.Table) -> pa.Table:
+    cols = {}
+    for name in table.column_names:
+        arr = table[name]
+        if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
+            arr = pc.if_else(pc.equal(arr, _NULL_TEXT), pa.scalar(None, arr.type), arr)
+        elif pa.types.is_integer(arr.type):
+            arr = pc.if_else(pc.equal(arr, _NULL_INT), pa.scalar(None, arr.type), arr)
+        cols[name] = arr
+    return pa.table(cols)
 
 
 def _cast_arrow(table: pa.Table, name: str) -> pa.Table:
