@@ -6,7 +6,9 @@ A job module exposes `MODEL` (its name), `GATES` (its quality-gate rules, `servi
 every job that needs them (the churn inputs feed churn, outcomes and explain). The version becomes active
 only after the job finished; a failing job leaves the active version untouched (its version is recorded
 as `failed` and any rows it wrote are deleted). A new version that fails one of its job's `GATES` is
-recorded as `rejected` (stored, not shown); `force=True` (`train --force`) activates it anyway.
+recorded as `rejected` (stored, not shown); `force=True` (`train --force`) activates it anyway. After each
+job the retention policy (`registry.prune`) deletes the rows of versions that can no longer be shown or rolled
+back to.
 """
 from __future__ import annotations
 
@@ -140,6 +142,7 @@ def train_all(engine: Engine, as_of: pd.Timestamp | None = None, only: list[str]
             continue
         status, note = gate(engine, job, metrics, force)
         registry.record(engine, version, metrics, fp, status, note)
+        registry.prune(engine, job.MODEL)  # retention: active, previous, pending candidates
         log.info("[%d/%d] %s %s in %.1fs%s", i, len(jobs), job.MODEL, status, metrics["train_seconds"],
                  f": {note}" if note else "")
         results[job.MODEL] = {"version": version.version, "status": status, "note": note, **metrics}

@@ -153,6 +153,8 @@ def write_results(engine: Engine, table: ResultTable | str, frame: pd.DataFrame,
     with engine.begin() as conn:
         if sa.inspect(conn).has_table(name):
             _add_missing_columns(conn, name, df)
+            if isinstance(table, ResultTable):
+                _ensure_indexes(conn, table)
             conn.execute(sa.text(f'DELETE FROM "{name}" WHERE model_version = :v'), {"v": version.version})
         elif isinstance(table, ResultTable):
             extra = {c: _kind(df[c]) for c in df.columns if c not in table.column_names and c not in
@@ -210,6 +212,13 @@ def _arrow_column(s: pd.Series) -> pa.Array:
     except (pa.ArrowInvalid, pa.ArrowTypeError):
         return pa.array([None if v is None else str(v) for v in s.astype(object).where(s.notna(), None)],
                         pa.string())
+
+
+def _ensure_indexes(conn: sa.Connection, table: ResultTable) -> None:
+    """A table created before an index was declared gets it (IF NOT EXISTS: a no-op once there)."""
+    for index, cols in table.index_columns()[1:]:
+        quoted = ", ".join(f'"{c}"' for c in ("model_version", *cols))
+        conn.execute(sa.text(f'CREATE INDEX IF NOT EXISTS "{index}" ON "{table.name}" ({quoted})'))
 
 
 def _add_missing_columns(conn: sa.Connection, name: str, df: pd.DataFrame) -> None:
@@ -327,6 +336,33 @@ def discard_results(engine: Engine, version: str) -> int:
     return n
 
 
+def prune(engine: Engine, model: str) -> list[str]:
+    """Retention: delete the result rows of `model`'s versions no one can show or restore; returns them.
+
+    Kept: the active version (every snapshot the as-of selector offers is a score date, month or origin
+    inside it), the previous active one (what `rollback` restores), versions still running, and versions
+    rejected after the active one (candidates waiting for `models activate`). Every other version with
+    rows (older retired, rolled back, older rejected) loses its rows and is marked `pruned` (its registry
+    row, metrics and artifact stay)."""
+    v = versions(engine, model)  # newest first
+    active = v[v.status == "active"]
+    if active.empty:
+        return []
+    created = active.iloc[0]["created_at"]
+    previous = v[(v.status == "retired") & (v.created_at < created)].head(1)
+    keep = set(active.version) | set(previous.version) | set(v[v.status == "running"].version)
+    keep |= set(v[(v.status == "rejected") & (v.created_at > created)].version)
+    doomed = [str(x) for x in v[~v.version.isin(keep) & v.status.isin(["retired", "rolled_back", "rejected"])].version]
+    t = _ensure_versions(engine)
+    for version in doomed:
+        n = discard_results(engine, version)
+        with engine.begin() as conn:
+            conn.execute(t.update().where(t.c.version == version).values(
+                status="pruned", note=f"pruned by the retention policy ({n} result rows deleted)"))
+        log.info("pruned %s (%d result rows)", version, n)
+    return doomed
+
+
 def activate(engine: Engine, version: str) -> str:
     """Make `version` its model's active version (whatever its status); returns the model name."""
     v = versions(engine)
@@ -335,6 +371,8 @@ def activate(engine: Engine, version: str) -> str:
         raise LookupError(f"no model version {version!r}; see `python -m services.cli models list`")
     if row.iloc[0]["status"] == "failed":
         raise ValueError(f"version {version} failed during training and has no results to show")
+    if row.iloc[0]["status"] == "pruned":
+        raise ValueError(f"version {version} was pruned by the retention policy: its results are gone; retrain")
     model = str(row.iloc[0]["model"])
     set_status(engine, model, version, "active")
     log.info("activated %s", version)

@@ -35,6 +35,7 @@ class ResultTable:
     doc: str
     columns: tuple[Column, ...]
     keys: tuple[str, ...] = ()  # indexed together with model_version
+    indexes: tuple[tuple[str, ...], ...] = ()  # further lookups pages make, each indexed after model_version
     open_columns: str = ""  # set when the table carries columns not known in advance (say which)
 
     def __str__(self) -> str:
@@ -60,8 +61,13 @@ class ResultTable:
         cols = [sa.Column(c.name, SQL_TYPES[c.type]()) for c in self.columns]
         cols += [sa.Column(n, SQL_TYPES[t]()) for n, t in (extra or {}).items()]
         cols += [sa.Column("model_version", sa.String(80), nullable=False), sa.Column("as_of", sa.DateTime)]
-        idx = [sa.Index(f"ix_{self.name}_version", "model_version", *self.keys)]
+        idx = [sa.Index(name, "model_version", *cols) for name, cols in self.index_columns()]
         return sa.Table(self.name, metadata, *cols, *idx)
+
+    def index_columns(self) -> list[tuple[str, tuple[str, ...]]]:
+        """(index name, columns after model_version): the keys' index, then one per declared lookup."""
+        out = [(f"ix_{self.name}_version", self.keys)]
+        return out + [(f"ix_{self.name}_version_{'_'.join(cols)}", cols) for cols in self.indexes]
 
 
 def all_tables() -> list[ResultTable]:
@@ -92,6 +98,8 @@ def results_markdown() -> str:
         lines += [f"## `{t.name}`" + (f" (model `{t.model}`)" if t.model else ""), "", t.doc, ""]
         if t.keys:
             lines += [f"Indexed on `model_version`, {', '.join(f'`{k}`' for k in t.keys)}.", ""]
+        for cols in t.indexes:
+            lines += [f"Also indexed on `model_version`, {', '.join(f'`{k}`' for k in cols)}.", ""]
         lines += ["| column | type | meaning |", "|---|---|---|"]
         lines += [f"| `{c.name}` | {c.type}{' (optional)' if c.optional else ''} | {c.doc} |" for c in t.columns]
         if t.open_columns:

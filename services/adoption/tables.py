@@ -19,13 +19,13 @@ SIGNALS = ResultTable(
      C("breadth_trend", "float", "3-month change of breadth"), C("capacity_use", "float", "capacity use, all families"),
      C("arr_usd", "float"), C("score", "float", "net adoption score, 0-100"),
      C("score_trend", "float", "3-month change of the score")),
-    keys=("month", "account_id"))
+    keys=("month", "account_id"), indexes=(("account_id",),))
 MEMBERSHIP = ResultTable(
     "adoption_membership", MODEL,
     "Cluster of each account in each of the last 13 complete usage months (read by the churn features).",
     (C("account_id", "text"), C("month", "date", "first day of the month"),
      C("cluster_id", "int", "stable across retrains by centroid matching"), C("cluster_name", "text")),
-    keys=("month", "account_id"))
+    keys=("month", "account_id"), indexes=(("account_id",),))
 CLUSTERS = ResultTable(
     "adoption_clusters", MODEL, "One row per cluster: name, description, centroid (signal units), size, ARR, score.",
     (C("cluster_id", "int"), C("name", "text"), C("description", "text"), *_SIGNALS,

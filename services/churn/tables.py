@@ -23,7 +23,7 @@ SCORES = ResultTable(
      C("expected_arr_at_risk_usd", "float", "probability x ARR renewing"), C("days_to_renewal", "float"),
      C("renewal_date", "date"), C("log_odds_raw", "float", "the model's raw output"),
      C("adoption_cluster", "text", "the account's adoption cluster at the score date", optional=True)),
-    keys=("score_date", "account_id"))
+    keys=("score_date", "account_id"), indexes=(("account_id",),))
 REASONS = ResultTable(
     "churn_reasons", MODEL, "Top three reasons per account at the latest score date, as sentences.",
     (C("account_id", "text"), C("feature", "text"), C("group", "text"), C("contribution", "float", "raw log-odds"),

@@ -20,7 +20,7 @@ SCORES = ResultTable(
      C("product_arr_usd", "float", "the account's ARR on the product at the score date (0 if not owned)"),
      C("open_opportunity_id", "text", "an expansion or new-business opportunity already open on it",
        optional=True)),
-    keys=("score_date", "account_id", "product_id"))
+    keys=("score_date", "account_id", "product_id"), indexes=(("account_id",),))
 REASONS = ResultTable(
     "expansion_reasons", MODEL, "Top three reasons per account x product at the latest score date, as sentences.",
     (C("account_id", "text"), C("product_id", "text"), C("feature", "text"), C("group", "text"),

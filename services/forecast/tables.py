@@ -24,7 +24,7 @@ NODES = ResultTable(
      C("same_quarter_last_year_usd", "float", "backtest baseline: bookings of the quarter a year earlier"),
      C("pipeline_method_usd", "float", "backtest baseline: closed + open x stage conversion + average fresh"),
      C("commit_usd", "float", "backtest: the latest commit submitted by the origin (ALL rows)")),
-    keys=("kind", "quarter", "person_id"))
+    keys=("kind", "quarter", "person_id"), indexes=(("origin_date",),))
 DEALS = ResultTable(
     "forecast_deals", MODEL, "Open booking deals as of the as-of date per target quarter, with their win probability.",
     (C("opportunity_id", "text"), C("account_id", "text"), C("owner_id", "text"), C("product_id", "text"),
@@ -32,10 +32,10 @@ DEALS = ResultTable(
      C("created_date", "date"), C("pushes", "int", "close-date pushes so far"), C("target_quarter", "text"),
      C("h", "int", "quarters ahead"), C("p_win", "float", "calibrated probability of winning inside the quarter"),
      C("contribution_usd", "float", "p_win x amount")),
-    keys=("target_quarter",))
+    keys=("target_quarter",), indexes=(("account_id",),))
 ARR = ResultTable(
     "forecast_arr", MODEL, "Ending ARR per node and quarter (the as-of's quarter and the next two).",
     (*_NODE, C("starting_arr_usd", "float"), C("renewing_arr_usd", "float"), C("expected_churned_arr_usd", "float"),
      C("bookings_expected_usd", "float"), C("p10_usd", "float"), C("p50_usd", "float"), C("p90_usd", "float"),
      C("renewal_source", "text", "churn_model, historical_rate or mixed")),
-    keys=("quarter", "person_id"))
+    keys=("quarter", "person_id"), indexes=(("origin_date",),))

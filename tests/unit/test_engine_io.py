@@ -71,3 +71,20 @@ def test_bulk_writes_round_trip_every_type(engine: Engine) -> None:
     registry.write_results(engine, "bulk_test_rows", frame.head(1), v)  # rewriting a version replaces it
     with engine.connect() as conn:
         assert conn.execute(sa.text('SELECT COUNT(*) FROM "bulk_test_rows"')).scalar() == 1
+
+
+def test_declared_lookup_indexes_exist_also_on_tables_created_before(engine: Engine) -> None:
+    from services.results import Column, ResultTable
+
+    plain = ResultTable("lookup_test_rows", None, "test", (Column("account_id", "text"), Column("score_date", "date")),
+                        keys=("score_date",))
+    indexed = ResultTable(plain.name, None, "test", plain.columns, keys=("score_date",), indexes=(("account_id",),))
+    frame = pd.DataFrame({"account_id": ["A1"], "score_date": [pd.Timestamp("2026-01-31")]})
+    v = registry.new_version("lookup_test", pd.Timestamp("2026-01-31"))
+    registry.write_results(engine, plain, frame, v)
+    names = {i["name"] for i in sa.inspect(engine).get_indexes(plain.name)}
+    assert "ix_lookup_test_rows_version_account_id" not in names
+    registry.write_results(engine, indexed, frame, v)
+    idx = {i["name"]: i["column_names"] for i in sa.inspect(engine).get_indexes(plain.name)}
+    assert idx["ix_lookup_test_rows_version_account_id"] == ["model_version", "account_id"]
+    assert idx["ix_lookup_test_rows_version"] == ["model_version", "score_date"]
