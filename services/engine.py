@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 ENGINE_ENV = "FORESIGHT_ENGINE"
 PARQUET_ENV = "FORESIGHT_PARQUET_DIR"
 SPARK_MASTER_ENV = "FORESIGHT_SPARK_MASTER"
+SPARK_MEMORY_ENV = "FORESIGHT_SPARK_DRIVER_MEMORY"
 KINDS = ("duckdb", "spark")
 ARROW_TYPES = {"id": pa.string(), "str": pa.string(), "date": pa.timestamp("us"), "float": pa.float64(),
                "int": pa.int64(), "bool": pa.bool_()}
@@ -192,7 +193,9 @@ def _spark_backend() -> Any:
     session = SparkSession.getActiveSession()
     if session is None:
         master = os.environ.get(SPARK_MASTER_ENV, "").strip() or "local[2]"
+        memory = os.environ.get(SPARK_MEMORY_ENV, "").strip() or "4g"  # tables from the database go through the driver
         session = (SparkSession.builder.master(master).appName("foresight")
+                   .config("spark.driver.memory", memory)
                    .config("spark.sql.shuffle.partitions", "4")
                    .config("spark.sql.session.timeZone", "UTC")
                    .config("spark.sql.execution.arrow.pyspark.enabled", "true")
