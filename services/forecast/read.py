@@ -9,7 +9,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from services import audit, db, registry
+from services import audit, db, picklists, registry
 from services.forecast import commit_bias as cb
 from services.forecast import tables as T
 from services.forecast.data import quarter_label
@@ -286,7 +286,9 @@ def waterfall(engine: Engine, owners: list[str], as_of: pd.Timestamp, quarter: s
     h = h.sort_values("snapshot_date")
     before = h[h.snapshot_date <= start].groupby("opportunity_id").last()
     after = h[h.snapshot_date <= pd.Timestamp(as_of)].groupby("opportunity_id").last()
-    in_q = lambda f: f.close_date.dt.to_period("Q").astype(str).eq(quarter) & ~f.stage.str.startswith("Closed")
+    stages = picklists.read_stages(engine)
+    closed = picklists.closed_stages(stages)
+    in_q = lambda f: f.close_date.dt.to_period("Q").astype(str).eq(quarter) & ~f.stage.isin(closed)
     b = before[in_q(before)].amount_usd.reindex(after.index).fillna(0.0)
     a_open = after[in_q(after)].amount_usd.reindex(after.index).fillna(0.0)
     was_in = b > 0
@@ -295,9 +297,9 @@ def waterfall(engine: Engine, owners: list[str], as_of: pd.Timestamp, quarter: s
         "pulled in": a_open[after.index.isin(before.index) & ~was_in & (a_open > 0)].sum(),
         "increased": (a_open - b)[was_in & (a_open > b)].sum(),
         "decreased": (a_open - b)[was_in & (a_open > 0) & (a_open < b)].sum(),
-        "pushed out": -b[was_in & (a_open == 0) & ~after.stage.str.startswith("Closed")].sum(),
-        "lost": -b[was_in & (after.stage == "Closed Lost")].sum(),
-        "won": -b[was_in & (after.stage == "Closed Won")].sum(),
+        "pushed out": -b[was_in & (a_open == 0) & ~after.stage.isin(closed)].sum(),
+        "lost": -b[was_in & after.stage.isin(picklists.lost_stages(stages))].sum(),
+        "won": -b[was_in & after.stage.isin(picklists.won_stages(stages))].sum(),
     }
     return pd.DataFrame({"step": list(steps), "change_usd": list(steps.values())})
 
