@@ -272,7 +272,7 @@ TABLES: tuple[TableSpec, ...] = (
     ),
     TableSpec(
         "support_cases",
-        "Support cases.",
+        "Support cases (optional: without them churn trains without its support features).",
         (
             Col("case_id", "id", "Unique case id.", unique=True),
             Col("account_id", "id", "The account."),
@@ -284,6 +284,7 @@ TABLES: tuple[TableSpec, ...] = (
         key=("case_id",),
         foreign_keys=(FK("account_id", "accounts", "account_id"),),
         row_rules=(_ends_after("closed_date", "opened_date"),),
+        optional=True,
     ),
     TableSpec(
         "commits",

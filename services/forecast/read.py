@@ -166,6 +166,21 @@ def figures(engine: Engine, nodes: pd.DataFrame, person_ids: list[str], quarter:
     return out.reset_index()
 
 
+def missing_inputs(engine: Engine) -> dict[str, str]:
+    """The optional inputs the company has not given (no rows), each with what the page leaves out."""
+    with engine.connect() as conn:
+        rows = {t: conn.execute(sa.text(f'SELECT COUNT(*) FROM "{t}"')).scalar() or 0
+                for t in ("quotas", "commits", "leader_commits") if db.table_exists(t, engine)}
+    out = {}
+    if not rows.get("quotas"):
+        out["quotas"] = ("No quotas in the imported data: quota is left out, and pipeline coverage is measured "
+                         "against the commit where there is one.")
+    if not rows.get("commits") and not rows.get("leader_commits"):
+        out["commits"] = ("No commits imported or entered yet: commit, gap to commit and commit bias are left out "
+                          "until someone enters one below.")
+    return out
+
+
 def children(people: pd.DataFrame, person_id: str) -> list[str]:
     return people.loc[people.manager_id == person_id, "person_id"].tolist()
 
