@@ -1,5 +1,5 @@
 """Two generated companies that share nothing with the demo but the contract (tests/fixtures/companies.py):
-their own stage picklists, products and pricing models, segments, regions and fiscal year; a two-level
+their own stage picklists, products and pricing models, segments and regions; a two-level
 hierarchy; 18 and 24 months of history; no commits; one without support cases, one without quotas.
 Each imports, every model trains, every scorecard section is filled, every page renders."""
 
