@@ -11,8 +11,8 @@ the product's ARR at t (per segment and product) times the account's product ARR
 median won cross-sell ARR per segment and product. Scores at the data's as-of and `SCORE_MONTHS`
 previous month-ends; reasons and contributions at the latest date.
 
-Short history: with fewer labelled month-ends than the full layout needs (about 24 months of usage), the
-short layout tests one month-end and calibrates on one (from 18 months of usage); `history_mode` in the
+Short history: with fewer labelled month-ends than the full layout needs, the
+short layout (below 22 months) tests one month-end and calibrates on one (from 18 months of usage); `history_mode` in the
 metrics says which layout ran.
 """
 from __future__ import annotations
@@ -59,7 +59,7 @@ def split_dates(as_of: pd.Timestamp, first_usage: pd.Timestamp) -> dict[str, Any
     labelled = cf.month_ends(start, as_of - pd.Timedelta(days=xf.HORIZON_DAYS))
     gap = 6  # training dates end HORIZON_DAYS (six month-ends) before the first test date
     mode, n_test, n_cal = "full", TEST_DATES, CAL_DATES
-    if len(labelled) < TEST_DATES + CAL_DATES + 6:
+    if len(labelled) < n_test + gap + n_cal + MIN_FIT_DATES - 1:
         mode, n_test, n_cal = "short", SHORT_TEST_DATES, SHORT_CAL_DATES
     need = n_test + gap + n_cal + MIN_FIT_DATES - 1
     if len(labelled) < need:

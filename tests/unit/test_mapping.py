@@ -94,3 +94,11 @@ def test_import_through_the_mapping_file(engine, tmp_path: Path) -> None:
     assert report.ok
     assert db.read_table("stages", engine)["stage"].tolist() == list(companies.FLEETWISE.stages)
     assert db.read_table("support_cases", engine).empty and db.read_table("commits", engine).empty
+
+
+def test_cli_import_takes_a_mapping_file(db_url: str, tmp_path: Path) -> None:
+    from services.cli import main
+
+    folder = salesforce_export.write(companies.LEDGERLY, tmp_path / "export")
+    assert main(["--database-url", db_url, "import", str(folder), "--mapping", str(SALESFORCE)]) == 0
+    assert main(["--database-url", db_url, "import", str(folder), "--mapping", str(tmp_path / "none.toml")]) == 1
