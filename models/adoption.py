@@ -15,11 +15,11 @@ Stable ids: a refit is matched to the previous model's centroids (Hungarian assi
 the new scaled space); a new centroid within `match_distance` of an old one keeps its id (and so its
 place in the membership history); others get fresh ids.
 
-Names come from a fixed vocabulary of adoption challenges, each scored from the centroid's scaled
-signals (z-units against the population); names are assigned one-to-one by a Hungarian assignment of
-the scores, so the most distinctive cluster for each challenge gets its name. A challenge name needs a
-fit of at least MIN_NAME_FIT (0.5 sd), so a company without per-seat products never gets "Unused
-seats". Clusters left over get their best usable name with a counter ("Healthy (2)").
+Names come from each cluster's own profile (see NAMING below): the adoption challenge its centroid
+departs furthest towards, in standard deviations from the population, when at least MIN_NAME_FIT (so a
+company without per-seat products never gets "Unused seats"), else Healthy or Expansion-ready. A second
+cluster near a name another holds more strongly is named by its trend ("Recovering", "Newly declining")
+or merged under the same name. Each description gives the figures behind the name.
 """
 
 from __future__ import annotations
@@ -58,6 +58,43 @@ VOCABULARY: dict[str, Callable[[dict[str, float]], float]] = {
     "Declining": lambda z: -z["use_trend"] - 0.5 * max(z["seat_use"], z["volume_use"]),
     "Expansion-ready": lambda z: 0.5 * (z["seat_use"] + z["volume_use"]),
 }
+
+
+# NAMING: a cluster takes the challenge its profile departs furthest towards, measured on the challenge's
+# defining signal in standard deviations from the population, when at least MIN_NAME_FIT; a falling use
+# trend that strong names it Declining before a low capacity use does (use falls first, seats empty after).
+# With no challenge that strong it is Healthy, or Expansion-ready when its capacity use is MIN_NAME_FIT
+# above the population. A second cluster under a name it does not hold most strongly is "Recovering" when
+# its use trend rises MIN_NAME_FIT above the population and the holder's does not, "Newly declining" when it
+# falls that much more than the holder's, and otherwise keeps the same name (merged under it).
+DEFINING = {"Declining": "use_trend", "Unused seats": "seat_use", "Under-consuming allowance": "volume_use",
+            "Shallow use: jobs incomplete": "job_completion"}
+SECOND_NAMES = ("Recovering", "Newly declining")
+
+
+def _evidence(z: dict[str, float], name: str) -> float:
+    if name in DEFINING:
+        return -z[DEFINING[name]]
+    if name == "Expansion-ready":
+        return max(z["seat_use"], z["volume_use"])
+    return -max((_neg(v) for v in z.values()), default=0.0)
+
+
+def _primary_name(z: dict[str, float]) -> str:
+    if -z["use_trend"] >= 2 * MIN_NAME_FIT:
+        return "Declining"
+    best = max(DEFINING, key=lambda n: _evidence(z, n))
+    if _evidence(z, best) >= MIN_NAME_FIT:
+        return best
+    return "Expansion-ready" if _evidence(z, "Expansion-ready") >= 2 * MIN_NAME_FIT else "Healthy"
+
+
+def _second_name(name: str, z: dict[str, float], holder: dict[str, float]) -> str:
+    if z["use_trend"] >= MIN_NAME_FIT and holder["use_trend"] < MIN_NAME_FIT:
+        return "Recovering"
+    if name != "Declining" and z["use_trend"] <= holder["use_trend"] - MIN_NAME_FIT:
+        return "Newly declining"
+    return name
 
 
 def score(signals: pd.DataFrame) -> pd.Series:
@@ -175,30 +212,31 @@ class AdoptionClusters(BaseEstimator):
         return ids
 
     def _name(self) -> None:
+        """Name each cluster from its own profile (see NAMING); each description states the figures behind
+        its name (the defining signal first, against the population)."""
         scaled = self.kmeans_.cluster_centers_
         z = [dict(zip(SIGNALS, row)) for row in scaled]
         names = list(VOCABULARY)
         fit = np.array([[VOCABULARY[n](zc) for n in names] for zc in z])
-        # a challenge needs evidence: at least MIN_NAME_FIT standard deviations (Healthy is the default)
-        usable = np.where((fit >= MIN_NAME_FIT) | (np.array(names) == "Healthy")[None, :], fit, -1e6)
-        rows, cols = linear_sum_assignment(-usable)
-        chosen = [""] * len(z)
-        for r, c in zip(rows, cols):
-            if usable[r, c] > -1e6:
-                chosen[r] = names[c]
-        for r in range(len(z)):
-            if not chosen[r]:
-                best = names[int(np.argmax(usable[r]))]
-                chosen[r] = f"{best} ({sum(n.startswith(best) for n in chosen) + 1})"
+        chosen = [_primary_name(zc) for zc in z]
+        evidence = [_evidence(zc, n) for zc, n in zip(z, chosen)]
+        for name in set(chosen):
+            holders = sorted((i for i, n in enumerate(chosen) if n == name), key=lambda i: -evidence[i])
+            keeper = holders[0] if name != "Healthy" else max(holders, key=lambda i: -abs(z[i]["use_trend"]))
+            for i in holders:
+                if i != keeper:  # a second cluster near one name: named by its trend, else merged under it
+                    chosen[i] = _second_name(name, z[i], z[keeper])
         self.names_ = chosen
         self.name_fit_ = pd.DataFrame(fit, index=self.cluster_ids_, columns=names)
         population = self.scaler_.mean_
         centroids = self.scaler_.inverse_transform(scaled)
         self.descriptions_ = []
-        for zc, cen in zip(scaled, centroids):
-            top = np.argsort(-np.abs(zc))[:2]
+        for zc, cen, name in zip(scaled, centroids, chosen):
+            lead = DEFINING.get(name.split(" (")[0], None)
+            order = [SIGNALS.index(lead)] if lead else []
+            order += [i for i in np.argsort(-np.abs(zc)) if i not in order]
             parts = [f"{LABELS[SIGNALS[i]]} {_fmt(SIGNALS[i], cen[i])} vs {_fmt(SIGNALS[i], population[i])} overall"
-                     for i in top]
+                     for i in order[:2]]
             self.descriptions_.append("; ".join(parts).capitalize())
 
     # ------------------------------------------------------------------ results

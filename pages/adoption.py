@@ -55,7 +55,7 @@ st.subheader("Accounts in a cluster")
 names = dict(zip(cl.cluster_id.astype(int), cl.name))
 with st.container(horizontal=True):
     cluster_id = st.selectbox("Cluster", list(names), format_func=names.get, key="adoption_cluster")
-    segment = st.selectbox("Segment", [None, "SMB", "Mid-Market", "Enterprise"], key="adoption_segment",
+    segment = st.selectbox("Segment", [None, *ua.segments(url)], key="adoption_segment",
                            format_func=lambda s: s or "All segments")
 view = ua.members(url, cluster_id, scope, segment, as_of)
 row = cl[cl.cluster_id == cluster_id].iloc[0]

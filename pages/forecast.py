@@ -53,8 +53,11 @@ tiles[2].metric("Forecast P50", usd(row.p50_usd), delta("p50_usd"),
                 help=f"P10 {usd(row.p10_usd)} - P90 {usd(row.p90_usd)}")
 tiles[3].metric("Closed won", usd(row.closed_won_usd), delta("closed_won_usd"))
 tiles[4].metric("Gap to commit", usd(row.gap_to_commit_usd) if pd.notna(row.gap_to_commit_usd) else "—")
-tiles[5].metric("Pipeline coverage", f"{row.pipeline_coverage:.1f}x", help="Open pipeline / (quota - closed won)")
+tiles[5].metric("Pipeline coverage", f"{row.pipeline_coverage:.1f}x" if pd.notna(row.pipeline_coverage) else "—",
+                help="Open pipeline / (quota - closed won)")
 st.caption(f"P10-P90: {usd(row.p10_usd)} - {usd(row.p90_usd)}")
+for why in fc.missing_inputs(data.engine()).values():
+    st.caption(why)
 horizon = quarters.index(quarter)
 weeks = nodes.loc[nodes.origin_date == origin, "week"] if "week" in nodes else pd.Series(dtype=float)
 live_week = int(weeks.max()) if weeks.notna().any() else 0

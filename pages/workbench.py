@@ -188,6 +188,12 @@ with card:
             st.write(f"History: {h['months']} months of usage ({h['mode']} layout): renewals up to "
                      f"{h['eval_months']} months ahead tested; features left out: {left}. Production model "
                      f"refitted on {h['production_window'][0]} to {h['production_window'][1]}.")
+        dh = mc.get("data_history") or {}
+        if dh.get("usage_months"):
+            absent = ", ".join(t.replace("_", " ") for t in dh.get("tables_without_rows") or []) or "none"
+            st.write(f"Data it had: {dh['usage_months']} months of usage ({dh['first_usage_month']} to "
+                     f"{dh['last_usage_month']}), {dh.get('deal_history_months') or 0} months of deal history; "
+                     f"tables with no rows: {absent}.")
         if mc.get("cut_offs"):
             st.write("Risk tiers: " + ", ".join(f"{k} ≥ {v:.0%}" for k, v in mc["cut_offs"].items()))
         st.dataframe(pd.DataFrame({"metric": list(mc["metrics"]), "value": list(mc["metrics"].values())}),

@@ -85,7 +85,7 @@ def iso_date(text: str) -> dt.date:
 
 
 def cmd_import(args: argparse.Namespace, engine: Engine) -> int:
-    report = import_source(args.source, engine, allow_shrink=args.allow_shrink)
+    report = import_source(args.source, engine, allow_shrink=args.allow_shrink, mapping_file=args.mapping)
     _audit(args, engine, "import", source=str(args.source), row_counts=report.row_counts)
     print(f"Imported {args.source} into {db.mask_url(engine.url)}:")
     _print_counts(report.row_counts)
@@ -231,6 +231,9 @@ def build_parser() -> argparse.ArgumentParser:
     seed.add_argument("--if-empty", action="store_true", help="do nothing if accounts exist")
     imp = sub.add_parser("import", help="validate a folder or zip of CSV files and load it")
     imp.add_argument("source", help="folder of <table>.csv files, or a .zip of them")
+    imp.add_argument("--mapping", metavar="FILE.toml",
+                     help="a mapping file from the source's tables and columns to the contract "
+                          "(e.g. mappings/salesforce.toml)")
     imp.add_argument("--allow-shrink", action="store_true",
                      help="replace even if the import removes more than FORESIGHT_IMPORT_MAX_SHRINK (50%%) of the rows")
     exp = sub.add_parser("export", help="write the contract tables as CSV files")

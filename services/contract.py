@@ -41,8 +41,10 @@ KINDS = {
 }
 ROLES = ("rep", "manager", "regional_vp", "cro", "csm", "cs_manager", "architect", "data_scientist", "admin",
          "data_owner")
-STAGES = ("Qualify", "Discover", "Propose", "Negotiate", "Closed Won", "Closed Lost")
-CLOSED_STAGES = ("Closed Won", "Closed Lost")
+# Foresight's own vocabularies, onto which a company's picklists are mapped (a mapping file's value maps);
+# a company's stage names are its own (the `stages` table), so are its segments, regions and industries
+FORECAST_CATEGORIES = ("pipeline", "best_case", "commit", "omitted", "closed")
+OPPORTUNITY_TYPES = ("new", "expansion", "renewal")
 
 
 @dataclass(frozen=True)
@@ -126,7 +128,7 @@ TABLES: tuple[TableSpec, ...] = (
             Col("account_id", "id", "Unique account id.", unique=True),
             Col("name", "str", "Account name."),
             Col("industry", "str", "Industry."),
-            Col("segment", "str", "Customer segment.", allowed=("SMB", "Mid-Market", "Enterprise")),
+            Col("segment", "str", "Customer segment (the company's own names)."),
             Col("region", "str", "Sales region."),
             Col("owner_id", "id", "The account owner, a person with role rep."),
             Col("csm_id", "id", "The customer success manager, if any.", nullable=True),
@@ -209,6 +211,23 @@ TABLES: tuple[TableSpec, ...] = (
         ),
     ),
     TableSpec(
+        "stages",
+        "The company's opportunity stage picklist (optional: when absent it is derived from the "
+        "opportunities, closed and won from their flags, open stages in the order deals pass through them).",
+        (
+            Col("stage", "str", "Stage name, as in opportunities.stage.", unique=True),
+            Col("stage_order", "int", "Position in the sales process (0 first; closed stages last).", ge=0),
+            Col("is_closed", "bool", "Whether a deal in this stage is closed."),
+            Col("is_won", "bool", "Whether a deal in this stage is won (a won stage is closed)."),
+            Col("default_probability", "float", "The CRM's default win probability of the stage, if any.",
+                nullable=True, ge=0, le=1),
+        ),
+        key=("stage",),
+        row_rules=(RowRule("a won stage is closed", lambda df: df["is_closed"] | ~df["is_won"],
+                           ("is_closed", "is_won")),),
+        optional=True,
+    ),
+    TableSpec(
         "opportunities",
         "Sales opportunities (deals), open and closed.",
         (
@@ -216,13 +235,12 @@ TABLES: tuple[TableSpec, ...] = (
             Col("account_id", "id", "The account."),
             Col("owner_id", "id", "The opportunity owner."),
             Col("product_id", "id", "The product sold."),
-            Col("type", "str", "Kind of deal.", allowed=("new", "expansion", "renewal")),
+            Col("type", "str", "Kind of deal.", allowed=OPPORTUNITY_TYPES),
             Col("amount_usd", "float", "Deal amount in USD.", ge=0),
             Col("created_date", "date", "When the opportunity was created."),
             Col("close_date", "date", "Expected or actual close date.", planned=True),
-            Col("stage", "str", "Sales stage.", allowed=STAGES),
-            Col("forecast_category", "str", "Forecast category.",
-                allowed=("pipeline", "best_case", "commit", "omitted", "closed")),
+            Col("stage", "str", "Sales stage (one of `stages`)."),
+            Col("forecast_category", "str", "Forecast category.", allowed=FORECAST_CATEGORIES),
             Col("is_closed", "bool", "Whether the deal is closed."),
             Col("is_won", "bool", "Whether the deal is won."),
         ),
@@ -231,14 +249,11 @@ TABLES: tuple[TableSpec, ...] = (
             FK("account_id", "accounts", "account_id"),
             FK("owner_id", "people", "person_id"),
             FK("product_id", "products", "product_id"),
+            FK("stage", "stages", "stage"),
         ),
         row_rules=(
             _ends_after("close_date", "created_date"),
-            RowRule("is_closed is true exactly when stage is Closed Won or Closed Lost",
-                    lambda df: df["is_closed"] == df["stage"].isin(CLOSED_STAGES),
-                    ("stage", "is_closed")),
-            RowRule("is_won is true exactly when stage is Closed Won",
-                    lambda df: df["is_won"] == (df["stage"] == "Closed Won"), ("stage", "is_won")),
+            RowRule("a won deal is closed", lambda df: df["is_closed"] | ~df["is_won"], ("is_closed", "is_won")),
         ),
     ),
     TableSpec(
@@ -247,18 +262,17 @@ TABLES: tuple[TableSpec, ...] = (
         (
             Col("opportunity_id", "id", "The opportunity."),
             Col("snapshot_date", "date", "Date of the change."),
-            Col("stage", "str", "Stage after the change.", allowed=STAGES),
+            Col("stage", "str", "Stage after the change (one of `stages`)."),
             Col("amount_usd", "float", "Amount after the change.", ge=0),
             Col("close_date", "date", "Close date after the change.", planned=True),
-            Col("forecast_category", "str", "Forecast category after the change.",
-                allowed=("pipeline", "best_case", "commit", "omitted", "closed")),
+            Col("forecast_category", "str", "Forecast category after the change.", allowed=FORECAST_CATEGORIES),
         ),
         key=("opportunity_id", "snapshot_date"),
-        foreign_keys=(FK("opportunity_id", "opportunities", "opportunity_id"),),
+        foreign_keys=(FK("opportunity_id", "opportunities", "opportunity_id"), FK("stage", "stages", "stage")),
     ),
     TableSpec(
         "support_cases",
-        "Support cases.",
+        "Support cases (optional: without them churn trains without its support features).",
         (
             Col("case_id", "id", "Unique case id.", unique=True),
             Col("account_id", "id", "The account."),
@@ -270,6 +284,7 @@ TABLES: tuple[TableSpec, ...] = (
         key=("case_id",),
         foreign_keys=(FK("account_id", "accounts", "account_id"),),
         row_rules=(_ends_after("closed_date", "opened_date"),),
+        optional=True,
     ),
     TableSpec(
         "commits",
@@ -303,6 +318,8 @@ CROSS_RULES = (
     "accounts.owner_id is a person with role `rep`",
     "usage_monthly.metric_id belongs to usage_monthly.product_id (per metric_catalog)",
     "metric_catalog has at most one `capacity` and one `consumption` metric per product",
+    "opportunities.is_closed and is_won agree with their stage's is_closed and is_won (per `stages`)",
+    "`stages` orders its open stages before its closed ones",
 )
 
 
@@ -587,7 +604,48 @@ def _cross_checks(frames: dict[str, pd.DataFrame], raw: Mapping[str, pd.DataFram
         core = catalog["role"].isin(["capacity", "consumption"])
         fail("metric_catalog", "at most one capacity and one consumption metric per product",
              core & catalog.duplicated(["product_id", "role"], keep=False))
+    stages, opps = frames.get("stages"), frames.get("opportunities")
+    if stages is not None and opps is not None and {"stage", "is_closed", "is_won"} <= set(opps):
+        flags = stages.drop_duplicates("stage").set_index("stage")
+        for flag in ("is_closed", "is_won"):
+            want = opps["stage"].map(flags[flag])
+            fail("opportunities", f"{flag} agrees with its stage's {flag} (per stages)",
+                 want.notna() & (want.astype(bool) != opps[flag].astype(bool)))
+    if stages is not None and len(stages):
+        last_open = stages.loc[~stages["is_closed"], "stage_order"].max()
+        fail("stages", "open stages come before closed ones (stage_order)",
+             stages["is_closed"] & (stages["stage_order"] <= last_open))
     return failures
+
+
+def derive_stages(opps: pd.DataFrame, hist: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The `stages` table a company did not send, from its deals: a stage is closed (won) when most
+    deals now in it are closed (won); open stages are ordered by how often deals pass through each one
+    before another (pairs of first appearances in each deal's history), then won and lost stages."""
+    cols = ["stage", "stage_order", "is_closed", "is_won", "default_probability"]
+    names = pd.concat([opps["stage"].astype(object),
+                       hist["stage"].astype(object) if hist is not None else pd.Series(dtype=object)]).dropna()
+    if names.empty:
+        return empty_frame("stages")
+    flags = opps.assign(is_closed=opps["is_closed"].astype(float), is_won=opps["is_won"].astype(float)) \
+        .groupby(opps["stage"].astype(object))[["is_closed", "is_won"]].mean()
+    out = pd.DataFrame({"stage": pd.unique(names)})
+    out["is_closed"] = out["stage"].map(flags["is_closed"]).fillna(0) > 0.5
+    out["is_won"] = out["is_closed"] & (out["stage"].map(flags["is_won"]).fillna(0) > 0.5)
+    score = pd.Series(0.0, index=out["stage"])
+    if hist is not None and len(hist):
+        h = hist[["opportunity_id", "snapshot_date", "stage"]].astype({"opportunity_id": object, "stage": object})
+        first = h.sort_values("snapshot_date", kind="stable").drop_duplicates(["opportunity_id", "stage"])
+        first = first.assign(pos=first.groupby("opportunity_id").cumcount())
+        pairs = first.merge(first, on="opportunity_id", suffixes=("_a", "_b"))
+        pairs = pairs[pairs["pos_a"] < pairs["pos_b"]]
+        score = score.add(pairs.groupby("stage_a").size(), fill_value=0).sub(
+            pairs.groupby("stage_b").size(), fill_value=0)
+    out["score"] = out["stage"].map(score).fillna(0.0)
+    out = out.sort_values(["is_closed", "is_won", "score"], ascending=[True, False, False], kind="stable")
+    out["stage_order"] = pd.array(np.arange(len(out)), dtype="Int64")
+    out["default_probability"] = np.nan
+    return out[cols].reset_index(drop=True)
 
 
 def validate(frames: Mapping[str, pd.DataFrame]) -> ValidationReport:
@@ -609,8 +667,12 @@ def validate(frames: Mapping[str, pd.DataFrame]) -> ValidationReport:
             failures.append(Failure(spec.name, "required table is empty (no data rows)", 0))
         coerced[spec.name], table_failures = _validate_table(spec, frames[spec.name])
         failures += table_failures
-    failures += _cross_checks(coerced, {k: v for k, v in frames.items() if k in coerced})
-    counts = {name: len(df) for name, df in frames.items()}
+    derived = "stages" not in coerced and "opportunities" in coerced and not failures
+    if derived:
+        coerced["stages"] = derive_stages(coerced["opportunities"], coerced.get("opportunity_history"))
+    failures += _cross_checks(coerced, {k: v for k, v in frames.items() if k in coerced}
+                              | ({"stages": coerced["stages"]} if derived else {}))
+    counts = {name: len(df) for name, df in frames.items()} | ({"stages": len(coerced["stages"])} if derived else {})
     ok = {k: v.reset_index(drop=True) for k, v in coerced.items()} if not failures else {}
     return ValidationReport(failures, ok, counts)
 

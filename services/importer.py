@@ -21,7 +21,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from services import contract, db, process
+from services import contract, db, mapping, process
 from services.import_files import ImportFileError, Limits, read_csv_folder, read_source, read_zip, short
 
 __all__ = ["ContractViolation", "ImportFileError", "ImportShrinkError", "Limits", "import_frames", "import_source",
@@ -191,15 +191,19 @@ def _validate_and_load(frames: Mapping[str, pd.DataFrame], source: str, engine: 
 
 
 def import_source(source: str | Path | bytes, engine: Engine | None = None,
-                  label: str | None = None, allow_shrink: bool = False) -> contract.ValidationReport:
+                  label: str | None = None, allow_shrink: bool = False,
+                  mapping_file: str | Path | None = None) -> contract.ValidationReport:
     """Read a folder or zip and import it; unreadable files are recorded as a failed import too.
-    An import that would remove more than `max_shrink()` of the stored rows needs `allow_shrink`."""
+    An import that would remove more than `max_shrink()` of the stored rows needs `allow_shrink`.
+    With `mapping_file` (TOML, services.mapping) the source's own tables are mapped onto the contract first."""
     engine = engine or db.get_engine()
     label = label or (str(source) if not isinstance(source, bytes) else "upload")
     started = _now()
     import_id = start_import(engine, label, started)
     try:
         frames = read_source(source)
+        if mapping_file is not None:
+            frames = mapping.apply(frames, mapping.load(mapping_file))
     except ImportFileError as exc:
         record_failure(engine, label, error=str(exc), started=started, import_id=import_id)
         raise

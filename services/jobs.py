@@ -96,6 +96,29 @@ def fingerprint(engine: Engine, as_of: pd.Timestamp) -> dict:
     return {"as_of": str(as_of.date()), "rows": counts, "hash": digest}
 
 
+OPTIONAL_INPUTS = ("support_cases", "commits", "quotas", "opportunities")
+
+
+def data_history(engine: Engine, as_of: pd.Timestamp) -> dict:
+    """What history the models had: months of usage and of deals up to the as-of, and the optional tables
+    that held no rows (each model card states it)."""
+    day = pd.Timestamp(as_of).date()
+    with engine.connect() as conn:
+        usage = conn.execute(sa.text("SELECT MIN(month), MAX(month), COUNT(DISTINCT month) FROM usage_monthly "
+                                     "WHERE month <= :d"), {"d": day}).one()
+        deals = conn.execute(sa.text("SELECT MIN(snapshot_date), MAX(snapshot_date) FROM opportunity_history "
+                                     "WHERE snapshot_date <= :d"), {"d": day}).one()
+        empty = [t for t in OPTIONAL_INPUTS
+                 if not conn.execute(sa.text(f'SELECT COUNT(*) FROM "{t}"')).scalar()]
+    deal_months = None
+    if deals[0] is not None:
+        lo, hi = pd.Timestamp(deals[0]).to_period("M"), pd.Timestamp(deals[1]).to_period("M")
+        deal_months = int(hi.ordinal - lo.ordinal + 1)
+    return {"usage_months": int(usage[2] or 0), "first_usage_month": str(pd.Timestamp(usage[0]).date()) if usage[0]
+            else None, "last_usage_month": str(pd.Timestamp(usage[1]).date()) if usage[1] else None,
+            "deal_history_months": deal_months, "tables_without_rows": empty}
+
+
 def check_order(jobs: tuple[Job, ...] = JOBS) -> None:
     """Raise if a job is listed before a model it reads."""
     seen: set[str] = set()
@@ -116,6 +139,7 @@ def train_all(engine: Engine, as_of: pd.Timestamp | None = None, only: list[str]
     registry.clean_interrupted(engine)  # rows of a run that was killed half-way
     as_of = pd.Timestamp(as_of) if as_of is not None else data_as_of(engine)
     fp = fingerprint(engine, as_of)
+    history = data_history(engine, as_of)
     results: dict[str, dict] = {}
     jobs = [m for m in available_jobs() if not only or m.MODEL in only]
     unknown = sorted(set(only or ()) - {m.MODEL for m in available_jobs()})
@@ -130,7 +154,7 @@ def train_all(engine: Engine, as_of: pd.Timestamp | None = None, only: list[str]
         registry.start(engine, version)
         try:
             metrics, artifact = job.run(engine, version, inputs)
-            metrics = {**metrics, "train_seconds": round(time.perf_counter() - t0, 2)}
+            metrics = {**metrics, "data_history": history, "train_seconds": round(time.perf_counter() - t0, 2)}
             if artifact is not None:
                 registry.save_artifact(version, artifact)
         except Exception as exc:  # a failed job must leave the active version as it was

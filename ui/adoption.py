@@ -39,3 +39,7 @@ def members(url: str, cluster_id: int | None, scope: Scope, segment: str | None,
 def product_signals(url: str, as_of: dt.date | None, scope: Scope) -> pd.DataFrame:
     return svc.product_signals(engine_for(url), as_of, scope)
 
+
+@st.cache_data(ttl=TTL, max_entries=16, show_spinner=False)
+def segments(url: str) -> list[str]:
+    return svc.segments(engine_for(url))

@@ -83,7 +83,7 @@ def run(engine: Engine, version: registry.Version, run_inputs: Any = None) -> tu
         "k": model.k_, "silhouette": round(model.silhouette_, 4), "stability": round(model.stability_, 4),
         "k_selection": model.k_selection_.to_dict("records"), "accounts": len(latest),
         "months": int(assigned["month"].nunique()), "latest_month": str(latest_month.date()),
-        "clusters": dict(zip(clusters["name"], clusters["n_accounts"].astype(int))),
+        "clusters": {str(k): int(v) for k, v in clusters.groupby("name")["n_accounts"].sum().items()},
         "mean_score": round(float(latest["score"].mean()), 1),
     }
     log.info("adoption: k=%d, stability %.3f, silhouette %.3f over %d accounts", model.k_, model.stability_,

@@ -13,7 +13,7 @@ import pandas as pd
 from sqlalchemy.engine import Engine
 
 from models.adoption import SIGNALS
-from services import registry
+from services import picklists, registry
 from services.adoption import tables as T
 from services.db import read_table
 from services.hierarchy import Scope, filter_accounts, resolve_scope
@@ -151,3 +151,8 @@ def product_signals(engine: Engine, as_of: Any = None, scope: Scope | None = Non
     out = per[["account_id", "product", "capacity_use", "breadth", "job_completion"]] if len(per.columns) else per
     out.attrs["month"] = latest
     return out
+
+
+def segments(engine: Engine) -> list[str]:
+    """The company's own segment names (the page's segment filter)."""
+    return picklists.segments(engine)

@@ -10,6 +10,10 @@ Expected ARR = probability x expected deal: for an expansion the median ratio of
 the product's ARR at t (per segment and product) times the account's product ARR; for a cross-sell the
 median won cross-sell ARR per segment and product. Scores at the data's as-of and `SCORE_MONTHS`
 previous month-ends; reasons and contributions at the latest date.
+
+Short history: with fewer labelled month-ends than the full layout needs, the
+short layout (below 22 months) tests one month-end and calibrates on one (from 18 months of usage); `history_mode` in the
+metrics says which layout ran.
 """
 from __future__ import annotations
 
@@ -46,15 +50,24 @@ def kind(owned: pd.Series | np.ndarray) -> np.ndarray:
     return np.where(np.asarray(owned) > 0, T.KINDS[0], T.KINDS[1])
 
 
-def split_dates(as_of: pd.Timestamp, first_usage: pd.Timestamp) -> dict[str, list[pd.Timestamp]]:
+SHORT_TEST_DATES, SHORT_CAL_DATES, MIN_FIT_DATES = 1, 1, 2
+
+
+def split_dates(as_of: pd.Timestamp, first_usage: pd.Timestamp) -> dict[str, Any]:
+    """Fit, calibration and test month-ends (the full layout, else the short one; ValueError below it)."""
     start = max(as_of - pd.DateOffset(months=HISTORY_MONTHS), first_usage + pd.DateOffset(months=3))
     labelled = cf.month_ends(start, as_of - pd.Timedelta(days=xf.HORIZON_DAYS))
-    if len(labelled) < TEST_DATES + CAL_DATES + 6:
-        raise ValueError(f"expansion needs at least {TEST_DATES + CAL_DATES + 6} labelled month-ends "
-                         f"(about {TEST_DATES + CAL_DATES + 12} months of history); found {len(labelled)}")
-    test = labelled[-TEST_DATES:]
+    gap = 6  # training dates end HORIZON_DAYS (six month-ends) before the first test date
+    mode, n_test, n_cal = "full", TEST_DATES, CAL_DATES
+    if len(labelled) < n_test + gap + n_cal + MIN_FIT_DATES - 1:
+        mode, n_test, n_cal = "short", SHORT_TEST_DATES, SHORT_CAL_DATES
+    need = n_test + gap + n_cal + MIN_FIT_DATES - 1
+    if len(labelled) < need:
+        raise ValueError(f"expansion needs at least {need} labelled month-ends (about {need + 9} months of usage: "
+                         f"3 before the first, 6 for the last one's outcome); found {len(labelled)}")
+    test = labelled[-n_test:]
     train = [d for d in labelled if d <= test[0] - pd.Timedelta(days=xf.HORIZON_DAYS)]
-    return {"fit": train[:-CAL_DATES], "cal": train[-CAL_DATES:], "test": test}
+    return {"fit": train[:-n_cal], "cal": train[-n_cal:], "test": test, "mode": mode}
 
 
 def _sample(n: int, n_rows_per_account: int) -> np.ndarray | None:
@@ -111,7 +124,8 @@ def fit_and_backtest(inputs: xf.Inputs, as_of: pd.Timestamp
     p_log = plain.predict_proba(as_baseline_input(test[cols]))[:, 1]
     metrics["auc_baseline_logreg"] = classification_report(test.label, p_log)["auc"]
     metrics["ece_baseline_logreg"] = classification_report(test.label, p_log)["ece"]
-    metrics.update(n_train=len(fit), n_calibration=len(cal), n_test=len(test), n_trees=model.n_trees_,
+    metrics.update(history_mode=parts["mode"], n_train=len(fit), n_calibration=len(cal), n_test=len(test),
+                   n_trees=model.n_trees_,
                    rate_test=float(test.label.mean()), n_features=len(cols),
                    train_window=[str(parts["fit"][0].date()), str(parts["cal"][-1].date())],
                    test_window=[str(parts["test"][0].date()), str(parts["test"][-1].date())],

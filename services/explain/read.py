@@ -323,7 +323,8 @@ def model_card(engine: Engine, model: str) -> dict[str, Any]:
     m = registry.active_metrics(engine, owner)
     card: dict[str, Any] = {"model": owner, "version": row.version, "as_of": str(row.as_of),
                             "code_version": row.code_version, "data": row.data_fingerprint,
-                            "metrics": {k: x for k, x in m.items() if isinstance(x, int | float)}}
+                            "metrics": {k: x for k, x in m.items() if isinstance(x, int | float)},
+                            "data_history": m.get("data_history")}
     if owner == "churn":
         card.update(history={"mode": m.get("history_mode"), "months": m.get("history_months"),
                              "eval_months": m.get("eval_months"), "features_left_out": m.get("features_left_out", []),

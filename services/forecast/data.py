@@ -15,12 +15,11 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from services import db
+from services import contract, db, picklists
 from services.churn import tables as churn_tables
 
 log = logging.getLogger(__name__)
 BOOKING_TYPES = ("new", "expansion")
-STAGE_ORDER = {"Qualify": 0, "Discover": 1, "Propose": 2, "Negotiate": 3, "Closed Won": 4, "Closed Lost": 5}
 CATEGORICAL = ["type", "product_id", "segment", "forecast_category"]
 FEATURES = ["stage_n", "age_days", "log_amount", "pushes", "amount_changes", "days_in_stage",
             "days_to_close", "days_left_in_target", "close_in_target", "overdue", "h",
@@ -35,6 +34,11 @@ class SalesData:
     hist: pd.DataFrame
     people: pd.DataFrame
     churn: pd.DataFrame  # account_id, score_date, probability (may be empty)
+    stages: pd.DataFrame | None = None  # the company's `stages`; derived from the deals when not given
+
+    def __post_init__(self) -> None:
+        if self.stages is None:
+            self.stages = contract.derive_stages(self.opps, self.hist)
 
     @property
     def won(self) -> pd.DataFrame:
@@ -62,7 +66,7 @@ def load(engine: Engine) -> SalesData:
     hist = hist[hist["opportunity_id"].isin(opps["opportunity_id"])]
     hist = hist.sort_values(["opportunity_id", "snapshot_date"], kind="stable").reset_index(drop=True)
     people = db.read_table("people", engine)
-    return SalesData(opps.reset_index(drop=True), hist, people, _churn_scores(engine))
+    return SalesData(opps.reset_index(drop=True), hist, people, _churn_scores(engine), picklists.read_stages(engine))
 
 
 def _churn_scores(engine: Engine) -> pd.DataFrame:
@@ -114,10 +118,10 @@ def state_at(data: SalesData, origins: list[pd.Timestamp], hist_feats: pd.DataFr
     rows = np.repeat(np.arange(len(hf)), n)
     at = np.repeat(first, n) + np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n)
     snap = hf.iloc[rows].assign(origin=o[at])
-    snap = snap[~snap["stage"].isin(["Closed Won", "Closed Lost"])]
+    snap = snap[~snap["stage"].isin(picklists.closed_stages(data.stages))]
     snap = snap.sort_values(["origin", "snapshot_date"], kind="stable")
     snap = snap.reset_index(drop=True).merge(meta, on="opportunity_id", how="inner")
-    snap["stage_n"] = snap["stage"].map(STAGE_ORDER).astype(float)
+    snap["stage_n"] = snap["stage"].astype(object).map(picklists.open_stage_rank(data.stages)).astype(float)
     snap["age_days"] = (snap["origin"] - snap["created_date"]).dt.days
     snap["log_amount"] = np.log1p(snap["amount_usd"].clip(lower=0))
     snap["days_in_stage"] = (snap["origin"] - snap["stage_since"]).dt.days

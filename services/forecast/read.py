@@ -9,7 +9,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from services import audit, db, registry
+from services import audit, db, picklists, registry
 from services.forecast import commit_bias as cb
 from services.forecast import tables as T
 from services.forecast.data import quarter_label
@@ -166,6 +166,21 @@ def figures(engine: Engine, nodes: pd.DataFrame, person_ids: list[str], quarter:
     return out.reset_index()
 
 
+def missing_inputs(engine: Engine) -> dict[str, str]:
+    """The optional inputs the company has not given (no rows), each with what the page leaves out."""
+    with engine.connect() as conn:
+        rows = {t: conn.execute(sa.text(f'SELECT COUNT(*) FROM "{t}"')).scalar() or 0
+                for t in ("quotas", "commits", "leader_commits") if db.table_exists(t, engine)}
+    out = {}
+    if not rows.get("quotas"):
+        out["quotas"] = ("No quotas in the imported data: quota is left out, and pipeline coverage is measured "
+                         "against the commit where there is one.")
+    if not rows.get("commits") and not rows.get("leader_commits"):
+        out["commits"] = ("No commits imported or entered yet: commit, gap to commit and commit bias are left out "
+                          "until someone enters one below.")
+    return out
+
+
 def children(people: pd.DataFrame, person_id: str) -> list[str]:
     return people.loc[people.manager_id == person_id, "person_id"].tolist()
 
@@ -286,7 +301,9 @@ def waterfall(engine: Engine, owners: list[str], as_of: pd.Timestamp, quarter: s
     h = h.sort_values("snapshot_date")
     before = h[h.snapshot_date <= start].groupby("opportunity_id").last()
     after = h[h.snapshot_date <= pd.Timestamp(as_of)].groupby("opportunity_id").last()
-    in_q = lambda f: f.close_date.dt.to_period("Q").astype(str).eq(quarter) & ~f.stage.str.startswith("Closed")
+    stages = picklists.read_stages(engine)
+    closed = picklists.closed_stages(stages)
+    in_q = lambda f: f.close_date.dt.to_period("Q").astype(str).eq(quarter) & ~f.stage.isin(closed)
     b = before[in_q(before)].amount_usd.reindex(after.index).fillna(0.0)
     a_open = after[in_q(after)].amount_usd.reindex(after.index).fillna(0.0)
     was_in = b > 0
@@ -295,9 +312,9 @@ def waterfall(engine: Engine, owners: list[str], as_of: pd.Timestamp, quarter: s
         "pulled in": a_open[after.index.isin(before.index) & ~was_in & (a_open > 0)].sum(),
         "increased": (a_open - b)[was_in & (a_open > b)].sum(),
         "decreased": (a_open - b)[was_in & (a_open > 0) & (a_open < b)].sum(),
-        "pushed out": -b[was_in & (a_open == 0) & ~after.stage.str.startswith("Closed")].sum(),
-        "lost": -b[was_in & (after.stage == "Closed Lost")].sum(),
-        "won": -b[was_in & (after.stage == "Closed Won")].sum(),
+        "pushed out": -b[was_in & (a_open == 0) & ~after.stage.isin(closed)].sum(),
+        "lost": -b[was_in & after.stage.isin(picklists.lost_stages(stages))].sum(),
+        "won": -b[was_in & after.stage.isin(picklists.won_stages(stages))].sum(),
     }
     return pd.DataFrame({"step": list(steps), "change_usd": list(steps.values())})
 

@@ -17,7 +17,7 @@ from . import expansion, lifecycle
 from .accounts import PRE_WINDOW_SHARE, SEGMENTS, make_accounts, seasonal_weights
 from .catalog import PRODUCTS, metric_catalog_frame, products_frame
 from .org import REGIONS, make_people
-from .sales import add_lost_deals, commits_and_quotas, opportunities
+from .sales import add_lost_deals, commits_and_quotas, opportunities, stages_frame
 
 log = logging.getLogger(__name__)
 FUTURE_MONTHS = 7
@@ -131,7 +131,7 @@ def generate(accounts: int = 5000, months: int = 36, seed: int = 0, as_of: date 
     frames = {
         "people": people, "products": products_frame(), "metric_catalog": metric_catalog_frame(),
         "accounts": accounts_df, "subscriptions": subs, "usage_monthly": usage,
-        "opportunities": opportunities_df, "opportunity_history": history, "support_cases": cases,
+        "stages": stages_frame(), "opportunities": opportunities_df, "opportunity_history": history, "support_cases": cases,
         "commits": commits, "quotas": quotas,
         "csm_actions": actions,
         "truth_params": pd.DataFrame({"key": list(truth_params),

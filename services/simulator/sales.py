@@ -5,11 +5,19 @@ import numpy as np
 import pandas as pd
 
 STAGES = np.array(["Qualify", "Discover", "Propose", "Negotiate", "Closed Won", "Closed Lost"])
+STAGE_PROBABILITY = [0.1, 0.25, 0.5, 0.75, 1.0, 0.0]  # the CRM's default probability per stage
 CATEGORIES = ["pipeline", "best_case", "commit", "closed", "omitted"]
 CATEGORY_CODE_OF_STAGE = np.array([0, 0, 1, 2, 3, 3])
 TYPES = np.array(["new", "expansion", "renewal"])
 CYCLE_DAYS = np.array([40.0, 75.0, 140.0])  # new business, by segment
 LOST_PER_WON = {"new_logo": 1.8, "cross_sell": 1.0, "expansion": 0.4}
+
+
+def stages_frame() -> pd.DataFrame:
+    """The demo's stage picklist (the `stages` table): four open stages, then won and lost."""
+    return pd.DataFrame({"stage": STAGES, "stage_order": np.arange(len(STAGES)),
+                         "is_closed": np.arange(len(STAGES)) >= 4, "is_won": np.arange(len(STAGES)) == 4,
+                         "default_probability": STAGE_PROBABILITY})
 
 
 def add_lost_deals(rng, deals: dict, acc: dict) -> tuple[dict, pd.DataFrame]:

@@ -80,3 +80,28 @@ def test_bad_input_is_rejected_clearly() -> None:
         AdoptionClusters().fit(X.assign(breadth=np.nan))
     with pytest.raises(ValueError, match="at least"):
         AdoptionClusters().fit(X.head(20))
+
+
+def test_each_name_comes_with_the_figures_behind_it() -> None:
+    from models.adoption import DEFINING, LABELS
+    X, _ = blobs()
+    model = AdoptionClusters(k_range=(4, 8), n_bootstrap=3).fit(X)
+    for name, text in zip(model.names_, model.descriptions_):
+        if name in DEFINING:
+            assert text.lower().startswith(LABELS[DEFINING[name]]), (name, text)
+        assert " vs " in text and "overall" in text
+
+
+def test_a_second_cluster_near_a_name_is_named_by_its_trend_or_merged() -> None:
+    """Two groups both healthy by level, one with use rising fast: the second is "Recovering", not
+    "Healthy (2)" (no counter in any name)."""
+    rng = np.random.default_rng(3)
+    centres = {**CENTRES, "Recovering": [0.70, 0.80, 0.85, 0.80, 0.7]}
+    sizes = np.array([0.40, 0.14, 0.12, 0.14, 0.06, 0.08, 0.06])
+    group = rng.choice(len(centres), size=1400, p=sizes / sizes.sum())
+    X = pd.DataFrame(np.array(list(centres.values()))[group] + rng.normal(0, 0.05, (1400, len(SIGNALS))),
+                     columns=SIGNALS)
+    model = AdoptionClusters(k_range=(7, 7), n_bootstrap=2).fit(X)
+    names = pd.Series(model.predict(X)).map(model.name_of_)
+    assert names[group == list(centres).index("Recovering")].mode()[0] == "Recovering"
+    assert not any("(" in n for n in model.names_)

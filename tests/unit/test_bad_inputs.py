@@ -90,7 +90,7 @@ REFUSED: dict[str, tuple[Callable, str]] = {
     "timestamp yesterday": (_set("commits", 0, "submitted_at", "yesterday"), "submitted_at must be a timestamp"),
     "NUL in a name": (_set("accounts", 0, "name", "Acme\x00 Evil"), "accounts.csv: holds a NUL character"),
     "NUL in an id": (_set("people", 5, "person_id", "P00\x0006"), "people.csv: holds a NUL character"),
-    "segment unknown": (_set("accounts", 0, "segment", "Galaxy"), "segment in {"),
+    "pricing model unknown": (_set("products", 0, "pricing_model", "Galaxy"), "pricing_model in {"),
     "negative arr": (_set("subscriptions", 0, "arr_usd", "-5"), "arr_usd >= 0"),
     "duplicate id": (_set("people", 5, "person_id", "P0001"), "person_id unique"),
     "duplicate key": (lambda f: f.__setitem__("usage_monthly", pd.concat([f["usage_monthly"]] * 2)),

@@ -37,6 +37,17 @@ def _drop_table(table: str) -> Callable[[Frames], None]:
     return apply
 
 
+def _with_stages(frames: Frames) -> None:
+    """A company's own picklist, other names than the sample's: the sample's deals renamed onto it."""
+    frames["stages"] = pd.DataFrame({"stage": ["Lead", "Demo", "Signed", "Dead"], "stage_order": ["0", "1", "2", "3"],
+                                     "is_closed": ["false", "false", "true", "true"],
+                                     "is_won": ["false", "false", "true", "false"],
+                                     "default_probability": ["0.1", "0.4", "1", None]})
+    rename = {"Qualify": "Lead", "Propose": "Demo", "Closed Won": "Signed", "Closed Lost": "Dead"}
+    for table in ("opportunities", "opportunity_history"):
+        frames[table]["stage"] = frames[table]["stage"].replace(rename)
+
+
 BAD_CASES = {
     "wrong type: date": (_set("accounts", 0, "created_date", "last tuesday"),
                          "accounts", "created_date must be a date"),
@@ -57,7 +68,7 @@ BAD_CASES = {
                             "renewal_of references subscriptions.subscription_id"),
     "dangling manager": (_set("people", 3, "manager_id", "P9999"), "people",
                          "manager_id references people.person_id"),
-    "value not allowed": (_set("accounts", 0, "segment", "Huge"), "accounts", "segment in {"),
+    "value not allowed": (_set("products", 0, "pricing_model", "Huge"), "products", "pricing_model in {"),
     "negative amount": (_set("subscriptions", 0, "arr_usd", "-5"), "subscriptions", "arr_usd >= 0"),
     "severity out of range": (_set("support_cases", 0, "severity", "9"), "support_cases",
                               "severity between 1 and 4"),
@@ -72,8 +83,14 @@ BAD_CASES = {
                         "owner_id is a person with role rep"),
     "metric of another product": (_set("usage_monthly", 3, "metric_id", "crm_reports"),
                                   "usage_monthly", "metric_id belongs to product_id"),
-    "closed flag contradicts stage": (_set("opportunities", 1, "is_closed", "true"),
-                                      "opportunities", "is_closed is true exactly when"),
+    "closed flag contradicts stage": (lambda f: (_with_stages(f), _set("opportunities", 1, "is_closed", "true")(f)),
+                                      "opportunities", "is_closed agrees with its stage's is_closed"),
+    "stage not in the picklist": (lambda f: (_with_stages(f), _set("opportunity_history", 0, "stage", "Won-ish")(f)),
+                                  "opportunity_history", "stage references stages.stage"),
+    "closed stage before an open one": (lambda f: (_with_stages(f), _set("stages", 0, "stage_order", "9")(f)),
+                                        "stages", "open stages come before closed ones"),
+    "won stage not closed": (lambda f: (_with_stages(f), _set("stages", 2, "is_closed", "false")(f)),
+                             "stages", "a won stage is closed"),
     "bad quarter": (_set("commits", 0, "quarter", "Q3-2024"), "commits", "quarter matches"),
     "missing table": (_drop_table("products"), "products", "required table missing"),
 }
@@ -94,7 +111,7 @@ def test_valid_dataset_passes_and_is_coerced(valid_frames: Frames) -> None:
 def test_optional_tables_may_be_absent(valid_frames: Frames) -> None:
     del valid_frames["commits"]
     assert validate(valid_frames).ok
-    assert all(not s.optional for s in TABLES if s.name not in ("commits", "quotas"))
+    assert all(not s.optional for s in TABLES if s.name not in ("commits", "quotas", "stages", "support_cases"))
 
 
 def test_extra_columns_are_ignored_and_nullable_columns_may_be_missing(valid_frames: Frames) -> None:
@@ -141,7 +158,7 @@ def test_unknown_table_is_reported(valid_frames: Frames) -> None:
 
 
 def test_sample_rows_point_at_the_file_line(valid_frames: Frames) -> None:
-    valid_frames["accounts"].loc[2, "segment"] = "Huge"
+    valid_frames["accounts"].loc[2, "created_date"] = "someday"
     failure = validate(valid_frames).failures[0]
     assert failure.sample == [{"row": 3, **valid_frames["accounts"].iloc[2].to_dict()}]
 
@@ -151,3 +168,22 @@ def test_contract_doc_is_up_to_date() -> None:
     assert doc.read_text() == contract_markdown(), (
         "docs/data-contract.md is stale: run python -c 'from services.contract import "
         "contract_markdown as m; open(\"docs/data-contract.md\", \"w\").write(m())'")
+
+
+def test_a_company_brings_its_own_stage_picklist(valid_frames: Frames) -> None:
+    _with_stages(valid_frames)
+    report = validate(valid_frames)
+    assert report.ok, report.format()
+    assert report.frames["stages"]["stage"].tolist() == ["Lead", "Demo", "Signed", "Dead"]
+
+
+def test_without_a_stages_table_it_is_derived_from_the_deals(valid_frames: Frames) -> None:
+    report = validate(valid_frames)
+    assert report.ok, report.format()
+    stages = report.frames["stages"].set_index("stage")
+    assert report.row_counts["stages"] == len(stages)
+    won, lost = stages[stages.is_won].index.tolist(), stages[stages.is_closed & ~stages.is_won].index.tolist()
+    assert won == ["Closed Won"] and lost == ["Closed Lost"]
+    opened = stages[~stages.is_closed].sort_values("stage_order").index.tolist()
+    assert opened == ["Qualify", "Propose"]  # the order deals pass through them
+    assert stages.stage_order.max() == len(stages) - 1
