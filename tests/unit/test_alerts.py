@@ -18,7 +18,7 @@ from services.churn import tables as churn_tables
 from services.importer import import_frames
 from services.refresh import refresh
 
-SCORE_COLUMNS = dict(arr_usd=10000.0, arr_renewing_usd=10000.0, log_odds_raw=0.0)
+SCORE_COLUMNS = {"arr_usd": 10000.0, "arr_renewing_usd": 10000.0, "log_odds_raw": 0.0}
 
 
 def _scores(rows: list[tuple[str, str, float, str, float]]) -> pd.DataFrame:
