@@ -19,14 +19,13 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import pandas as pd
 import pytest
 import sqlalchemy as sa
+from aiosmtpd.controller import Controller
 from test_alerts import SNAPSHOT_1, company, stub_train  # noqa: F401 - the fixture
 
 from services.alerts import outbox, send, subscriptions
 from services.alerts import tables as T
 from services.config import REPO_ROOT
 from services.refresh import refresh
-
-aiosmtpd = pytest.importorskip("aiosmtpd.controller")
 
 
 def _free_port() -> int:
@@ -47,7 +46,7 @@ class Mailbox:
 @pytest.fixture()
 def servers(monkeypatch):
     box = Mailbox()
-    smtp = aiosmtpd.Controller(box, hostname="127.0.0.1", port=_free_port())
+    smtp = Controller(box, hostname="127.0.0.1", port=_free_port())
     smtp.start()
     posts: list[tuple[str, dict]] = []
 
