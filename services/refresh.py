@@ -135,6 +135,7 @@ def refresh(engine: Engine, source: str | Path | None = None, *, train: Callable
     T.ensure(engine)
     with joblock.hold(engine, "refresh"):
         _mark_interrupted(engine)
+        registry.clean_interrupted(engine)  # result rows of a training run killed with an earlier refresh
         run_id = f"R-{_now():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
         with engine.begin() as conn:
             conn.execute(T.REFRESH_RUNS.insert().values(run_id=run_id, started_at=_now(), status="running",
