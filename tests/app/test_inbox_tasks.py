@@ -1,0 +1,91 @@
+"""Inbox and Tasks through AppTest, per role: an alert delivered to a manager's inbox becomes a task that is
+closed with an outcome; a rep's inbox shows only their own alerts; the unread count follows."""
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from services import auth, db
+from services.alerts import events, outbox, read, send, tasks
+from services.hierarchy import Scope, account_ids_in_scope
+from ui.auth import DEMO_PERSON
+
+APP = str(Path(__file__).resolve().parents[2] / "app.py")
+
+
+def _as(person_id: str, page: str) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=90)
+    at.session_state[DEMO_PERSON] = person_id
+    at.run()
+    at.switch_page(page).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+@pytest.fixture()
+def alerted(demo_db_url: str) -> dict:
+    """The demo with one high-risk alert on an account of the first manager's team, delivered to the inbox."""
+    engine = db.get_engine(demo_db_url)
+    people = db.read_table("people", engine)
+    personas = auth.personas(people)
+    manager = personas.loc[personas.role == auth.MANAGER, "person_id"].iloc[0]
+    rep = personas.loc[personas.role == auth.REP, "person_id"].iloc[0]
+    accounts = db.read_table("accounts", engine)
+    team = account_ids_in_scope(accounts, people, Scope(within=manager))
+    rep_book = account_ids_in_scope(accounts, people, Scope(within=rep))
+    target = min(team - rep_book)
+    found = pd.DataFrame([{"event_type": "high_risk", "subject_id": target, "account_id": target,
+                           "person_id": accounts.set_index("account_id").owner_id[target],
+                           "title": f"{target} is at high churn risk", "value": 0.4, "detail": "{}"}])
+    events.evaluate(engine, "R-apptest", found=found)
+    outbox.enqueue(engine, now=dt.datetime(2030, 1, 1))
+    send.send_pending(engine)  # the inbox ones land; e-mail has no server here and waits
+    return {"engine": engine, "manager": manager, "rep": rep, "account": target}
+
+
+def test_an_alert_in_the_inbox_becomes_a_task_and_is_closed(alerted: dict) -> None:
+    engine, manager = alerted["engine"], alerted["manager"]
+    assert read.unread_count(engine, manager) == 1
+    at = _as(manager, "pages/inbox.py")
+    assert any(alerted["account"] in m.value for m in at.markdown)
+    at.toggle(key="inbox_task_0").set_value(True).run()
+    at.text_input(key="inbox_task_reason_0").set_value("Call the sponsor before the renewal")
+    at.button[[b.label for b in at.button].index("Create task")].click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    made = tasks.all_tasks(engine)
+    assert made.account_id.tolist() == [alerted["account"]] and made.event_id.notna().all()
+    assert made.reason.tolist() == ["Call the sponsor before the renewal"]
+    assert read.unread_count(engine, manager) == 0  # the alert was read when it became a task
+
+    at = _as(manager, "pages/tasks.py")
+    assert alerted["account"] in at.dataframe[0].value.account_id.tolist()
+    at.selectbox(key="tasks_close_outcome").set_value("customer_saved")
+    at.button[[b.label for b in at.button].index("Close task")].click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert tasks.all_tasks(engine).outcome.tolist() == ["customer_saved"]
+
+
+def test_a_reps_inbox_and_tasks_hold_only_their_own(alerted: dict) -> None:
+    at = _as(alerted["rep"], "pages/inbox.py")
+    assert not any(alerted["account"] in m.value for m in at.markdown)
+    assert any("No alerts yet" in i.value for i in at.info)
+    at = _as(alerted["rep"], "pages/tasks.py")
+    at.text_input(key="tasks_new_account").set_value(alerted["account"])
+    at.text_input(key="tasks_new_reason").set_value("not mine")
+    at.button[[b.label for b in at.button].index("Create task")].click().run()
+    assert any("not in your scope" in e.value for e in at.error)
+    assert tasks.all_tasks(alerted["engine"]).empty
+
+
+@pytest.mark.parametrize("role", [auth.CSM, auth.DATA_SCIENTIST, auth.CRO])
+def test_the_inbox_opens_for_every_role(demo_db_url: str, role: str) -> None:
+    personas = auth.personas(db.read_table("people", db.get_engine(demo_db_url)))
+    person = personas.loc[personas.role == role, "person_id"]
+    if person.empty:
+        pytest.skip(f"the small demo has no {role}")
+    at = _as(person.iloc[0], "pages/inbox.py")
+    assert at.title[0].value == "Inbox"
