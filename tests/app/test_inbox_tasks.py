@@ -89,3 +89,31 @@ def test_the_inbox_opens_for_every_role(demo_db_url: str, role: str) -> None:
         pytest.skip(f"the small demo has no {role}")
     at = _as(person.iloc[0], "pages/inbox.py")
     assert at.title[0].value == "Inbox"
+
+
+def test_closed_tasks_show_in_the_outcome_report(churn_db_url: str, run_app) -> None:
+
+    from services.alerts import tables as T
+    from services.outcomes import read as outcomes_read
+
+    engine = db.get_engine(churn_db_url)
+    frame = outcomes_read.report_frame(engine)
+    due = frame[frame.outcome != "pending"].iloc[0]
+    owner = db.read_table("accounts", engine).set_index("account_id").owner_id[due.account_id]
+    tid = tasks.create(engine, due.account_id, "call", "flagged", owner, owner, dt.date(2030, 1, 1),
+                       playbook="Support recovery")
+    tasks.close(engine, tid, "customer_saved", owner)
+    with engine.begin() as conn:  # as if it had been opened a month before that renewal
+        conn.execute(T.TASKS.update().values(created_at=due.renewal_date - pd.Timedelta(days=30)))
+    with_tasks = outcomes_read.task_frame(engine)
+    assert with_tasks.has_task.sum() == 1
+    at = AppTest.from_file(APP, default_timeout=90)
+    at.session_state[DEMO_PERSON] = auth.personas(db.read_table("people", engine)).query("role == 'admin'").person_id.iloc[0]
+    at.run()
+    at.switch_page("pages/model_health.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "Tasks and outcomes" in [s.value for s in at.subheader]
+    summary = next(d.value for d in at.dataframe if "task" in d.value.columns)
+    assert summary.set_index("task").loc["with a task", "renewals_due"] == 1
+    playbooks = next(d.value for d in at.dataframe if "playbook" in d.value.columns and "renewals_due" in d.value)
+    assert "Support recovery" in set(playbooks.playbook)
