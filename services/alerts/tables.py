@@ -49,7 +49,7 @@ OUTBOX = sa.Table(
     sa.Column("key", sa.String(64), primary_key=True),  # idempotency key: a retry can never add a second row
     sa.Column("person_id", sa.String(40), nullable=False, index=True),
     sa.Column("channel", sa.String(10), nullable=False),
-    sa.Column("kind", sa.String(10), nullable=False),  # event | digest | task
+    sa.Column("kind", sa.String(20), nullable=False),  # event | digest_daily | digest_weekly | task
     sa.Column("subject", sa.Text, nullable=False),
     sa.Column("body_text", sa.Text, nullable=False),
     sa.Column("body_html", sa.Text),
