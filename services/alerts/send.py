@@ -110,7 +110,8 @@ def slack_payload(row: Any) -> dict[str, Any]:
     payload = json.loads(row.payload)
     return {"text": row.body_text, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": row.body_text}}],
             "foresight": {"key": row.key, "kind": row.kind, "person_id": row.person_id,
-                          "event_ids": payload.get("event_ids", []), "task": payload.get("task")}}
+                          "event_ids": payload.get("event_ids", []), "task": payload.get("task"),
+                          "change": payload.get("change")}}
 
 
 def send_webhook(row: Any) -> None:

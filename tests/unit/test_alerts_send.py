@@ -134,3 +134,16 @@ def test_a_delivery_that_fails_is_retried_then_marked_failed(company, monkeypatc
     with engine.connect() as conn:
         failed = conn.execute(sa.select(T.OUTBOX).where(T.OUTBOX.c.status == "failed")).all()
     assert failed and all(r.channel == "email" and r.attempts == send.MAX_ATTEMPTS and r.last_error for r in failed)
+
+
+def test_tasks_go_to_the_webhook_when_created_and_closed(company, servers):  # noqa: F811
+    from services.alerts import tasks
+
+    engine = company
+    tid = tasks.create(engine, "A000002", "call", "Renewal at risk", "P0005", "P0005", dt.date(2024, 8, 1))
+    tasks.close(engine, tid, "customer_saved", "P0005")
+    assert send.send_pending(engine)["sent"] == 2
+    sent = [p["foresight"] for _, p in servers["posts"]]
+    assert [(s["task"]["task_id"], s["change"]) for s in sent] == [(tid, "created"), (tid, "closed")]
+    assert sent[1]["task"]["outcome"] == "customer_saved"
+    assert send.send_pending(engine)["sent"] == 0  # nothing twice
