@@ -117,3 +117,20 @@ def test_closed_tasks_show_in_the_outcome_report(churn_db_url: str, run_app) -> 
     assert summary.set_index("task").loc["with a task", "renewals_due"] == 1
     playbooks = next(d.value for d in at.dataframe if "playbook" in d.value.columns and "renewals_due" in d.value)
     assert "Support recovery" in set(playbooks.playbook)
+
+
+def test_after_another_company_is_imported_the_old_results_are_not_shown(churn_db_url: str, run_app) -> None:
+    """Issue 16: the churn list no longer shows the old model's scores under the new company's names."""
+    from fixtures import other_company
+
+    from services.importer import import_frames
+
+    engine = db.get_engine(churn_db_url)
+    frames = {k: v for k, v in other_company.generate(accounts=120, months=10).items() if k != "truth"}
+    for f in frames.values():  # the same account ids as the demo's: the old scores would match the new names
+        if "account_id" in f:
+            f["account_id"] = f["account_id"].str.replace("X", "A0", regex=False)
+    import_frames(frames, "another company", engine)
+    at = run_app("pages/churn_risk.py")
+    assert not [d for d in at.dataframe if "account_link" in d.value], "old scores shown under new names"
+    assert any("must be retrained" in w.value for w in at.warning)
