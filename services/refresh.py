@@ -181,4 +181,5 @@ def _import(engine: Engine, source: str | Path) -> dict[str, int]:
             log.info("ignoring files that are not contract tables: %s", ", ".join(unknown))
         frames = merged_frames(engine, {k: v for k, v in new.items() if k in contract.SPECS})
         report = import_frames(frames, f"refresh: {source}", engine, allow_shrink=True, append=True)
-    return {t: int(n) for t, n in report.row_counts.items() if t in new}
+    return {"rows_in_files": {t: len(df) for t, df in new.items() if t in contract.SPECS},
+            "rows_stored": {t: int(n) for t, n in report.row_counts.items() if t in new}}
