@@ -128,7 +128,11 @@ def cmd_refresh(args: argparse.Namespace, engine: Engine) -> int:
     from services.refresh import refresh  # lazy: imports every model job
 
     source = args.source_url or args.source
-    result = refresh(engine, source, deliver=not args.no_send, force=args.force)
+    try:
+        result = refresh(engine, source, deliver=not args.no_send, force=args.force)
+    except LookupError as exc:  # no data yet: nothing to train or alert on
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     _audit(args, engine, "refresh", source=str(source) if source else None, run_id=result["run_id"],
            status=result["status"])
     print(json.dumps(result, indent=2, default=str))

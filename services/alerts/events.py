@@ -168,7 +168,7 @@ def slipped_commits(engine: Engine, as_of: pd.Timestamp, accounts: pd.DataFrame)
 
 def missing_commits(engine: Engine, as_of: pd.Timestamp, people: pd.DataFrame, th: dict[str, float]) -> list[dict]:
     """Managers whose latest commit for the as-of's quarter is older than `commit_max_age_days` (or absent)."""
-    quarter = str(_quarter(as_of)).replace("Q", "Q")
+    quarter = str(_quarter(as_of))  # e.g. 2026Q4, the contract's spelling
     frames = [db.read_table(t, engine, columns=["person_id", "quarter", "submitted_at"])
               for t in ("commits", "leader_commits") if db.table_exists(t, engine)]
     c = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["person_id", "quarter",
