@@ -177,3 +177,49 @@ def test_tasks_are_scoped_and_close_once(company):
     with pytest.raises(ValueError, match="already closed"):
         tasks.close(engine, tid, "resolved", "P0005")
     assert tasks.all_tasks(engine).outcome.tolist() == ["customer_saved"]
+
+
+def _version(engine, model: str, writes: list, status: str = "active", note: str = "") -> None:
+    as_of = jobs.data_as_of(engine)
+    v = registry.new_version(model, as_of)
+    registry.start(engine, v)
+    for table, frame in writes:
+        registry.write_results(engine, table, frame, v)
+    registry.record(engine, v, {}, jobs.fingerprint(engine, as_of), status, note)
+
+
+def test_adoption_forecast_and_gate_conditions(company):
+    from services.adoption import tables as A
+    from services.alerts.events import conditions
+    from services.forecast import tables as F
+
+    engine = company
+    months = [pd.Timestamp("2024-03-01"), pd.Timestamp("2024-04-01")]
+    membership = pd.DataFrame({"account_id": ["A000001", "A000002"] * 2, "month": months[:1] * 2 + months[1:] * 2,
+                               "cluster_id": [0, 0, 1, 2], "cluster_name": ["Healthy", "Healthy", "Declining",
+                                                                              "Expansion-ready"]})
+    clusters = pd.DataFrame({"cluster_id": [0, 1, 2], "name": ["Healthy", "Declining", "Expansion-ready"],
+                             "description": "", "seat_use": 0.0, "volume_use": 0.0, "breadth": 0.0,
+                             "job_completion": 0.0, "use_trend": 0.0, "n_accounts": 1, "arr_usd": 1.0,
+                             "score": [70.0, 30.0, 85.0]})
+    _version(engine, "adoption", [(A.MEMBERSHIP, membership), (A.CLUSTERS, clusters)])
+    origin = pd.Timestamp("2024-07-01")
+    nodes = pd.DataFrame({"person_id": ["P0003", "P0003", "P0002", "P0002"], "product_id": "ALL", "role": "manager",
+                          "parent_id": None, "quarter": "2024Q3",
+                          "origin_date": [origin - pd.Timedelta(days=7), origin] * 2,
+                          "p50_usd": [100_000.0, 80_000.0, 200_000.0, 195_000.0], "kind": "live", "week": 1, "h": 0,
+                          "band": "simulated"})
+    for c in F.NODES.column_names:
+        if c not in nodes:
+            nodes[c] = 0.0
+    _version(engine, "forecast", [(F.NODES, nodes)])
+    _version(engine, "churn", [], status="rejected", note="auc fell; stored but not activated")
+
+    found = conditions(engine)
+    got = {(r.event_type, r.subject_id): r for r in found.itertuples()}
+    assert ("adoption_worse", "A000001") in got  # Healthy (70) to Declining (30)
+    assert ("adoption_worse", "A000002") not in got  # Healthy to Expansion-ready is better
+    assert got[("forecast_drop", "P0003:2024Q3")].value == pytest.approx(20.0)  # 100k to 80k
+    assert ("forecast_drop", "P0002:2024Q3") not in got  # 2.5% is under the threshold
+    rejected = [k for k in got if k[0] == "model_rejected"]
+    assert len(rejected) == 1 and "auc fell" in got[rejected[0]].title
