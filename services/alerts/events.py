@@ -267,3 +267,11 @@ def evaluate(engine: Engine, run_id: str, found: pd.DataFrame | None = None,
 
 def _none(v: object) -> object:
     return None if v is None or (isinstance(v, float) and pd.isna(v)) else v
+
+
+def fired_events(engine: Engine) -> pd.DataFrame:
+    """Every fired event (event_type, account_id, at), for the outcome report's first-flag dates."""
+    T.ensure(engine)
+    with engine.connect() as conn:
+        return pd.read_sql(sa.select(T.EVENTS.c.event_type, T.EVENTS.c.action, T.EVENTS.c.account_id, T.EVENTS.c.at)
+                           .where(T.EVENTS.c.action == "fired"), conn)

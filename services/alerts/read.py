@@ -13,7 +13,7 @@ from services.alerts import tables as T
 from services.alerts.events import EVENT_TYPES
 from services.alerts.tasks import all_tasks, listing  # noqa: F401 - re-exported for the pages
 
-__all__ = ["EVENT_TYPES", "fired_events", "inbox", "listing", "mark_read", "refresh_runs", "subscriptions_of", "unread_count"]
+__all__ = ["EVENT_TYPES", "inbox", "listing", "mark_read", "refresh_runs", "subscriptions_of", "unread_count"]
 
 
 def inbox(engine: Engine, person_id: str, limit: int = 200) -> pd.DataFrame:
@@ -51,14 +51,6 @@ def mark_read(engine: Engine, person_id: str, message_ids: list[str]) -> int:
 
 def subscriptions_of(engine: Engine, person_id: str, role: str) -> pd.DataFrame:
     return subscriptions.for_person(engine, person_id, role)
-
-
-def fired_events(engine: Engine) -> pd.DataFrame:
-    """Every fired event (event_type, account_id, at), for the outcome report's first-flag dates."""
-    T.ensure(engine)
-    with engine.connect() as conn:
-        return pd.read_sql(sa.select(T.EVENTS.c.event_type, T.EVENTS.c.action, T.EVENTS.c.account_id, T.EVENTS.c.at)
-                           .where(T.EVENTS.c.action == "fired"), conn)
 
 
 def refresh_runs(engine: Engine, limit: int = 20) -> pd.DataFrame:

@@ -28,7 +28,8 @@ def report_frame(engine: Engine, flagged: pd.DataFrame | None = None,
 
 def task_frame(engine: Engine, frame: pd.DataFrame | None = None) -> pd.DataFrame:
     """The outcome frame with the task side (services.outcomes.tasks_report.attach_tasks)."""
-    from services.alerts.read import all_tasks, fired_events
+    from services.alerts.events import fired_events
+    from services.alerts.tasks import all_tasks
     from services.outcomes.tasks_report import attach_tasks
 
     frame = report_frame(engine) if frame is None else frame

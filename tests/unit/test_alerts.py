@@ -223,3 +223,18 @@ def test_adoption_forecast_and_gate_conditions(company):
     assert ("forecast_drop", "P0002:2024Q3") not in got  # 2.5% is under the threshold
     rejected = [k for k in got if k[0] == "model_rejected"]
     assert len(rejected) == 1 and "auc fell" in got[rejected[0]].title
+
+
+def test_an_inbox_holds_only_its_owners_messages(company):
+    from services.alerts import read, send
+
+    engine = company
+    refresh(engine, train=stub_train(SNAPSHOT_1), deliver=False)
+    send.send_pending(engine)  # the inbox rows land (e-mail has no server here)
+    mine, other = read.inbox(engine, "P0005"), read.inbox(engine, "P0004")
+    assert not mine.empty and not other.empty
+    assert set(mine.account_id.dropna()) <= {"A000002"}  # Lou Chen's book
+    assert read.mark_read(engine, "P0005", other.message_id.tolist()) == 0  # someone else's: ignored
+    assert read.unread_count(engine, "P0004") == len(other)
+    assert read.mark_read(engine, "P0005", mine.message_id.tolist()) == len(mine)
+    assert read.unread_count(engine, "P0005") == 0
