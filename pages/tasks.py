@@ -30,7 +30,9 @@ if frame.empty:
             icon=":material/task_alt:")
 else:
     st.dataframe(frame[cols], hide_index=True, width="stretch", key="tasks_table",
-                 column_config={"due_date": st.column_config.DateColumn("Due"),
+                 column_config={"task_id": "Task", "account_id": "Account", "task_type": "Type", "reason": "Reason",
+                                "owner": "Owner", "priority": "Priority", "status": "Status", "outcome": "Outcome",
+                                "playbook": "Playbook", "due_date": st.column_config.DateColumn("Due"),
                                 "created_at": st.column_config.DatetimeColumn("Created", format="D MMM YYYY"),
                                 "closed_at": st.column_config.DatetimeColumn("Closed", format="D MMM YYYY")})
     export_button(frame[cols], "tasks.csv", f"tasks ({which}, {status})")
