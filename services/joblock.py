@@ -58,8 +58,8 @@ def _acquire(engine: Engine, purpose: str) -> None:
             row = conn.execute(sa.select(LOCK).where(LOCK.c.name == NAME)).first()
             if row is not None and process.alive(row.owner) and json.loads(row.owner) != me:
                 raise Busy(f"a {row.purpose} run (process {json.loads(row.owner).get('pid')}, started "
-                           f"{row.acquired_at:%Y-%m-%d %H:%M:%S} UTC) is using the data; {purpose} waits for no "
-                           f"one: try again when it has finished")
+                           f"{row.acquired_at:%Y-%m-%d %H:%M:%S} UTC) is using the data; the {purpose} did not start: "
+                           f"try again when it has finished")
             if row is not None:
                 log.warning("taking over the lock of an ended %s run", row.purpose)
                 conn.execute(LOCK.delete().where(LOCK.c.name == NAME))
