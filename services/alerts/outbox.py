@@ -26,7 +26,9 @@ from services.alerts import tables as T
 from services.alerts.events import EVENT_TYPES
 
 log = logging.getLogger(__name__)
-PERIOD = {"daily": dt.timedelta(days=1), "weekly": dt.timedelta(days=7)}
+# the least time between two digests: a little under a day (a week), so a nightly refresh that runs a few
+# minutes earlier than the night before still sends tonight's digest
+PERIOD = {"daily": dt.timedelta(hours=20), "weekly": dt.timedelta(days=6, hours=20)}
 APP_URL_ENV = "FORESIGHT_APP_URL"
 
 

@@ -238,3 +238,27 @@ def test_an_inbox_holds_only_its_owners_messages(company):
     assert read.unread_count(engine, "P0004") == len(other)
     assert read.mark_read(engine, "P0005", mine.message_id.tolist()) == len(mine)
     assert read.unread_count(engine, "P0005") == 0
+
+
+def test_a_daily_digest_waits_for_its_day_and_carries_only_new_events(company):
+    from services.alerts import events
+
+    engine = company
+    t0 = dt.datetime(2024, 7, 2, 2, 30)
+    refresh(engine, train=stub_train(SNAPSHOT_1), deliver=False, now=t0)
+    first = outbox.pending(engine)
+    csm = first[(first.person_id == "P0006") & (first.channel == "email")]
+    assert csm.kind.tolist() == ["digest_daily"]
+    carried = set(json.loads(csm.payload.iloc[0])["event_ids"])
+    standing = events.conditions(engine)
+    new = pd.DataFrame([{"event_type": "high_risk", "subject_id": "A000003", "account_id": "A000003",
+                         "person_id": "P0004", "title": "Initech is at high churn risk", "value": 0.3, "detail": "{}"}])
+    events.evaluate(engine, "R-later", found=pd.concat([standing, new], ignore_index=True), at=t0)
+    outbox.enqueue(engine, now=t0 + dt.timedelta(hours=12))  # too early for the next daily digest
+    digests = lambda: outbox.pending(engine).query("person_id == 'P0004' and kind == 'digest_daily'")
+    assert len(digests()) == 1
+    outbox.enqueue(engine, now=t0 + dt.timedelta(hours=23, minutes=55))  # the next night, a little earlier
+    later = digests().sort_values("created_at")
+    assert len(later) == 2
+    ids = json.loads(later.payload.iloc[1])["event_ids"]
+    assert len(ids) == 1 and not set(ids) & carried  # only the new event
