@@ -134,3 +134,22 @@ def test_after_another_company_is_imported_the_old_results_are_not_shown(churn_d
     at = run_app("pages/churn_risk.py")
     assert not [d for d in at.dataframe if "account_link" in d.value], "old scores shown under new names"
     assert any("must be retrained" in w.value for w in at.warning)
+
+
+def test_an_import_from_the_command_line_is_followed_at_the_next_rerun(churn_db_url: str, run_app) -> None:
+    """The pages' cached reads are forgotten when the data changes under a running session."""
+    from fixtures import other_company
+
+    from services.importer import import_frames
+
+    at = run_app("pages/churn_risk.py")
+    assert [d for d in at.dataframe if "account_link" in d.value]  # the demo's scores, now cached
+    frames = {k: v for k, v in other_company.generate(accounts=120, months=10).items() if k != "truth"}
+    for f in frames.values():
+        if "account_id" in f:
+            f["account_id"] = f["account_id"].str.replace("X", "A0", regex=False)
+    import_frames(frames, "another company, from the command line", db.get_engine(churn_db_url))
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not [d for d in at.dataframe if "account_link" in d.value]
+    assert any("must be retrained" in w.value for w in at.warning)
