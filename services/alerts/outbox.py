@@ -5,7 +5,8 @@
 frequency for `daily`/`weekly` once the period since that person's last digest has passed. The key is a
 hash of what the row carries (person, channel, and the event ids), and it is the primary key, so enqueuing
 again - a rerun, a retry after a crash - adds nothing. A digest carries only events no earlier digest of the
-same person, channel and frequency carried.
+same person, channel and frequency carried. Events older than MAX_AGE are not delivered, so a person who
+subscribes (or changes a frequency) gets what happens from then on, not the backlog.
 """
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ log = logging.getLogger(__name__)
 # minutes earlier than the night before still sends tonight's digest
 PERIOD = {"daily": dt.timedelta(hours=20), "weekly": dt.timedelta(days=6, hours=20)}
 APP_URL_ENV = "FORESIGHT_APP_URL"
+MAX_AGE = dt.timedelta(days=8)  # older events are not delivered (a new subscription gets no backlog)
 
 
 def app_url() -> str:
@@ -94,7 +96,7 @@ def enqueue(engine: Engine, now: dt.datetime | None = None) -> int:
     names = dict(zip(people.person_id, people.name, strict=True))
     audience = subs.Audience(engine, people)
     subscribed = subs.all_in_force(engine, people)
-    events = _fired(engine)
+    events = _fired(engine, since=now - MAX_AGE)
     carried = _carried(engine)
     rows: list[dict] = []
     for (person, channel, frequency), g in subscribed.groupby(["person_id", "channel", "frequency"]):

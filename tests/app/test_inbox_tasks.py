@@ -42,7 +42,7 @@ def alerted(demo_db_url: str) -> dict:
                            "person_id": accounts.set_index("account_id").owner_id[target],
                            "title": f"{target} is at high churn risk", "value": 0.4, "detail": "{}"}])
     events.evaluate(engine, "R-apptest", found=found)
-    outbox.enqueue(engine, now=dt.datetime(2030, 1, 1))
+    outbox.enqueue(engine, now=dt.datetime.now(dt.UTC).replace(tzinfo=None) + dt.timedelta(days=2))
     send.send_pending(engine)  # the inbox ones land; e-mail has no server here and waits
     return {"engine": engine, "manager": manager, "rep": rep, "account": target}
 

@@ -26,7 +26,7 @@ def alert_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str
         events.evaluate(engine, "R-e2e", found=pd.DataFrame([{
             "event_type": "high_risk", "subject_id": account, "account_id": account, "person_id": None,
             "title": f"{account} is at high churn risk", "value": 0.4, "detail": "{}"}]))
-        outbox.enqueue(engine, now=dt.datetime(2030, 1, 1))
+        outbox.enqueue(engine, now=dt.datetime.now(dt.UTC).replace(tzinfo=None) + dt.timedelta(days=2))
         send.send_pending(engine)
         yield base_url, db_url, account
 

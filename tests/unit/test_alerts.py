@@ -141,7 +141,7 @@ def test_a_reps_digest_holds_nothing_outside_their_book(company):
     subscriptions.save(engine, rep, pd.DataFrame(
         [(rep, t, "email", "all", "daily", True) for t in subscriptions.ACCOUNT_EVENTS + ("commit_missing",)],
         columns=subscriptions.COLUMNS))
-    outbox.enqueue(engine, now=dt.datetime(2030, 1, 1))
+    outbox.enqueue(engine, now=dt.datetime.now(dt.UTC).replace(tzinfo=None) + dt.timedelta(days=2))
     rows = outbox.pending(engine)
     mine = rows[(rows.person_id == rep) & (rows.channel == "email")]
     assert len(mine) == 1 and mine.kind.iloc[0] == "digest_daily"
@@ -262,3 +262,12 @@ def test_a_daily_digest_waits_for_its_day_and_carries_only_new_events(company):
     assert len(later) == 2
     ids = json.loads(later.payload.iloc[1])["event_ids"]
     assert len(ids) == 1 and not set(ids) & carried  # only the new event
+
+
+def test_a_new_subscription_gets_no_backlog(company):
+    engine = company
+    t0 = dt.datetime(2024, 7, 2, 2, 30)
+    refresh(engine, train=stub_train(SNAPSHOT_1), deliver=False, now=t0)
+    subscriptions.save(engine, "P0004", pd.DataFrame([("P0004", "high_risk", "inbox", "mine", "daily", True)],
+                                                     columns=subscriptions.COLUMNS))
+    assert outbox.enqueue(engine, now=t0 + dt.timedelta(days=30)) == 0  # the month-old alert is not sent now
