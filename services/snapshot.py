@@ -38,7 +38,7 @@ def data_fingerprint(conn: Connection | Engine) -> str:
         h.update(f"{t}:{count};".encode())
         if t in SUMS:
             total = conn.execute(sa.text(f'SELECT SUM("{SUMS[t]}") FROM "{t}"')).scalar()
-            h.update(f"{round(float(total or 0), 2)};".encode())
+            h.update(f"{float(total or 0):.9g};".encode())  # 9 digits: a parallel SUM may differ in the last bits
     for account_id, name in conn.execute(sa.text('SELECT account_id, name FROM accounts ORDER BY account_id')):
         h.update(f"{account_id}\x1f{name}\x1e".encode())
     return h.hexdigest()[:16]
