@@ -37,8 +37,9 @@ def data_fingerprint(conn: Connection | Engine) -> str:
         count = conn.execute(sa.text(f'SELECT COUNT(*) FROM "{t}"')).scalar()
         h.update(f"{t}:{count};".encode())
         if t in SUMS:
-            total = conn.execute(sa.text(f'SELECT SUM("{SUMS[t]}") FROM "{t}"')).scalar()
-            h.update(f"{float(total or 0):.9g};".encode())  # 9 digits: a parallel SUM may differ in the last bits
+            # an exact integer sum of hundredths: a float SUM may differ in its last bits between two reads
+            total = conn.execute(sa.text(f'SELECT SUM(CAST(ROUND("{SUMS[t]}" * 100) AS BIGINT)) FROM "{t}"')).scalar()
+            h.update(f"{int(total or 0)};".encode())
     for account_id, name in conn.execute(sa.text('SELECT account_id, name FROM accounts ORDER BY account_id')):
         h.update(f"{account_id}\x1f{name}\x1e".encode())
     return h.hexdigest()[:16]

@@ -140,3 +140,18 @@ def test_a_refresh_killed_mid_way_leaves_the_previous_results_active_and_a_rerun
     assert "failed" in set(versions[versions.model == "churn"].status)  # the killed version, its rows deleted
     assert ("fired", "high_risk", "A000003") in {tuple(r) for r in db.read_table("alert_events", engine)[
         ["action", "event_type", "subject_id"]].itertuples(index=False)}
+
+
+def test_a_changed_amount_alone_changes_the_snapshot(company, valid_frames):  # noqa: F811
+    engine = company
+    before = snapshot.data_fingerprint(engine)
+    assert snapshot.data_fingerprint(engine) == before  # the same data reads the same
+    valid_frames["usage_monthly"].loc[0, "value"] = "13"  # one month's value corrected, nothing else
+    valid_frames["opportunity_history"].loc[valid_frames["opportunity_history"].opportunity_id == "O000002",
+                                            ["stage", "forecast_category"]] = ["Propose", "commit"]
+    valid_frames["opportunities"].loc[valid_frames["opportunities"].opportunity_id == "O000002",
+                                      "forecast_category"] = "commit"
+    valid_frames["people"]["email"] = [f"{p.lower()}@example.com" for p in valid_frames["people"].person_id]
+    import_frames(valid_frames, "corrected", engine, append=True)
+    assert snapshot.data_fingerprint(engine) != before
+    assert snapshot.current(engine)["data"] == snapshot.data_fingerprint(engine)
