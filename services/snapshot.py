@@ -60,7 +60,8 @@ def current(engine: Engine) -> dict[str, Any] | None:
 
 
 def state(version_fingerprint: str | dict | None, now: dict[str, Any] | None) -> str:
-    """"current", "outdated" (same lineage, other data), "foreign" (other lineage) or "unknown"."""
+    """"current", "outdated" (same lineage, other data), "foreign" (other lineage), "independent" (a model of
+    a table outside the contract) or "unknown" (no snapshot recorded yet)."""
     if now is None:
         return "unknown"  # a database loaded before snapshots were recorded: nothing to compare with
     fp = version_fingerprint
@@ -69,6 +70,8 @@ def state(version_fingerprint: str | dict | None, now: dict[str, Any] | None) ->
             fp = json.loads(fp)
         except ValueError:
             fp = None
+    if isinstance(fp, dict) and "hash" not in fp and "data" not in fp:
+        return "independent"  # not built from the contract tables (`churn-fit` on a bring-your-own table)
     if not isinstance(fp, dict) or not fp.get("data"):
         return "foreign"  # trained before fingerprints carried the data: cannot be tied to this data
     if fp["data"] == now["data"]:

@@ -155,3 +155,13 @@ def test_a_changed_amount_alone_changes_the_snapshot(company, valid_frames):  # 
     import_frames(valid_frames, "corrected", engine, append=True)
     assert snapshot.data_fingerprint(engine) != before
     assert snapshot.current(engine)["data"] == snapshot.data_fingerprint(engine)
+
+
+def test_a_model_of_a_bring_your_own_table_is_not_tied_to_the_snapshot():
+    now = {"data": "abc", "lineage": "L1"}
+    assert snapshot.state(json.dumps({"source": "telco.csv", "rows": 600}), now) == "independent"
+    assert snapshot.state(json.dumps({"as_of": "2026-01-31", "rows": {"accounts": 3}, "hash": "x"}), now) == "foreign"
+    assert snapshot.state(json.dumps({"hash": "x", "data": "abc", "lineage": "L0"}), now) == "current"
+    assert snapshot.state(json.dumps({"hash": "x", "data": "old", "lineage": "L1"}), now) == "outdated"
+    assert snapshot.state(json.dumps({"hash": "x", "data": "old", "lineage": "L0"}), now) == "foreign"
+    assert snapshot.state(json.dumps({"hash": "x", "data": "old", "lineage": "L0"}), None) == "unknown"
