@@ -3,6 +3,7 @@ error boundary. Nothing else."""
 
 import streamlit as st
 
+from ui.alerts import inbox_title
 from ui.auth import can, sign_in
 from ui.errors import database_errors
 from ui.filters import sidebar_filters
@@ -16,6 +17,10 @@ with database_errors():  # sign-in reads the people table: the same one message 
 PAGES = {
     "Company": [
         ("overview", st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:", default=True)),
+    ],
+    "Follow-up": [
+        ("overview", st.Page("pages/inbox.py", title=inbox_title(), icon=":material/inbox:", url_path="inbox")),
+        ("log_action", st.Page("pages/tasks.py", title="Tasks", icon=":material/task_alt:", url_path="tasks")),
     ],
     "Customers": [
         ("accounts", st.Page("pages/churn_risk.py", title="Churn risk", icon=":material/warning:")),

@@ -8,6 +8,7 @@ from services.outcomes.report import CAVEAT, INTERVAL, by_action, by_tier
 from ui import captions
 from ui import health_data as hd
 from ui.actions import action_panel
+from ui.alerts import task_outcomes
 from ui.charts import health as charts
 from ui.model_admin import version_controls
 from ui.widgets import page_with_data
@@ -133,3 +134,5 @@ with outcomes_tab:
             "p_start": st.column_config.NumberColumn("Risk 6 months before", format="percent"),
             "acted": "Acted", "action_type": "First action", "n_actions": "Actions", "outcome": "Outcome",
             **money})
+        st.subheader("Tasks and outcomes")
+        task_outcomes(frame)

@@ -2,7 +2,7 @@
 updates or deletes a row. No Streamlit.
 
 Actions recorded: sign_in, import, train, activate, rollback, commit, log_action, playbook_feedback,
-export. `who` is a person_id for people signed in to the app, `os:<user>` for the command line.
+export, refresh, task_create, task_close, subscriptions. `who` is a person_id for people signed in to the app, `os:<user>` for the command line.
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection, Engine
 from services import db
 
 ACTIONS = ("sign_in", "import", "train", "activate", "rollback", "commit", "log_action", "playbook_feedback",
-           "export")
+           "export", "refresh", "task_create", "task_close", "subscriptions")
 
 
 def os_user() -> str:

@@ -1,7 +1,8 @@
-"""Command line: `python -m services.cli {seed,import,export,train,models,churn-fit,explanation,scorecard}`.
+"""Command line: `python -m services.cli {seed,import,export,train,refresh,models,churn-fit,explanation,scorecard}`.
 
 Progress goes to stderr (logging), results to stdout. Exit codes: 0 success, 1 rejected input
-(contract violation, unreadable files), 2 database unavailable or bad usage.
+(contract violation, unreadable files) or a failed step, 2 database unavailable or bad usage, 3 another
+import, train or refresh holds the data lock (nothing was changed).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 from sqlalchemy.engine import Engine
 
-from services import audit, contract, db
+from services import audit, contract, db, joblock
 from services.csv_out import safe_frame
 from services.importer import (
     ContractViolation,
@@ -121,6 +122,21 @@ def cmd_train(args: argparse.Namespace, engine: Engine) -> int:
         if r["status"] != "active":
             print(f"{model}: {r['status']}: {r['note']}", file=sys.stderr)
     return 1 if any(r["status"] == "failed" for r in result.values()) else 0
+
+
+def cmd_refresh(args: argparse.Namespace, engine: Engine) -> int:
+    from services.refresh import refresh  # lazy: imports every model job
+
+    source = args.source_url or args.source
+    try:
+        result = refresh(engine, source, deliver=not args.no_send, force=args.force)
+    except LookupError as exc:  # no data yet: nothing to train or alert on
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    _audit(args, engine, "refresh", source=str(source) if source else None, run_id=result["run_id"],
+           status=result["status"])
+    print(json.dumps(result, indent=2, default=str))
+    return 0 if result["status"] == "success" else 1
 
 
 def cmd_models(args: argparse.Namespace, engine: Engine) -> int:
@@ -242,6 +258,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--as-of", default=None)
     train.add_argument("--force", action="store_true", help="activate even if the quality gate rejects")
     train.add_argument("--model", action="append", help="train only this model (repeatable)")
+    ref = sub.add_parser("refresh", help="append new data, retrain what changed, compute events, send alerts")
+    ref.add_argument("source", nargs="?", default=None, help="folder or .zip of new CSV files (optional)")
+    ref.add_argument("--source", dest="source_url", default=None, metavar="URL", help="fetch a .zip from an http(s) URL")
+    ref.add_argument("--no-send", action="store_true", help="fill the outbox but send nothing")
+    ref.add_argument("--force", action="store_true", help="activate retrained models even if the gate rejects")
     models = sub.add_parser("models", help="model versions: list, activate VERSION, rollback")
     models.add_argument("action", choices=["list", "activate", "rollback"])
     models.add_argument("version", nargs="?", help="the version to activate")
@@ -260,7 +281,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace, Engine], int]] = {
-    "seed": cmd_seed, "import": cmd_import, "export": cmd_export, "train": cmd_train,
+    "seed": cmd_seed, "import": cmd_import, "export": cmd_export, "train": cmd_train, "refresh": cmd_refresh,
     "scorecard": cmd_scorecard, "models": cmd_models, "churn-fit": cmd_churn_fit, "explanation": cmd_explanation,
 }
 
@@ -282,6 +303,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ImportFileError as exc:
         print(f"Rejected: {exc}; nothing was changed.", file=sys.stderr)
         return 1
+    except joblock.Busy as exc:
+        print(f"Busy: {exc}; nothing was changed.", file=sys.stderr)
+        return 3
 
 
 if __name__ == "__main__":

@@ -22,3 +22,25 @@ def database_url() -> str:
     """`FORESIGHT_DATABASE_URL` if set, else the embedded SQLite database at data/foresight.db."""
     url = os.environ.get(DATABASE_URL_ENV, "").strip()
     return url or default_sqlite_url()
+
+
+# Alert thresholds (services.alerts.events): FORESIGHT_ALERT_<NAME, upper case> overrides each default.
+ALERT_DEFAULTS: dict[str, float] = {
+    "risk_up_points": 10.0,  # churn risk up by at least this many percentage points in a month
+    "renewal_days": 90.0,  # renewal within this many days at medium or high risk
+    "forecast_drop_pct": 10.0,  # a node's forecast (P50, this quarter) down by at least this share week on week
+    "commit_max_age_days": 7.0,  # a manager's commit older than this (or none) this quarter is missing
+}
+
+
+def alert_thresholds() -> dict[str, float]:
+    """The alert thresholds in force: the defaults, each overridden by FORESIGHT_ALERT_<NAME> when set."""
+    out = dict(ALERT_DEFAULTS)
+    for name in out:
+        raw = os.environ.get(f"FORESIGHT_ALERT_{name.upper()}", "").strip()
+        if raw:
+            try:
+                out[name] = float(raw)
+            except ValueError:
+                raise ValueError(f"FORESIGHT_ALERT_{name.upper()}={raw!r} is not a number") from None
+    return out

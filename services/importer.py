@@ -21,7 +21,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from services import contract, db, mapping, process
+from services import contract, db, joblock, mapping, process, snapshot
 from services.import_files import ImportFileError, Limits, read_csv_folder, read_source, read_zip, short
 
 __all__ = ["ContractViolation", "ImportFileError", "ImportShrinkError", "Limits", "import_frames", "import_source",
@@ -139,19 +139,29 @@ def _check_shrink(engine: Engine, data: Mapping[str, pd.DataFrame]) -> None:
 
 def import_frames(frames: Mapping[str, pd.DataFrame], source: str, engine: Engine | None = None,
                   extra_tables: Mapping[str, pd.DataFrame] | None = None,
-                  allow_shrink: bool = True, import_id: str | None = None) -> contract.ValidationReport:
+                  allow_shrink: bool = True, import_id: str | None = None,
+                  append: bool = False) -> contract.ValidationReport:
     """Validate every contract table, then replace them all (and `extra_tables`) in one transaction.
 
     Absent optional tables are loaded empty; `truth_*` tables not in `extra_tables` are dropped
     (they describe the previous dataset). Raises ContractViolation, with nothing changed, on any
     failed rule, and ImportShrinkError unless `allow_shrink` when the import would remove more than
     `max_shrink()` of the stored rows. Every outcome, a crash included, is logged in `imports` under
-    `import_id` (started here when not given). Returns the report (row counts per table)."""
+    `import_id` (started here when not given). Returns the report (row counts per table).
+
+    The load holds the data lock (services.joblock): during a training run or a refresh it is refused.
+    `append` (refresh's merged import) continues the stored data's snapshot lineage and keeps `truth_*`
+    tables; a replacing import starts a new lineage (services.snapshot)."""
     engine = engine or db.get_engine()
     started, t0 = _now(), time.perf_counter()
     import_id = import_id or start_import(engine, source, started)
     try:
-        return _validate_and_load(frames, source, engine, extra_tables, allow_shrink, import_id, started, t0)
+        with joblock.hold(engine, "import"):
+            return _validate_and_load(frames, source, engine, extra_tables, allow_shrink, import_id, started, t0,
+                                      append)
+    except joblock.Busy as exc:
+        record_failure(engine, source, error=str(exc), started=started, import_id=import_id)
+        raise ImportFileError(f"the import was refused: {exc}") from None
     except (ContractViolation, ImportFileError):
         raise  # logged already
     except BaseException as exc:  # a database error, a crash, Ctrl-C
@@ -161,7 +171,7 @@ def import_frames(frames: Mapping[str, pd.DataFrame], source: str, engine: Engin
 
 def _validate_and_load(frames: Mapping[str, pd.DataFrame], source: str, engine: Engine,
                        extra_tables: Mapping[str, pd.DataFrame] | None, allow_shrink: bool, import_id: str,
-                       started: dt.datetime, t0: float) -> contract.ValidationReport:
+                       started: dt.datetime, t0: float, append: bool = False) -> contract.ValidationReport:
     log.info("Validating %d table(s) against the data contract...", len(frames))
     report = contract.validate(frames)
     if not report.ok:
@@ -177,15 +187,18 @@ def _validate_and_load(frames: Mapping[str, pd.DataFrame], source: str, engine: 
             record_failure(engine, source, error=str(exc), started=started, import_id=import_id)
             raise
     data.update(extra_tables or {})
-    stale = [t for t in db.table_names(engine) if t.startswith("truth_") and t not in data]
+    stale = [] if append else [t for t in db.table_names(engine) if t.startswith("truth_") and t not in data]
+    before = snapshot.current(engine)
+    lineage = before["lineage"] if append and before else import_id
     total = sum(len(df) for df in data.values())
     log.info("Loading %d table(s), %s rows, in one transaction...", len(data), f"{total:,}")
     with engine.begin() as conn:
         counts = db.write_tables(conn, data, drop=stale)
         report.row_counts = counts
+        snap = {"data": snapshot.data_fingerprint(conn), "lineage": lineage, "import_id": import_id}
         conn.execute(db.IMPORTS.delete().where(db.IMPORTS.c.import_id == import_id))
         conn.execute(db.IMPORTS.insert(), [_log_row(import_id, started, source, "success",
-                                                   counts, report.as_dict())])
+                                                   counts, {**report.as_dict(), "snapshot": snap})])
     log.info("Loaded in %.1fs (import %s)", time.perf_counter() - t0, import_id)
     return report
 

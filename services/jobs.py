@@ -24,7 +24,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from services import registry
+from services import joblock, registry, snapshot
 from services.adoption import job as adoption_job
 from services.churn import job as churn_job
 from services.expansion import job as expansion_job
@@ -92,8 +92,10 @@ def data_as_of(engine: Engine) -> pd.Timestamp:
 def fingerprint(engine: Engine, as_of: pd.Timestamp) -> dict:
     with engine.connect() as conn:
         counts = {t: conn.execute(sa.text(f'SELECT COUNT(*) FROM "{t}"')).scalar() for t in FINGERPRINT_TABLES}
+        data = snapshot.data_fingerprint(conn)
     digest = hashlib.sha256(repr(sorted(counts.items())).encode() + str(as_of).encode()).hexdigest()[:16]
-    return {"as_of": str(as_of.date()), "rows": counts, "hash": digest}
+    lineage = (snapshot.current(engine) or {}).get("lineage")
+    return {"as_of": str(as_of.date()), "rows": counts, "hash": digest, "data": data, "lineage": lineage}
 
 
 OPTIONAL_INPUTS = ("support_cases", "commits", "quotas", "opportunities")
@@ -136,6 +138,14 @@ def available_jobs() -> list[ModuleType]:
 
 def train_all(engine: Engine, as_of: pd.Timestamp | None = None, only: list[str] | None = None,
               force: bool = False) -> dict[str, dict]:
+    """Train every job (or `only` these) on one consistent snapshot: the data lock (services.joblock) is held
+    throughout, so no import can change the data under a run; raises joblock.Busy when another run has it."""
+    with joblock.hold(engine, "train"):
+        return _train_all(engine, as_of, only, force)
+
+
+def _train_all(engine: Engine, as_of: pd.Timestamp | None, only: list[str] | None,
+               force: bool) -> dict[str, dict]:
     registry.clean_interrupted(engine)  # rows of a run that was killed half-way
     as_of = pd.Timestamp(as_of) if as_of is not None else data_as_of(engine)
     fp = fingerprint(engine, as_of)

@@ -26,7 +26,7 @@ import pyarrow.csv as pa_csv
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from services import artifacts, process
+from services import artifacts, process, snapshot
 from services.artifacts import ArtifactError
 from services.config import ARTIFACTS_DIR, REPO_ROOT
 from services.results import SQL_TYPES, ResultTable
@@ -314,6 +314,27 @@ def active_version(engine: Engine, model: str) -> str | None:
     return None if v.empty else str(v.iloc[0]["version"])
 
 
+def shown_version(engine: Engine, model: str) -> str | None:
+    """The active version whose results pages may show: None when there is none, or when it was built from
+    another company's data or a replaced dataset (services.snapshot: "foreign"); its rows must not be shown
+    under the current data's names. Reads (`read_results`, `read_snapshot`, `snapshot_dates`) go through it."""
+    v = versions(engine, model)
+    v = v[v.status == "active"]
+    if v.empty:
+        return None
+    if snapshot.state(v.iloc[0]["data_fingerprint"], snapshot.current(engine)) == "foreign":
+        return None
+    return str(v.iloc[0]["version"])
+
+
+def data_states(engine: Engine) -> dict[str, str]:
+    """Per model with an active version: how its data relates to the data now (services.snapshot.state)."""
+    v = versions(engine)
+    v = v[v.status == "active"]
+    now = snapshot.current(engine)
+    return {str(r.model): snapshot.state(r.data_fingerprint, now) for r in v.itertuples()}
+
+
 def active_metrics(engine: Engine, model: str) -> dict[str, Any]:
     v = versions(engine, model)
     v = v[v.status == "active"]
@@ -414,7 +435,7 @@ def read_results(engine: Engine, table: ResultTable | str, model: str | None = N
     if model is None:
         raise ValueError(f"read_results({table}): which model's version? the table serves several")
     table = str(table)
-    version = active_version(engine, model)
+    version = shown_version(engine, model)
     if version is None or not sa.inspect(engine).has_table(table):
         return pd.DataFrame()
     sql = f'SELECT * FROM "{table}" WHERE model_version = :v' + (f" AND ({where})" if where else "")
@@ -427,7 +448,7 @@ def _active_table(engine: Engine, table: ResultTable | str, model: str | None) -
     model = model or getattr(table, "model", None)
     if model is None:
         raise ValueError(f"read from {table}: which model's version? the table serves several")
-    version = active_version(engine, model)
+    version = shown_version(engine, model)
     return str(table), version if version is not None and sa.inspect(engine).has_table(str(table)) else None
 
 

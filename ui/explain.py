@@ -64,7 +64,7 @@ def artifact(url: str, model: str, version: str) -> Any:
 
 def active_artifact(url: str, model: str) -> Any:
     """The active version's model; a refused artifact (no or wrong content hash) stops the page with why."""
-    version = registry.active_version(engine_for(url), model)
+    version = registry.shown_version(engine_for(url), model)
     if version is None:
         return None
     try:

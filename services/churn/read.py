@@ -20,7 +20,7 @@ TIER_ORDER = [name for name, _ in TIERS]
 
 
 def is_trained(engine: Engine, model: str = MODEL) -> bool:
-    return registry.active_version(engine, model) is not None
+    return registry.shown_version(engine, model) is not None
 
 
 def model_info(engine: Engine, model: str = MODEL) -> dict[str, Any]:

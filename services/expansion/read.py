@@ -21,11 +21,11 @@ KIND_LABELS = {"expansion": "Expansion", "cross_sell": "Cross-sell"}
 
 
 def is_trained(engine: Engine) -> bool:
-    return registry.active_version(engine, T.MODEL) is not None
+    return registry.shown_version(engine, T.MODEL) is not None
 
 
 def score_dates(engine: Engine) -> list[pd.Timestamp]:
-    version = registry.active_version(engine, T.MODEL)
+    version = registry.shown_version(engine, T.MODEL)
     if version is None or not sa.inspect(engine).has_table(str(T.SCORES)):
         return []
     with engine.connect() as conn:

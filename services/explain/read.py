@@ -40,14 +40,14 @@ STEPS_SHARE = np.round(np.arange(0.05, 0.55, 0.05), 2)
 
 def available(engine: Engine) -> list[str]:
     """Models with stored explanations (plus the forecast decomposition when a forecast is active)."""
-    version = registry.active_version(engine, T.MODEL)
+    version = registry.shown_version(engine, T.MODEL)
     have: list[str] = []
     if version is not None:
         with engine.connect() as conn:
             got = {r[0] for r in conn.execute(sa.text(
                 f'SELECT DISTINCT model FROM "{T.SAMPLE}" WHERE model_version = :v'), {"v": version})}
         have = [m for m in ("churn", "adoption_margin", "winprob") if m in got]
-    if registry.active_version(engine, "forecast"):
+    if registry.shown_version(engine, "forecast"):
         have.append("forecast_node")
     return have
 

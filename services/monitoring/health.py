@@ -111,4 +111,21 @@ def problems(engine: Engine, today: dt.date | None = None) -> list[str]:
     hist = import_history(engine, limit=1)
     if not hist.empty and hist.status.iloc[0] == "failed":
         out.append(f"the latest import ({hist.source.iloc[0]}) failed; the data shown is from the one before")
+    return out + snapshot_problems(engine)
+
+
+def snapshot_problems(engine: Engine) -> list[str]:
+    """Models whose results were built from other data than the data now (services.snapshot)."""
+    from services import registry
+
+    states = registry.data_states(engine)
+    foreign = sorted(m for m, s in states.items() if s == "foreign")
+    outdated = sorted(m for m, s in states.items() if s == "outdated")
+    out = []
+    if foreign:
+        out.append(f"the data was replaced since the {', '.join(foreign)} model(s) were trained, so their results "
+                   f"are not shown: the models must be retrained (`python -m services.cli train` or `refresh`)")
+    if outdated:
+        out.append(f"new data arrived after the {', '.join(outdated)} model(s) were trained; their results are "
+                   f"from the earlier data until the next `refresh` or `train`")
     return out

@@ -24,3 +24,15 @@ def report_frame(engine: Engine, flagged: pd.DataFrame | None = None,
     with_actions = outcomes.attach_actions(flagged.drop(columns=["model_version", "as_of"], errors="ignore"),
                                            actions[actions.account_id.isin(ids)])
     return outcomes.renewal_outcomes(with_actions, subs, as_of)
+
+
+def task_frame(engine: Engine, frame: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The outcome frame with the task side (services.outcomes.tasks_report.attach_tasks)."""
+    from services.alerts.events import fired_events
+    from services.alerts.tasks import all_tasks
+    from services.outcomes.tasks_report import attach_tasks
+
+    frame = report_frame(engine) if frame is None else frame
+    if frame.empty:
+        return frame
+    return attach_tasks(frame, all_tasks(engine), fired_events(engine))

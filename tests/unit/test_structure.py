@@ -10,7 +10,7 @@ import pytest
 from services import registry, results
 from services.config import REPO_ROOT
 
-CAPABILITIES = ("adoption", "churn", "explain", "forecast", "monitoring", "outcomes")
+CAPABILITIES = ("adoption", "alerts", "churn", "explain", "forecast", "monitoring", "outcomes")
 
 
 def _py(*folders: str) -> list[Path]:
