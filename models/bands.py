@@ -14,8 +14,11 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 MIN_POINTS = 8
+MIN_QUARTERS = 2
+SCORE_FLOOR = 0.05  # a quarter that booked nothing more than closed: log of a small ratio, not -inf
 WEEK_WINDOW = 2
 QUANTILES = (0.1, 0.9)
 
@@ -30,15 +33,24 @@ def scores(past: pd.DataFrame) -> pd.DataFrame:
 
 
 def calibrate(scored: pd.DataFrame, origin: pd.Timestamp, level: str, h: int, week: int) -> tuple | None:
-    """(q10, q90) of the scores usable at `origin` for (level, h, week); None when too few."""
+    """(q10, q90) of the scores usable at `origin` for (level, h, week); None when too few.
+
+    The scores of one target quarter move together (its weeks and its nodes share the quarter's
+    shock), so the exchangeable units are the target quarters (n_eff of them), not the points: an
+    order statistic of a handful of quarters cannot hold 80% (the min-max of n holds (n - 1)/(n + 1)).
+    The band is the finite-sample prediction interval of the log score: the mean of the quarters'
+    mean log scores +/- t(0.9, n_eff - 1) x sqrt(1 + 1/n_eff) x the spread of all points' log scores."""
     s = scored[(scored.target_end < origin) & (scored.level == level) & (scored.h == h)]
     if h == 0:
         s = s[(s.week - week).abs() <= WEEK_WINDOW]
-    if len(s) < MIN_POINTS:
+    n_eff = s.target_end.nunique()
+    if len(s) < MIN_POINTS or n_eff < MIN_QUARTERS:
         return None
-    x = np.sort(s.score.to_numpy())
-    k = max(1, int(np.floor(QUANTILES[0] * (len(x) + 1))))  # split-conformal order statistics: on n
-    return float(x[k - 1]), float(x[len(x) - k])  # exchangeable scores the band holds >= 1 - 2k/(n+1)
+    x = np.log(s.score.clip(lower=SCORE_FLOOR))
+    centre = x.groupby(s.target_end).mean().mean()
+    spread = float(np.sqrt(((x - centre) ** 2).sum() / (len(x) - 1)))
+    t = stats.t.ppf(QUANTILES[1], n_eff - 1) * np.sqrt(1 + 1 / n_eff)
+    return float(np.exp(centre - t * spread)), float(np.exp(centre + t * spread))
 
 
 def apply(nodes: pd.DataFrame, scored: pd.DataFrame, origin: pd.Timestamp, week: int,
@@ -50,15 +62,19 @@ def apply(nodes: pd.DataFrame, scored: pd.DataFrame, origin: pd.Timestamp, week:
     out["band"] = "simulated"
     fallback = fallback or {}
     for (level, h), idx in out.groupby(["level", "h"]).groups.items():
-        lv, q, seen = level, None, set()
-        while lv is not None and lv not in seen and q is None:
-            seen.add(lv)
-            q = calibrate(scored, origin, lv, int(h), week)
-            lv = fallback.get(lv) if q is None else lv
+        q, lv = None, None
+        for hh in range(int(h), -1, -1):  # a horizon without enough scores borrows the one before it
+            lv, seen = level, set()
+            while lv is not None and lv not in seen and q is None:
+                seen.add(lv)
+                q = calibrate(scored, origin, lv, hh, week)
+                lv = fallback.get(lv) if q is None else lv
+            if q is not None:
+                break
         if q is None:
             continue
         rest = (out.loc[idx, "p50_usd"] - out.loc[idx, "closed_won_usd"]).clip(lower=0.0)
         out.loc[idx, "p10_usd"] = out.loc[idx, "closed_won_usd"] + rest * q[0]
         out.loc[idx, "p90_usd"] = out.loc[idx, "closed_won_usd"] + rest * q[1]
-        out.loc[idx, "band"] = "calibrated" if lv == level else "borrowed"
+        out.loc[idx, "band"] = "calibrated" if lv == level and hh == h else "borrowed"
     return out

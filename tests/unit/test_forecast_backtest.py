@@ -33,7 +33,7 @@ def sales_data(frames, opps=None, hist=None) -> fd.SalesData:
 
 def test_bands_use_no_error_from_a_quarter_not_ended_at_the_origin():
     rng = np.random.default_rng(0)
-    past = pd.DataFrame({"level": "rep", "h": 0, "week": 0, "target_end": D("2025-03-31"),
+    past = pd.DataFrame({"level": "rep", "h": 0, "week": 0, "target_end": [D("2024-12-31"), D("2025-03-31")] * 20,
                          "score": rng.lognormal(0, 0.3, 40)})
     origin = D("2025-04-01")
     before = bands.calibrate(past, origin, "rep", 0, 0)
@@ -41,6 +41,20 @@ def test_bands_use_no_error_from_a_quarter_not_ended_at_the_origin():
     assert bands.calibrate(pd.concat([past, future]), origin, "rep", 0, 0) == before
     assert before[0] < 1 < before[1]
     assert bands.calibrate(past.head(bands.MIN_POINTS - 1), origin, "rep", 0, 0) is None
+    one_quarter = past.assign(target_end=D("2025-03-31"))
+    assert bands.calibrate(one_quarter, origin, "rep", 0, 0) is None  # one quarter is one shock, not 40
+
+
+def test_bands_widen_when_the_same_points_come_from_fewer_quarters():
+    """Points of one quarter share its shock: 40 scores from 2 quarters give a wider band than from 20."""
+    rng = np.random.default_rng(1)
+    score = rng.lognormal(0, 0.3, 40)
+    ends = pd.date_range("2020-03-31", periods=20, freq="QE")
+    many = pd.DataFrame({"level": "rep", "h": 0, "week": 0, "target_end": np.tile(ends, 2), "score": score})
+    few = many.assign(target_end=np.where(np.arange(40) % 2 == 0, ends[0], ends[1]))
+    lo_m, hi_m = bands.calibrate(many, D("2025-04-01"), "rep", 0, 0)
+    lo_f, hi_f = bands.calibrate(few, D("2025-04-01"), "rep", 0, 0)
+    assert hi_f / lo_f > 2 * hi_m / lo_m
 
 
 def test_fresh_analogs_have_ended_before_the_origin():
