@@ -212,3 +212,24 @@ def test_scorecard_sections_come_from_the_capability_packages():
 
     assert scorecard._load_section("forecast") is forecast_card.section
     assert scorecard._load_section("health") is health_card.section
+
+
+class _ConstantModel:
+    def predict_proba(self, X):
+        return np.column_stack([np.full(len(X), 0.1), np.full(len(X), 0.9)])
+
+
+def test_open_deal_probability_blends_the_stage_conversion_with_the_model():
+    data, _ = _tiny_data()
+    tree = fe.build_tree(data.people, ["P1"])
+    nodes, deals = fe.forecast_at(data, fd._history_features(data.hist), tree, D("2025-04-01"), _ConstantModel(),
+                                  D("2024-12-01"), quarters=2, n_paths=200)
+    o4 = deals[deals.opportunity_id == "O4"].set_index("h")
+    w = fe.STAGE_WEIGHT
+    assert 0 < w < 1
+    # this quarter: Propose converted 0.5 on the analog; next quarter: O4 closes outside it (stage part 0)
+    assert o4.loc[0, "p_win"] == pytest.approx(w * 0.5 + (1 - w) * 0.9)
+    assert o4.loc[1, "p_win"] == pytest.approx((1 - w) * 0.9)
+    assert (o4.p_model == 0.9).all()
+    rep = nodes[(nodes.person_id == "R1") & (nodes.product_id == fe.ALL)].set_index("h")
+    assert rep.loc[0, "pipeline_expected_usd"] == pytest.approx(200 * o4.loc[0, "p_win"])
