@@ -50,7 +50,12 @@ def calibrate(scored: pd.DataFrame, origin: pd.Timestamp, level: str, h: int, we
     centre = x.groupby(s.target_end).mean().mean()
     spread = float(np.sqrt(((x - centre) ** 2).sum() / (len(x) - 1)))
     t = stats.t.ppf(QUANTILES[1], n_eff - 1) * np.sqrt(1 + 1 / n_eff)
-    return float(np.exp(centre - t * spread)), float(np.exp(centre + t * spread))
+    srt = np.sort(s.score.to_numpy())
+    k = max(1, int(np.floor(QUANTILES[0] * (len(srt) + 1))))  # split-conformal order statistics on the points
+    # the wider of the two: the t interval where few quarters stand behind many points, the order
+    # statistics where the log scores are far from normal (reps: many quarters that booked nothing more)
+    return min(float(np.exp(centre - t * spread)), float(srt[k - 1])), max(float(np.exp(centre + t * spread)),
+                                                                           float(srt[len(srt) - k]))
 
 
 def apply(nodes: pd.DataFrame, scored: pd.DataFrame, origin: pd.Timestamp, week: int,
