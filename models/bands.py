@@ -17,7 +17,6 @@ import pandas as pd
 from scipy import stats
 
 MIN_POINTS = 8
-MIN_QUARTERS = 2
 SCORE_FLOOR = 0.05  # a quarter that booked nothing more than closed: log of a small ratio, not -inf
 WEEK_WINDOW = 2
 QUANTILES = (0.1, 0.9)
@@ -44,14 +43,16 @@ def calibrate(scored: pd.DataFrame, origin: pd.Timestamp, level: str, h: int, we
     if h == 0:
         s = s[(s.week - week).abs() <= WEEK_WINDOW]
     n_eff = s.target_end.nunique()
-    if len(s) < MIN_POINTS or n_eff < MIN_QUARTERS:
+    if len(s) < MIN_POINTS:
         return None
+    srt = np.sort(s.score.to_numpy())
+    k = max(1, int(np.floor(QUANTILES[0] * (len(srt) + 1))))  # split-conformal order statistics on the points
+    if n_eff < 2:  # one quarter: its points' order statistics (no spread between quarters to measure)
+        return float(srt[k - 1]), float(srt[len(srt) - k])
     x = np.log(s.score.clip(lower=SCORE_FLOOR))
     centre = x.groupby(s.target_end).mean().mean()
     spread = float(np.sqrt(((x - centre) ** 2).sum() / (len(x) - 1)))
     t = stats.t.ppf(QUANTILES[1], n_eff - 1) * np.sqrt(1 + 1 / n_eff)
-    srt = np.sort(s.score.to_numpy())
-    k = max(1, int(np.floor(QUANTILES[0] * (len(srt) + 1))))  # split-conformal order statistics on the points
     # the wider of the two: the t interval where few quarters stand behind many points, the order
     # statistics where the log scores are far from normal (reps: many quarters that booked nothing more)
     return min(float(np.exp(centre - t * spread)), float(srt[k - 1])), max(float(np.exp(centre + t * spread)),

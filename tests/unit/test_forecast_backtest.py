@@ -41,8 +41,10 @@ def test_bands_use_no_error_from_a_quarter_not_ended_at_the_origin():
     assert bands.calibrate(pd.concat([past, future]), origin, "rep", 0, 0) == before
     assert before[0] < 1 < before[1]
     assert bands.calibrate(past.head(bands.MIN_POINTS - 1), origin, "rep", 0, 0) is None
-    one_quarter = past.assign(target_end=D("2025-03-31"))
-    assert bands.calibrate(one_quarter, origin, "rep", 0, 0) is None  # one quarter is one shock, not 40
+    one_quarter = np.sort(past.score)  # one quarter: the split-conformal order statistics of its points
+    k = int(np.floor(0.1 * 41))
+    assert bands.calibrate(past.assign(target_end=D("2025-03-31")), origin, "rep", 0, 0) == (
+        pytest.approx(one_quarter[k - 1]), pytest.approx(one_quarter[40 - k]))
 
 
 def test_bands_widen_when_the_same_points_come_from_fewer_quarters():
