@@ -2,13 +2,14 @@
 
 The score of a past forecast is the ratio of what was still to come to what the forecast expected was
 still to come: (actual - closed) / (p50 - closed). A new forecast's band is closed + (p50 - closed) x
-the split-conformal 10th and 90th percentiles (order statistics k and n + 1 - k, k = floor(0.1 (n + 1)))
-of the scores of its level and horizon (current quarter: weeks within
+a 10th-90th percentile interval of the scores of its level and horizon (`calibrate`: target quarters as
+the exchangeable units; current quarter: weeks within
 `WEEK_WINDOW` of its own), using only past forecasts whose target quarter ended before the new
 forecast's origin. Scores of one quarter at one level move together, so the bands carry the quarter's
 common shock that independent deal draws miss. A level with fewer than `MIN_POINTS` scores borrows
 those of the next level down its `fallback` chain (company -> region -> ...: wider, never narrower
-in expectation); where no level has enough, the band is left as given (the Monte-Carlo's).
+in expectation), then a horizon the one before it; where none has enough, the band is left as given
+(the Monte-Carlo's).
 """
 from __future__ import annotations
 
@@ -38,7 +39,9 @@ def calibrate(scored: pd.DataFrame, origin: pd.Timestamp, level: str, h: int, we
     shock), so the exchangeable units are the target quarters (n_eff of them), not the points: an
     order statistic of a handful of quarters cannot hold 80% (the min-max of n holds (n - 1)/(n + 1)).
     The band is the finite-sample prediction interval of the log score: the mean of the quarters'
-    mean log scores +/- t(0.9, n_eff - 1) x sqrt(1 + 1/n_eff) x the spread of all points' log scores."""
+    mean log scores +/- t(0.9, n_eff - 1) x sqrt(1 + 1/n_eff) x the spread of all points' log scores,
+    widened where needed to the points' split-conformal order statistics (k and n + 1 - k,
+    k = floor(0.1 (n + 1))); with a single quarter, those order statistics alone."""
     s = scored[(scored.target_end < origin) & (scored.level == level) & (scored.h == h)]
     if h == 0:
         s = s[(s.week - week).abs() <= WEEK_WINDOW]
