@@ -55,7 +55,7 @@ def main() -> None:
           + (f" bar={bar}s cpu/bar={cpu / bar:.2f}" if bar else ""))
     keys = ["wape_company", "wape_region", "wape_rep", "coverage_p10_p90_by_level", "coherence_max_abs_gap_usd",
             "win_prob_auc", "win_prob_ece", "ending_arr_source", "ending_arr_churn_model_share",
-            "arr_wape_company", "arr_wape_company_flat", "arr_backtest_quarters"]
+            "arr_wape_company", "arr_wape_company_flat", "arr_wape_company_trend", "arr_backtest_quarters"]
     print(json.dumps({k: r.get(k) for k in keys}, indent=1))
     w0 = r.get("accuracy", {}).get("current_quarter", {}).get("week_00", {}).get("company", {})
     best = w0.get("best_baseline")

@@ -1,13 +1,16 @@
 """Forecast backtest on several demo seeds, one table: model vs best baseline vs oracle, and coverage.
 
-    .venv/bin/python bench/bench_forecast_seeds.py [--accounts 2000] [--months 36] [--seeds 0 1 2 3 4]
-                                                   [--workdir /tmp/fc_seeds]
+    .venv/bin/python bench/bench_forecast_seeds.py [--accounts 2000 [N ...]] [--months 36] [--seeds 0 1 2 3 4]
+                                                   [--as-of YYYY-MM-DD] [--workdir /tmp/fc_seeds]
+
+`--accounts` takes one size for every seed or one per seed (demos of several sizes).
 
 Each seed: `services.cli seed`, `train --model forecast`, `scorecard --json` in a subprocess (nice 10).
 Rows: per seed, the current quarter at week 0 and the next quarter (from week 0), company and region:
 the model's WAPE and bias, the best baseline on the same rows (its name and WAPE), the ratio
 model / best baseline (bar <= 0.85), the oracle's WAPE and model / oracle (bar <= 1.2, week 0);
-then the mean over seeds, and P10-P90 coverage per level pooled over seeds (bar 0.75-0.88).
+then the mean over seeds, every baseline's WAPE per cell (model vs each), and P10-P90 coverage per
+level and seed, pooled over seeds (bar 0.75-0.88).
 """
 from __future__ import annotations
 
@@ -18,15 +21,21 @@ import sys
 import time
 from pathlib import Path
 
+BASELINES = ("pipeline_method", "last_quarter", "same_quarter_last_year")
 CELLS = [("current_quarter", "company"), ("current_quarter", "region"), ("next_quarter", "company"),
          ("next_quarter", "region")]
 
 
-def run_seed(seed: int, accounts: int, months: int, workdir: Path) -> dict:
+def run_seed(seed: int, accounts: int, months: int, workdir: Path, as_of: str | None = None,
+             reuse: bool = False) -> dict:
     url = f"sqlite:///{workdir / f'seed{seed}.db'}"
-    (workdir / f"seed{seed}.db").unlink(missing_ok=True)
     cli = ["nice", "-n", "10", sys.executable, "-m", "services.cli", "--database-url", url]
-    subprocess.run([*cli, "seed", "--accounts", str(accounts), "--months", str(months), "--seed", str(seed)],
+    if reuse:  # seeded and trained already (e.g. one seed per job): only the scorecard
+        card = json.loads(subprocess.run([*cli, "scorecard", "--json"], check=True, capture_output=True).stdout)
+        return {"forecast": card["forecast"], "train_wall_s": float("nan")}
+    (workdir / f"seed{seed}.db").unlink(missing_ok=True)
+    pin = ["--as-of", as_of] if as_of else []
+    subprocess.run([*cli, "seed", "--accounts", str(accounts), "--months", str(months), "--seed", str(seed), *pin],
                    check=True, capture_output=True)
     t0 = time.perf_counter()
     subprocess.run([*cli, "train", "--model", "forecast"], check=True, capture_output=True)
@@ -39,6 +48,7 @@ def cell(f: dict, horizon: str, level: str) -> dict:
     c = f["accuracy"][horizon]["week_00"][level]
     best = c.get("best_baseline") or {}
     return {"model": c["model"]["wape"], "bias": c["model"]["bias"], "best": best.get("method"),
+            **{f"wape_{b}": c.get(b, {}).get("wape") for b in BASELINES},
             "best_wape": c[best["method"]]["wape"] if best else None, "ratio": best.get("ratio"),
             "oracle": c.get("oracle", {}).get("wape"), "vs_oracle": c.get("oracle", {}).get("ratio")}
 
@@ -59,14 +69,20 @@ def fmt(x, spec=".3f") -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--accounts", type=int, default=2000)
+    ap.add_argument("--accounts", type=int, nargs="+", default=[2000])
     ap.add_argument("--months", type=int, default=36)
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    ap.add_argument("--as-of", default=None, help="pin the demo's as-of date (default: the seed command's)")
+    ap.add_argument("--reuse", action="store_true", help="score the workdir's seed<N>.db as they are")
     ap.add_argument("--workdir", type=Path, default=Path("/tmp/fc_seeds"))
     a = ap.parse_args()
     a.workdir.mkdir(parents=True, exist_ok=True)
-    results = [run_seed(s, a.accounts, a.months, a.workdir) for s in a.seeds]
-    print(f"forecast backtest, {a.accounts} accounts x {a.months} months, seeds {a.seeds}, week-0 origins")
+    sizes = a.accounts * len(a.seeds) if len(a.accounts) == 1 else a.accounts
+    if len(sizes) != len(a.seeds):
+        ap.error("--accounts takes one size or one per seed")
+    results = [run_seed(s, n, a.months, a.workdir, a.as_of, a.reuse) for s, n in zip(a.seeds, sizes)]
+    print(f"forecast backtest, seeds {a.seeds} x accounts {sizes} x {a.months} months, as of "
+          f"{a.as_of or 'the seed default'}, week-0 origins")
     print("| seed | horizon | level | model WAPE | model bias | best baseline | its WAPE | model/best | "
           "oracle WAPE | model/oracle |")
     print("|---|---|---|---|---|---|---|---|---|---|")
@@ -85,6 +101,14 @@ def main() -> None:
         print(f"| mean | {horizon} | {level} | {fmt(mean.get('model'))} | {fmt(mean.get('bias'), '+.3f')} | "
               f"(worst ratio {worst:.2f}) | | {fmt(mean.get('ratio'), '.2f')} | {fmt(mean.get('oracle'))} | "
               f"{fmt(mean.get('vs_oracle'), '.2f')} |")
+    print("\nevery baseline at week 0 (WAPE): | seed | horizon | level | model | " + " | ".join(BASELINES) + " |")
+    for s, r in zip(a.seeds, results):
+        for horizon, level in CELLS:
+            c = cell(r["forecast"], horizon, level)
+            print(f"| {s} | {horizon} | {level} | {fmt(c['model'])} | "
+                  + " | ".join(fmt(c[f"wape_{b}"]) for b in BASELINES) + " |")
+    for s, r in zip(a.seeds, results):
+        print(f"P10-P90 coverage seed {s}:", {k: round(v, 3) for k, v in pooled_coverage([r]).items()})
     cov = pooled_coverage(results)
     print("P10-P90 coverage pooled over seeds and horizons:", {k: round(v, 3) for k, v in cov.items()})
     print("train wall per seed (s):", [round(r["train_wall_s"], 1) for r in results])

@@ -35,8 +35,9 @@ class WinProbModel(ClassifierMixin, BaseEstimator):
                                   subsample=0.8, subsample_freq=1, colsample_bytree=0.9,
                                   random_state=self.random_state, n_jobs=self.n_jobs, verbose=-1)
 
-    def fit(self, X: pd.DataFrame, y, groups=None) -> WinProbModel:
+    def fit(self, X: pd.DataFrame, y, groups=None, sample_weight=None) -> WinProbModel:
         y = np.asarray(y, dtype=int)
+        w = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, dtype=float)
         if len(X) != len(y) or len(X) == 0:
             raise ValueError(f"need matching, non-empty X and y (got {len(X)} rows and {len(y)} labels)")
         if len(np.unique(y)) < 2:
@@ -47,12 +48,13 @@ class WinProbModel(ClassifierMixin, BaseEstimator):
         n_cal = round(len(order) * self.calibration_share)
         cal_mask = np.isin(groups, order[len(order) - n_cal:]) if n_cal else np.zeros(len(X), bool)
         if n_cal and len(np.unique(y[cal_mask])) == 2 and (~cal_mask).sum() > 0:
-            first = self._booster().fit(X[~cal_mask], y[~cal_mask])
+            first = self._booster().fit(X[~cal_mask], y[~cal_mask], sample_weight=w[~cal_mask])
             raw = first.predict_proba(X[cal_mask])[:, 1]
-            self.calibrator_ = IsotonicRegression(out_of_bounds="clip", y_min=0, y_max=1).fit(raw, y[cal_mask])
+            self.calibrator_ = IsotonicRegression(out_of_bounds="clip", y_min=0, y_max=1).fit(
+                raw, y[cal_mask], sample_weight=w[cal_mask])
         else:
             self.calibrator_ = None
-        self.booster_ = self._booster().fit(X, y)  # refit on everything; the calibrator maps its scores
+        self.booster_ = self._booster().fit(X, y, sample_weight=w)  # refit on everything; the calibrator maps its scores
         self.classes_ = np.array([0, 1])
         return self
 

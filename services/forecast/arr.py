@@ -130,13 +130,21 @@ def ending_arr(subs: pd.DataFrame, churn: pd.DataFrame, tree: Tree, as_of: pd.Ti
     return pd.concat(out, ignore_index=True), info
 
 
-def backtest(subs: pd.DataFrame, churn: pd.DataFrame, bt_nodes: pd.DataFrame) -> dict:
+def arr_at(subs: pd.DataFrame, day: pd.Timestamp) -> float:
+    """ARR of the subscriptions running on `day`."""
+    return float(subs.loc[(subs.start_date <= day) & (subs.end_date > day), "arr_usd"].sum())
+
+
+def backtest(subs: pd.DataFrame, churn: pd.DataFrame, bt_nodes: pd.DataFrame, trend_quarters: int = 4) -> dict:
     """Company ending ARR forecast at the start of each backtest quarter (expected value: ARR running the
     day before + expected renewal change + the week-0 bookings P50) against the ARR running on the
-    quarter's last day; the flat baseline keeps today's ARR. Quarters without a year of renewals before
-    them are skipped."""
+    quarter's last day. Renewals use the churn scores dated on or before the origin (the scores of the
+    time: `churn_probabilities` cuts them at the origin). Two baselines: flat (the ARR the day before)
+    and trend (flat + the average net new ARR of the `trend_quarters` quarters before). Quarters without
+    a year of renewals before them are skipped."""
     rows = []
     company = bt_nodes[(bt_nodes.role == "cro") & (bt_nodes.product_id == "ALL") & (bt_nodes.week == 0)]
+    first = subs.start_date.min()
     for quarter, bookings in company.groupby("quarter")["p50_usd"].first().items():
         q = pd.Period(quarter, "Q")
         origin, end = q.start_time.normalize() - pd.Timedelta(days=1), q.end_time.normalize()
@@ -149,12 +157,16 @@ def backtest(subs: pd.DataFrame, churn: pd.DataFrame, bt_nodes: pd.DataFrame) ->
         p, src = churn_probabilities(renewing, churn, origin, hist["churn_rate_at_renewal"])
         arr = renewing.arr_usd.to_numpy()
         change = float((arr * (hist["renewal_arr_ratio"] * (1 - p) - 1)).sum())
-        actual = subs[(subs.start_date <= end) & (subs.end_date > end)].arr_usd.sum()
-        rows.append((running.arr_usd.sum(), running.arr_usd.sum() + change + bookings, actual,
-                     float((src == "churn_model").mean()) if len(src) else 0.0))
+        ends = [(q - k).start_time.normalize() - pd.Timedelta(days=1) for k in range(trend_quarters + 1)]
+        ends = [e for e in ends if e >= first]
+        levels = [arr_at(subs, e) for e in ends]
+        net_new = float(np.mean(-np.diff(levels))) if len(levels) > 1 else 0.0
+        rows.append((running.arr_usd.sum(), running.arr_usd.sum() + change + bookings, arr_at(subs, end),
+                     float((src == "churn_model").mean()) if len(src) else 0.0, running.arr_usd.sum() + net_new))
     if not rows:
         return {}
-    start, pred, actual, share = (np.array(c, float) for c in zip(*rows))
+    start, pred, actual, share, trend = (np.array(c, float) for c in zip(*rows))
     return {"arr_wape_company": float(np.abs(pred - actual).sum() / actual.sum()),
             "arr_wape_company_flat": float(np.abs(start - actual).sum() / actual.sum()),
+            "arr_wape_company_trend": float(np.abs(trend - actual).sum() / actual.sum()),
             "arr_backtest_quarters": len(rows), "arr_backtest_churn_model_share": float(share.mean())}

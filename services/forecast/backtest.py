@@ -66,7 +66,7 @@ def run(data: fd.SalesData, hf: pd.DataFrame, tree: fe.Tree, as_of: pd.Timestamp
         wp = fe.train_winprob(data, hf, qs)
         for week in weeks:
             origin = qs + pd.Timedelta(days=7 * week)
-            nodes, deals = fe.forecast_at(data, hf, tree, origin, wp, w0, quarters=HORIZONS)
+            nodes, deals = fe.forecast_at(data, hf, tree, origin, wp, w0, quarters=HORIZONS, states=states)
             nodes = nodes.assign(level=np.tile(levels.to_numpy(), HORIZONS), week=week)
             nodes = nodes[nodes.quarter <= str(last)]
             nodes = bands.apply(nodes, scored, origin, week, tree.band_fallback)

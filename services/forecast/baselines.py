@@ -49,6 +49,24 @@ def _open_at(data: fd.SalesData, origin: pd.Timestamp, target: pd.Period, states
     return s[(s.close_date >= qs) & (s.close_date <= qe)]
 
 
+def stage_rates(data: fd.SalesData, origin: pd.Timestamp, target: pd.Period, window_start: pd.Timestamp,
+                states: dict | None = None) -> tuple[dict, list]:
+    """Stage -> dollar share of the open pipeline closing in the target that was won in it, over the last
+    `ANALOGS` analogous origins (`fresh.analogs`); the analogs themselves. `states` caches deal states."""
+    states = {} if states is None else states
+    won_close = data.won.set_index("opportunity_id").close_date
+    num, den = {}, {}
+    pairs = fresh.analogs(pd.Timestamp(origin).normalize(), target, window_start)
+    for t_k, o_k in pairs:
+        past = _open_at(data, o_k, t_k, states)
+        close = past.opportunity_id.map(won_close)
+        won = close.notna() & (close >= t_k.start_time) & (close <= t_k.end_time)
+        for stage, g in past.assign(won_usd=past.amount_usd.where(won, 0.0)).groupby("stage"):
+            num[stage] = num.get(stage, 0.0) + g.won_usd.sum()
+            den[stage] = den.get(stage, 0.0) + g.amount_usd.sum()
+    return {s: num[s] / den[s] for s in den if den[s] > 0}, pairs
+
+
 def pipeline_method(data: fd.SalesData, leaves: pd.DataFrame, origin: pd.Timestamp, target: pd.Period,
                     window_start: pd.Timestamp, states: dict | None = None) -> np.ndarray:
     """Closed so far + open pipeline x stage conversion + average fresh bookings (see the module doc).
@@ -56,19 +74,10 @@ def pipeline_method(data: fd.SalesData, leaves: pd.DataFrame, origin: pd.Timesta
     `states` caches deal states per origin date between calls."""
     states = {} if states is None else states
     origin = pd.Timestamp(origin).normalize()
-    won_close = data.won.set_index("opportunity_id").close_date
-    num, den, fresh_rows = {}, {}, []
-    for t_k, o_k in fresh.analogs(origin, target, window_start):
-        past = _open_at(data, o_k, t_k, states)
-        close = past.opportunity_id.map(won_close)
-        won = close.notna() & (close >= t_k.start_time) & (close <= t_k.end_time)
-        for stage, g in past.assign(won_usd=past.amount_usd.where(won, 0.0)).groupby("stage"):
-            num[stage] = num.get(stage, 0.0) + g.won_usd.sum()
-            den[stage] = den.get(stage, 0.0) + g.amount_usd.sum()
-        fresh_rows.append(_leaf_sum(leaves, _won_in(data, t_k, created_after=o_k)))
-    if not fresh_rows:
+    rate, pairs = stage_rates(data, origin, target, window_start, states)
+    if not pairs:
         return np.full(len(leaves), np.nan)
-    rate = {s: num[s] / den[s] for s in den if den[s] > 0}
+    fresh_rows = [_leaf_sum(leaves, _won_in(data, t_k, created_after=o_k)) for t_k, o_k in pairs]
     now = _open_at(data, origin, target, states)
     weighted = now.assign(amount_usd=now.amount_usd * now.stage.map(rate).fillna(0.0))
     closed = _won_in(data, target)

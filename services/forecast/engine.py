@@ -15,6 +15,7 @@ from scipy import sparse
 
 from models.simulate import leaf_paths, summarize
 from models.winprob import WinProbModel
+from services.forecast import baselines as bl
 from services.forecast import data as fd
 from services.forecast import fresh
 
@@ -22,6 +23,7 @@ log = logging.getLogger(__name__)
 SALES_ROLES = ("cro", "regional_vp", "manager", "rep")
 ALL = "ALL"
 TRAIN_ROWS_MAX = 250_000
+STAGE_WEIGHT = 0.5  # an open deal's p_win: this share of its stage's dollar conversion, the rest the model's
 
 
 @dataclass
@@ -101,17 +103,33 @@ def size_pools(data: fd.SalesData, tree: Tree, cutoff: pd.Timestamp) -> list[np.
 
 def forecast_at(data: fd.SalesData, hist_feats: pd.DataFrame, tree: Tree, origin: pd.Timestamp,
                 wp: WinProbModel, window_start: pd.Timestamp, quarters: int = 1, n_paths: int = 1000,
-                seed: int = 0, paths_out: list[np.ndarray] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+                seed: int = 0, paths_out: list[np.ndarray] | None = None,
+                states: dict | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Node forecasts for the origin's quarter and the next `quarters - 1`, and the scored open deals.
 
-    Open deals are drawn won or not with their win probability; bookings from deals not yet created
+    An open deal's win probability is `STAGE_WEIGHT` x its stage's dollar conversion on the analogous
+    origins (`baselines.stage_rates`, zero when its close date lies outside the target) plus the rest x
+    the LightGBM model's: the model alone ranks deals well but its dollar totals swing by quarter (big
+    deals), the stage conversion is steady but blind inside a stage. Open deals are drawn won or not with
+    their win probability; bookings from deals not yet created
     (`services/forecast/fresh.py`) as a compound Poisson sum of recent deal sizes per leaf. Column `h`
     is the target's distance in quarters. `paths_out`, when given, receives the node paths of the
     not-yet-closed bookings per quarter (closed-won excluded), for the ending-ARR simulation."""
     origin = pd.Timestamp(origin).normalize()
     q0 = pd.Period(origin, "Q")
     snap = fd.expand_horizons(fd.state_at(data, [origin], hist_feats), quarters)
-    snap["p_win"] = wp.predict_proba(snap[fd.FEATURES])[:, 1] if len(snap) else np.zeros(0)
+    snap["p_model"] = wp.predict_proba(snap[fd.FEATURES])[:, 1] if len(snap) else np.zeros(0)
+    snap["p_win"] = snap["p_model"]
+    states = {} if states is None else states
+    for h in range(quarters):
+        m = (snap.h == h).to_numpy()
+        if STAGE_WEIGHT == 0 or not m.any():
+            continue
+        rates, pairs = bl.stage_rates(data, origin, q0 + h, window_start, states)
+        if not pairs:
+            continue
+        stage_p = snap.loc[m, "stage"].astype(str).map(rates).fillna(0.0).to_numpy() * snap.loc[m, "close_in_target"]
+        snap.loc[m, "p_win"] = STAGE_WEIGHT * stage_p + (1 - STAGE_WEIGHT) * snap.loc[m, "p_model"]
     pools = size_pools(data, tree, origin)
     out = []
     for h in range(quarters):

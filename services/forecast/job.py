@@ -44,11 +44,11 @@ def run(engine: Engine, version: registry.Version, run_inputs: Any = None) -> tu
     wp = fe.train_winprob(data, hf, as_of)
     scored = bands.scores(bt_nodes.assign(target_end=pd.PeriodIndex(bt_nodes.quarter, freq="Q").end_time))
     qs = fd.quarter_start(as_of)
-    live, deals, paths = [], None, []
+    live, deals, paths, states = [], None, [], {}
     for origin in (as_of - pd.Timedelta(days=7), as_of):
         paths = []
         nodes, d = fe.forecast_at(data, hf, tree, origin, wp, bt.window_start(data), quarters=bt.HORIZONS,
-                                  paths_out=paths)
+                                  paths_out=paths, states=states)
         week = int((origin - qs).days // 7)
         nodes = nodes.assign(level=np.tile(tree.levels, bt.HORIZONS), week=week)
         live.append(bands.apply(nodes, scored, origin, week, tree.band_fallback).assign(kind="live"))

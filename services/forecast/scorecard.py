@@ -101,4 +101,6 @@ def bars(rep: dict) -> dict:
     out["coherence_under_1_usd"] = None if gap is None else gap < 1.0
     if rep.get("arr_wape_company") is not None:
         out["arr_wape_company_lt_flat"] = rep["arr_wape_company"] < rep["arr_wape_company_flat"]
+        if rep.get("arr_wape_company_trend") is not None:
+            out["arr_wape_company_lt_trend"] = rep["arr_wape_company"] < rep["arr_wape_company_trend"]
     return out

@@ -30,7 +30,8 @@ DEALS = ResultTable(
     (C("opportunity_id", "text"), C("account_id", "text"), C("owner_id", "text"), C("product_id", "text"),
      C("type", "text"), C("stage", "text"), C("amount_usd", "float"), C("close_date", "date"),
      C("created_date", "date"), C("pushes", "int", "close-date pushes so far"), C("target_quarter", "text"),
-     C("h", "int", "quarters ahead"), C("p_win", "float", "calibrated probability of winning inside the quarter"),
+     C("h", "int", "quarters ahead"), C("p_win", "float", "probability of winning inside the quarter: the stage's dollar conversion blended with the model's"),
+     C("p_model", "float", "the LightGBM model's calibrated probability alone"),
      C("contribution_usd", "float", "p_win x amount")),
     keys=("target_quarter",), indexes=(("account_id",),))
 ARR = ResultTable(

@@ -33,7 +33,7 @@ def sales_data(frames, opps=None, hist=None) -> fd.SalesData:
 
 def test_bands_use_no_error_from_a_quarter_not_ended_at_the_origin():
     rng = np.random.default_rng(0)
-    past = pd.DataFrame({"level": "rep", "h": 0, "week": 0, "target_end": D("2025-03-31"),
+    past = pd.DataFrame({"level": "rep", "h": 0, "week": 0, "target_end": [D("2024-12-31"), D("2025-03-31")] * 20,
                          "score": rng.lognormal(0, 0.3, 40)})
     origin = D("2025-04-01")
     before = bands.calibrate(past, origin, "rep", 0, 0)
@@ -41,6 +41,22 @@ def test_bands_use_no_error_from_a_quarter_not_ended_at_the_origin():
     assert bands.calibrate(pd.concat([past, future]), origin, "rep", 0, 0) == before
     assert before[0] < 1 < before[1]
     assert bands.calibrate(past.head(bands.MIN_POINTS - 1), origin, "rep", 0, 0) is None
+    one_quarter = np.sort(past.score)  # one quarter: the split-conformal order statistics of its points
+    k = int(np.floor(0.1 * 41))
+    assert bands.calibrate(past.assign(target_end=D("2025-03-31")), origin, "rep", 0, 0) == (
+        pytest.approx(one_quarter[k - 1]), pytest.approx(one_quarter[40 - k]))
+
+
+def test_bands_widen_when_the_same_points_come_from_fewer_quarters():
+    """Points of one quarter share its shock: 40 scores from 2 quarters give a wider band than from 20."""
+    rng = np.random.default_rng(1)
+    score = rng.lognormal(0, 0.3, 40)
+    ends = pd.date_range("2020-03-31", periods=20, freq="QE")
+    many = pd.DataFrame({"level": "rep", "h": 0, "week": 0, "target_end": np.tile(ends, 2), "score": score})
+    few = many.assign(target_end=np.where(np.arange(40) % 2 == 0, ends[0], ends[1]))
+    lo_m, hi_m = bands.calibrate(many, D("2025-04-01"), "rep", 0, 0)
+    lo_f, hi_f = bands.calibrate(few, D("2025-04-01"), "rep", 0, 0)
+    assert hi_f / lo_f > 2 * hi_m / lo_m
 
 
 def test_fresh_analogs_have_ended_before_the_origin():
@@ -198,3 +214,24 @@ def test_scorecard_sections_come_from_the_capability_packages():
 
     assert scorecard._load_section("forecast") is forecast_card.section
     assert scorecard._load_section("health") is health_card.section
+
+
+class _ConstantModel:
+    def predict_proba(self, X):
+        return np.column_stack([np.full(len(X), 0.1), np.full(len(X), 0.9)])
+
+
+def test_open_deal_probability_blends_the_stage_conversion_with_the_model():
+    data, _ = _tiny_data()
+    tree = fe.build_tree(data.people, ["P1"])
+    nodes, deals = fe.forecast_at(data, fd._history_features(data.hist), tree, D("2025-04-01"), _ConstantModel(),
+                                  D("2024-12-01"), quarters=2, n_paths=200)
+    o4 = deals[deals.opportunity_id == "O4"].set_index("h")
+    w = fe.STAGE_WEIGHT
+    assert 0 < w < 1
+    # this quarter: Propose converted 0.5 on the analog; next quarter: O4 closes outside it (stage part 0)
+    assert o4.loc[0, "p_win"] == pytest.approx(w * 0.5 + (1 - w) * 0.9)
+    assert o4.loc[1, "p_win"] == pytest.approx((1 - w) * 0.9)
+    assert (o4.p_model == 0.9).all()
+    rep = nodes[(nodes.person_id == "R1") & (nodes.product_id == fe.ALL)].set_index("h")
+    assert rep.loc[0, "pipeline_expected_usd"] == pytest.approx(200 * o4.loc[0, "p_win"])

@@ -224,5 +224,7 @@ def test_arr_backtest_scores_the_expected_ending_arr_against_the_actual():
     # as of 2025-06-30 (history: S1 renewed +10%, S3 churned): running S2 110 + S5 200, nothing renews in Q3
     assert m["arr_backtest_quarters"] == 1
     assert m["arr_wape_company"] == pytest.approx(0.0) and m["arr_wape_company_flat"] == pytest.approx(0.0)
+    # trend baseline: ARR at the 5 quarter ends up to the origin 310, 310, 400, 400, 400 -> net new -22.5 a quarter
+    assert m["arr_wape_company_trend"] == pytest.approx(22.5 / 310)
     m = fa.backtest(subs, pd.DataFrame(), nodes.assign(p50_usd=31.0))
     assert m["arr_wape_company"] == pytest.approx(31 / 310)
