@@ -7,6 +7,9 @@ Per seed: out-of-time AUC of the model, of the planted oracle (`truth_expansion.
 base rate and of a plain logistic regression on the same test rows; ECE; top-decile lift against the
 overall rate; planted drivers among the top ten features; train seconds; the Where to grow read of one
 rep (the largest book) in seconds. Then the bars. Each seed uses its own SQLite file under /tmp.
+`--backtest-only` runs the job's backtest (`services.expansion.job.fit_and_backtest`: the same model,
+rows and metrics) without scoring, explaining and writing, and measures it against the same planted truth
+(train s is then the backtest's seconds; no read is timed).
 """
 from __future__ import annotations
 
@@ -18,14 +21,38 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import pandas as pd
+import sqlalchemy as sa
+from sklearn.metrics import roc_auc_score
+
 from services import db, jobs
+from services.churn import features as cf
 from services.cli import main as cli
+from services.expansion import features as xf
+from services.expansion import job as xj
 from services.expansion import read
-from services.expansion.scorecard import BARS, section
+from services.expansion.scorecard import BARS, drivers_recovered, oracle_probability, section
 from services.hierarchy import Scope
 
 
-def run_seed(seed: int, accounts: int, months: int, as_of: str, reuse: bool = False) -> dict:
+def backtest_only(engine, as_of: str) -> tuple[dict, float]:
+    """The scorecard's figures from the job's backtest alone (no scores, contributions or writes)."""
+    t0 = time.perf_counter()
+    inputs = xf.load_inputs(engine, cf.load_inputs(engine))
+    _, metrics, bt, _ = xj.fit_and_backtest(inputs, pd.Timestamp(as_of))
+    seconds = time.perf_counter() - t0
+    truth = db.truth_params(engine)
+    with engine.connect() as conn:
+        te = pd.read_sql(sa.text("SELECT account_id, product_id, month, p_180d FROM truth_expansion"), conn)
+    drivers = sorted(set(truth.get("expansion_drivers", {})) | set(truth.get("cross_sell_drivers", {})))
+    found = drivers_recovered(metrics.get("top_features", []), drivers)
+    card = {**metrics, "auc_oracle": float(roc_auc_score(bt.label, oracle_probability(bt, te))),
+            "planted_drivers_recovered": found[0], "planted_drivers_found": found[1]}
+    return card, seconds
+
+
+def run_seed(seed: int, accounts: int, months: int, as_of: str, reuse: bool = False,
+             backtest: bool = False) -> dict:
     url = f"sqlite:////tmp/bench_expansion_{accounts}_{months}_{as_of}_{seed}.db"
     path = Path(url.removeprefix("sqlite:///"))
     if not (reuse and path.exists()):  # --reuse: the same seed, size and as-of seeded and adoption trained
@@ -34,14 +61,18 @@ def run_seed(seed: int, accounts: int, months: int, as_of: str, reuse: bool = Fa
              str(seed), "--as-of", as_of])
         jobs.train_all(db.get_engine(url), only=["adoption"], force=True)
     engine = db.get_engine(url)
-    t0 = time.perf_counter()
-    result = jobs.train_all(engine, only=["expansion"], force=True)["expansion"]
-    train_s = time.perf_counter() - t0
-    card = section(engine)
-    owners = db.read_table("accounts", engine, columns=["owner_id"]).owner_id.value_counts()
-    t1 = time.perf_counter()
-    rows = read.where_to_grow(engine, Scope(rep_id=owners.index[0]))
-    read_s = time.perf_counter() - t1
+    if backtest:
+        card, train_s = backtest_only(engine, as_of)
+        result, read_s, rows = {"status": "backtest only"}, float("nan"), []
+    else:
+        t0 = time.perf_counter()
+        result = jobs.train_all(engine, only=["expansion"], force=True)["expansion"]
+        train_s = time.perf_counter() - t0
+        card = section(engine)
+        owners = db.read_table("accounts", engine, columns=["owner_id"]).owner_id.value_counts()
+        t1 = time.perf_counter()
+        rows = read.where_to_grow(engine, Scope(rep_id=owners.index[0]))
+        read_s = time.perf_counter() - t1
     return {"seed": seed, "status": result["status"], "auc": card["auc"], "oracle": card["auc_oracle"],
             "base_rate": card["auc_baseline_base_rate"], "logreg": card["auc_baseline_logreg"], "ece": card["ece"],
             "lift": card["lift_top_decile"], "drivers": card["planted_drivers_recovered"],
@@ -56,14 +87,16 @@ def main() -> None:
     ap.add_argument("--months", type=int, default=36)
     ap.add_argument("--as-of", default="2026-10-31")
     ap.add_argument("--reuse", action="store_true", help="reuse a seed's database from an earlier run")
+    ap.add_argument("--backtest-only", action="store_true", help="the job's backtest only (no scoring or writes)")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
     print(f"accounts={args.accounts} months={args.months} as_of={args.as_of}")
     print(f"command: python bench/bench_expansion.py --seeds {' '.join(map(str, args.seeds))} "
-          f"--accounts {args.accounts} --months {args.months} --as-of {args.as_of}")
+          f"--accounts {args.accounts} --months {args.months} --as-of {args.as_of}"
+          + (" --reuse" if args.reuse else "") + (" --backtest-only" if args.backtest_only else ""))
     rows = []
     for s in args.seeds:  # each seed's row as soon as it is measured
-        rows.append(run_seed(s, args.accounts, args.months, args.as_of, args.reuse))
+        rows.append(run_seed(s, args.accounts, args.months, args.as_of, args.reuse, args.backtest_only))
         r = rows[-1]
         print(f"seed {r['seed']}: auc {r['auc']:.4f} oracle {r['oracle']:.4f} gap {r['oracle'] - r['auc']:+.4f} "
               f"base rate {r['base_rate']:.4f} logreg {r['logreg']:.4f} ece {r['ece']:.4f} lift {r['lift']:.2f} "

@@ -17,6 +17,18 @@ activation never raises risk): the trees through LightGBM's monotone constraints
 leaving out a constrained feature whose fitted coefficient has the wrong sign (refitted until none has),
 so the raw log-odds are monotone in each constrained feature. `fit_on_cal=False` keeps the calibration
 slice out of the logistic fit (Platt is then fitted on rows the model never saw).
+
+`hinges` (default 0) makes the logistic part piecewise linear: each numeric feature enters as itself plus
+`hinges` hinge terms max(0, x - knot) at interior quantiles of the training rows (`HingeBasis`), so risk
+can climb steeply below some level of seat activation and flatten above it, as a GAM would; every design
+column still belongs to one feature, so the exact per-feature split of the logit is unchanged. A
+constrained feature whose fitted piecewise-linear effect is not monotone in its direction enters linearly
+instead (and is left out if even its linear coefficient has the wrong sign).
+
+`calibration` chooses the map fitted on the calibration rows: "platt" (slope and intercept of the raw
+log-odds) or "intercept" (slope 1: only the base rate moves, the model's own spread is kept).
+`fit(..., cal_raw=...)` calibrates on given raw log-odds of `X_cal` (e.g. cross-fitted, out-of-fold ones)
+instead of the fitted model's own.
 """
 from __future__ import annotations
 
@@ -25,7 +37,7 @@ import logging
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
@@ -66,6 +78,29 @@ def prepare(X: pd.DataFrame, categories: dict[str, list] | None = None) -> tuple
     return X, cats
 
 
+class HingeBasis(TransformerMixin, BaseEstimator):
+    """Each column x -> [x, max(0, x - k_1), ..., max(0, x - k_h)], knots at interior quantiles (no NaN in)."""
+
+    def __init__(self, hinges: int = 2) -> None:
+        self.hinges = hinges
+
+    def fit(self, X, y=None) -> HingeBasis:
+        X = np.asarray(X, dtype=float)
+        q = np.linspace(0, 1, self.hinges + 2)[1:-1]
+        self.knots_ = np.quantile(X, q, axis=0).T if len(X) else np.zeros((X.shape[1], self.hinges))
+        self.n_features_in_ = X.shape[1]
+        return self
+
+    def transform(self, X) -> np.ndarray:
+        X = np.asarray(X, dtype=float)
+        parts = [X[:, :, None], np.maximum(0.0, X[:, :, None] - self.knots_[None, :, :])]
+        return np.concatenate(parts, axis=2).reshape(len(X), -1)  # grouped per input column
+
+    def get_feature_names_out(self, input_features=None):
+        names = input_features if input_features is not None else [f"x{i}" for i in range(self.n_features_in_)]
+        return np.array([f"{c}_h{j}" for c in names for j in range(self.hinges + 1)], dtype=object)
+
+
 class ChurnClassifier(BaseEstimator, ClassifierMixin):
     """LightGBM churn model; `fit(X, y, X_cal, y_cal)` calibrates on a later slice (Platt)."""
 
@@ -73,7 +108,8 @@ class ChurnClassifier(BaseEstimator, ClassifierMixin):
                  min_child_samples: int = 50, subsample: float = 0.8, colsample_bytree: float = 0.8,
                  reg_lambda: float = 1.0, n_jobs: int = 2, random_state: int = 0, linear_init: bool = True,
                  early_stopping_rounds: int = 50, calibrate: bool = True, monotone: dict[str, int] | None = None,
-                 fit_on_cal: bool = True, min_calibration_events: int = 0) -> None:
+                 fit_on_cal: bool = True, min_calibration_events: int = 0, hinges: int = 0,
+                 calibration: str = "platt") -> None:
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
         self.num_leaves = num_leaves
@@ -89,6 +125,8 @@ class ChurnClassifier(BaseEstimator, ClassifierMixin):
         self.monotone = monotone
         self.fit_on_cal = fit_on_cal
         self.min_calibration_events = min_calibration_events
+        self.hinges = hinges
+        self.calibration = calibration
 
     def _booster(self, n_estimators: int) -> lgb.LGBMClassifier:
         return lgb.LGBMClassifier(
@@ -116,31 +154,51 @@ class ChurnClassifier(BaseEstimator, ClassifierMixin):
 
     def _fit_linear(self, X: pd.DataFrame, y: np.ndarray) -> None:
         """The logistic part and what `linear_contributions` needs: design column -> feature, mean design row.
-        Constrained features with a wrong-signed coefficient are left out and the rest refitted."""
+        A constrained feature whose effect is not monotone in its direction enters linearly (hinged ones) or
+        is left out (linear ones), and the rest is refitted until none is."""
         self.linear_features_ = list(self.feature_names_)
+        numeric = [c for c in self.feature_names_ if c not in self.categories_]
+        self.hinged_ = list(numeric) if self.hinges else []
         want = {c: int(d) for c, d in (self.monotone or {}).items() if d and c in self.linear_features_}
         while True:
-            self.linear_ = logistic_baseline(X[self.linear_features_]).fit(self._linear_input(X), y)
-            coef = dict(zip(self._numeric_linear_columns(), self.linear_[-1].coef_[0]))
-            wrong = [c for c, d in want.items() if c in coef and coef[c] * d < 0]
+            self.linear_ = logistic_baseline(X[self.linear_features_], hinged=self.hinged_,
+                                             hinges=self.hinges).fit(self._linear_input(X), y)
+            self._owners(X)
+            wrong = [c for c, d in want.items() if c in self.linear_features_ and not self._monotone_ok(X, c, d)]
             if not wrong:
                 break
-            self.linear_features_ = [c for c in self.linear_features_ if c not in wrong]
+            for c in wrong:
+                if c in self.hinged_:
+                    self.hinged_.remove(c)
+                else:
+                    self.linear_features_.remove(c)
+        self.linear_mean_ = np.asarray(self._design(X).mean(axis=0)).ravel()
+
+    def _owners(self, X: pd.DataFrame) -> None:
         pre = self.linear_[0]
         owner: list[int] = []
         for name, _, cols in pre.transformers_:
             if name == "num":
                 owner += [self.feature_names_.index(c) for c in cols]
+            elif name == "hinge":
+                owner += [self.feature_names_.index(c) for c in cols for _ in range(self.hinges + 1)]
             elif name == "cat" and len(cols):
                 enc = pre.named_transformers_["cat"][-1]
                 for c, cats in zip(cols, enc.categories_):
                     owner += [self.feature_names_.index(c)] * len(cats)
         self.linear_owner_ = np.asarray(owner, dtype=int)
-        self.linear_mean_ = np.asarray(self._design(X).mean(axis=0)).ravel()
 
-    def _numeric_linear_columns(self) -> list[str]:
-        """The numeric columns of the logistic part, in the order of its first coefficients."""
-        return [c for name, _, cols in self.linear_[0].transformers_ if name == "num" for c in cols]
+    def _monotone_ok(self, X: pd.DataFrame, c: str, direction: int) -> bool:
+        """Whether the logistic part's effect of feature `c` never moves against `direction` over its range."""
+        values = pd.to_numeric(X[c], errors="coerce").dropna().to_numpy(float)
+        if not len(values):
+            return True
+        grid = np.unique(np.quantile(values, np.linspace(0, 1, 41)))
+        frame = X.iloc[[0] * len(grid)].reset_index(drop=True).copy()
+        frame[c] = grid
+        cols = self.linear_owner_ == self.feature_names_.index(c)
+        effect = self._design(frame)[:, cols] @ self.linear_[-1].coef_[0][cols]
+        return bool(np.all(np.diff(effect) * direction >= -1e-9))
 
     def _linear_input(self, X: pd.DataFrame) -> pd.DataFrame:
         """X in the kinds the logistic part was fitted on (rows rebuilt from dicts may hold None/object)."""
@@ -176,7 +234,7 @@ class ChurnClassifier(BaseEstimator, ClassifierMixin):
         return out
 
     def fit(self, X: pd.DataFrame, y, X_cal: pd.DataFrame | None = None, y_cal=None,
-            groups=None) -> ChurnClassifier:
+            groups=None, cal_raw: np.ndarray | None = None) -> ChurnClassifier:
         """`X_cal` calibrates (Platt). The tree count is early-stopped on `X_cal`, or, with `groups` (e.g. the
         account of each row), on 20% of the groups of `X` held out: rows of one account at nearby dates
         share a renewal and its label, so a slice that shares accounts with the fit rows never stops."""
@@ -209,8 +267,9 @@ class ChurnClassifier(BaseEstimator, ClassifierMixin):
             log.info("churn classifier: logistic logit + %d trees", n_trees)
         self.calibration_ = (1.0, 0.0)
         if has_cal and self.calibrate:
-            self.calibration_ = _platt(self.decision_function(X_cal), np.asarray(y_cal).astype(int),
-                                       self.min_calibration_events)
+            raw = self.decision_function(X_cal) if cal_raw is None else np.asarray(cal_raw, float)
+            self.calibration_ = _platt(raw, np.asarray(y_cal).astype(int),
+                                       self.min_calibration_events if self.calibration == "platt" else 10**12)
         self.classes_ = np.array([0, 1])
         return self
 
@@ -257,12 +316,16 @@ def _platt(raw: np.ndarray, y: np.ndarray, min_events: int = 0) -> tuple[float, 
     return 1.0, float((lo + hi) / 2)
 
 
-def logistic_baseline(X: pd.DataFrame) -> object:
-    """Plain logistic regression: median imputation, scaling, one-hot categoricals (unfitted pipeline)."""
+def logistic_baseline(X: pd.DataFrame, hinged: list[str] | None = None, hinges: int = 0) -> object:
+    """Plain logistic regression: median imputation, scaling, one-hot categoricals (unfitted pipeline);
+    the numeric columns in `hinged` piecewise linear (`HingeBasis` with `hinges` knots)."""
     cats = _categoricals(X)
-    nums = [c for c in X.columns if c not in cats]
+    hinged = [c for c in (hinged or []) if c in X.columns and c not in cats] if hinges else []
+    nums = [c for c in X.columns if c not in cats and c not in hinged]
     pre = ColumnTransformer([
         ("num", make_pipeline(SimpleImputer(strategy="median", keep_empty_features=True), StandardScaler()), nums),
+        ("hinge", make_pipeline(SimpleImputer(strategy="median", keep_empty_features=True), HingeBasis(hinges),
+                                StandardScaler()), hinged),
         ("cat", make_pipeline(SimpleImputer(strategy="constant", fill_value="missing"),
                               OneHotEncoder(handle_unknown="ignore")), cats),
     ])

@@ -8,8 +8,12 @@ untreated risk, and logging an action never changes it.
 
 Out-of-time backtest (`plan`): the test rows are `TEST_DATES` month-ends ending `EVAL_MONTHS + 1`
 months before the data's as-of, so the outcome of every renewal up to `EVAL_MONTHS` ahead is known. The
-backtest model sees only outcomes known at the first test date: it is fitted on the renewals before the
-last `CAL_MONTHS` of them and Platt-calibrated on those last renewals (dates it did not train on).
+backtest model sees only outcomes known at the first test date: it is fitted on all of them, and
+Platt-calibrated on cross-fitted log-odds (`cross_fitted_logit`: each row scored by a model fitted on the
+other `CALIBRATION_FOLDS - 1` folds of accounts, so no row is calibrated by a model that saw it) of the
+rows in the renewal window (next renewal within 6 months), the population the headline is measured on,
+pooled over the whole training window rather than its last few months (a few months' churn rate moves with
+the renewal cohort). The logistic part is piecewise linear (`HINGES` hinge terms per numeric feature).
 The production model is then refitted the same way on every labelled row up to the as-of, and scores
 every active account at the as-of and the 12 previous month-ends, with contributions and reasons.
 
@@ -55,6 +59,9 @@ MIN_FEATURE_COVERAGE = 0.5  # a feature measured on fewer training rows than thi
 # shallow trees: the renewal decision is close to additive in log-odds (tuned out of time on the demo)
 MODEL_PARAMS = {"num_leaves": 4, "n_estimators": 600, "min_child_samples": 100, "colsample_bytree": 0.5}
 MIN_CALIBRATION_EVENTS = 40  # churned renewals x rows; fewer: only the base rate is recalibrated
+CALIBRATION_FOLDS = 5  # folds of accounts for the cross-fitted log-odds the calibration is fitted on
+HINGES = 2  # hinge terms per numeric feature in the logistic part (piecewise linear, knots at terciles)
+CALIBRATION_WINDOW_DAYS = 182  # the calibration population: rows with the next renewal within 6 months
 MIN_ROWS_ECE_GATE = 1000  # renewal-window test rows for the ECE ceiling to apply
 MIN_CLUSTER_COVERAGE = 0.9  # use the adoption cluster as a feature only if known on most training rows
 
@@ -101,14 +108,6 @@ def _sample_accounts(n: int, n_dates: int, seed: int = 0) -> np.ndarray | None:
     return np.sort(rng.choice(n, size=MAX_TRAIN_ROWS // n_dates, replace=False))
 
 
-def split_known(rows: pd.DataFrame, known_by: pd.Timestamp, cal_months: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(fit, calibration) rows among those before `known_by` whose renewal outcome is known by then; the
-    calibration rows are the renewals of the last `cal_months` months, which the fit never sees."""
-    known = cf.labelled(rows[rows.as_of < known_by], known_by)
-    edge = known_by - pd.Timedelta(days=cf.GRACE_DAYS) - pd.DateOffset(months=cal_months)
-    return known[known.renewal_date <= edge], known[known.renewal_date > edge]
-
-
 def select_features(rows: pd.DataFrame, mode: str) -> tuple[list[str], dict[str, Any]]:
     """Model inputs: measured on most training rows; the 6-month ones left out on short history."""
     cols = cf.feature_columns(rows)
@@ -126,13 +125,41 @@ def select_features(rows: pd.DataFrame, mode: str) -> tuple[list[str], dict[str,
     return [c for c in cols if c not in dropped], note
 
 
-def fit_model(fit: pd.DataFrame, cal: pd.DataFrame, cols: list[str]) -> ChurnClassifier:
+def _classifier(cols: list[str], calibrate: bool = True) -> ChurnClassifier:
     mono = {c: feature_catalog.direction(c) for c in cols if feature_catalog.direction(c)}
-    model = ChurnClassifier(**MODEL_PARAMS, monotone=mono, fit_on_cal=False,
-                            min_calibration_events=MIN_CALIBRATION_EVENTS)
-    model.fit(fit[cols], fit.label_churn, cal[cols], cal.label_churn, groups=fit.account_id.to_numpy())
-    numeric = [c for c in cols if pd.api.types.is_numeric_dtype(fit[c])]
-    renewed = fit[fit.label_churn == 0]
+    return ChurnClassifier(**MODEL_PARAMS, monotone=mono, fit_on_cal=False, hinges=HINGES, calibrate=calibrate,
+                           min_calibration_events=MIN_CALIBRATION_EVENTS)
+
+
+def cross_fitted_logit(known: pd.DataFrame, cols: list[str], folds: int = CALIBRATION_FOLDS,
+                       seed: int = 0) -> np.ndarray:
+    """Raw log-odds of every row from a model fitted without its account (folds of accounts)."""
+    accounts = known.account_id.to_numpy()
+    uniq = pd.unique(accounts)
+    fold = pd.Series(np.random.default_rng(seed).integers(0, folds, len(uniq)), index=uniq).reindex(accounts)
+    fold = fold.to_numpy()
+    out = np.full(len(known), np.nan)
+    for k in range(folds):
+        tr, te = fold != k, fold == k
+        if not te.any() or known.label_churn[tr].nunique() < 2:
+            continue
+        m = _classifier(cols, calibrate=False).fit(known.loc[tr, cols], known.label_churn[tr], groups=accounts[tr])
+        out[te] = m.decision_function(known.loc[te, cols])
+    return out
+
+
+def fit_model(known: pd.DataFrame, cols: list[str]) -> ChurnClassifier:
+    """Fitted on every row whose renewal outcome is known; calibrated on the cross-fitted log-odds of the rows
+    in the renewal window (`n_calibration_` of them)."""
+    known = known.reset_index(drop=True)
+    oof = cross_fitted_logit(known, cols)
+    cal = ((known.days_to_renewal <= CALIBRATION_WINDOW_DAYS) & ~np.isnan(oof)).to_numpy()
+    model = _classifier(cols)
+    model.fit(known[cols], known.label_churn, known.loc[cal, cols], known.label_churn[cal],
+              groups=known.account_id.to_numpy(), cal_raw=oof[cal])
+    model.n_calibration_ = int(cal.sum())
+    numeric = [c for c in cols if pd.api.types.is_numeric_dtype(known[c])]
+    renewed = known[known.label_churn == 0]
     model.typical_renewing_ = {c: float(renewed[c].median()) for c in numeric if renewed[c].notna().any()}
     return model
 
@@ -143,13 +170,13 @@ def fit_and_backtest(inputs: cf.Inputs, as_of: pd.Timestamp
     p = plan(as_of, inputs.month0)
     dates = cf.month_ends(p.first, as_of)
     rows = cf.build(inputs, dates, labels=True, accounts=_sample_accounts(len(inputs.index), len(dates)))
-    fit, cal = split_known(rows, p.test[0], p.cal_months)
+    fit = cf.labelled(rows[rows.as_of < p.test[0]], p.test[0])
     cols, note = select_features(fit, p.mode)
     test = cf.labelled(rows[rows.as_of.isin(p.test)], as_of)
     test = test[test.days_to_renewal <= p.eval_months * 31]
-    log.info("churn (%s history, %d months): fit %d, calibrate %d, test %d rows, %d features", p.mode,
-             p.history_months, len(fit), len(cal), len(test), len(cols))
-    model = fit_model(fit, cal, cols)
+    log.info("churn (%s history, %d months): fit %d, test %d rows, %d features", p.mode,
+             p.history_months, len(fit), len(test), len(cols))
+    model = fit_model(fit, cols)
     prob = model.predict_proba(test[cols])[:, 1]
     # the strongest simple baseline: logistic regression on the same rows and features
     plain = logistic_baseline(fit[cols]).fit(as_baseline_input(fit[cols]), fit.label_churn)
@@ -162,17 +189,18 @@ def fit_and_backtest(inputs: cf.Inputs, as_of: pd.Timestamp
     if metrics.get("n", 0) >= MIN_ROWS_ECE_GATE and "ece" in metrics:
         metrics["ece_gated"] = metrics["ece"]
     # production: refitted on every row whose renewal outcome is known at the as-of
-    fit_all, cal_all = split_known(rows, as_of + pd.Timedelta(days=1), p.cal_months)
-    production = fit_model(fit_all, cal_all, cols)
+    fit_all = cf.labelled(rows, as_of + pd.Timedelta(days=1))
+    production = fit_model(fit_all, cols)
     metrics.update(note, adoption_cluster_used="adoption_cluster" in cols, history_mode=p.mode,
                    history_months=p.history_months, eval_months=p.eval_months,
-                   n_train=len(fit), n_calibration=len(cal), n_test=len(test), n_features=len(cols),
-                   n_train_production=len(fit_all), n_calibration_production=len(cal_all),
+                   n_train=len(fit), n_calibration=model.n_calibration_, n_test=len(test), n_features=len(cols),
+                   n_train_production=len(fit_all), n_calibration_production=production.n_calibration_,
+                   calibration_method=f"Platt on {CALIBRATION_FOLDS}-fold cross-fitted log-odds, renewal window",
                    n_trees=int(model.n_trees_), n_trees_production=int(production.n_trees_),
                    logistic_features_left_out=sorted(set(cols) - set(model.linear_features_)),
                    churn_rate_test=float(test.label_churn.mean()),
-                   train_window=[str(fit.as_of.min().date()), str(cal.as_of.max().date())],
-                   production_window=[str(fit_all.as_of.min().date()), str(cal_all.as_of.max().date())],
+                   train_window=[str(fit.as_of.min().date()), str(fit.as_of.max().date())],
+                   production_window=[str(fit_all.as_of.min().date()), str(fit_all.as_of.max().date())],
                    test_window=[str(p.test[0].date()), str(p.test[-1].date())],
                    calibration=list(model.calibration_), calibration_production=list(production.calibration_),
                    monotone=sorted(model.monotone or {}), tiers={k: v for k, v in T.TIERS})

@@ -1,7 +1,7 @@
 """Point-in-time expansion features: one row per active customer account x product and month-end as-of.
 
 The account's behaviour comes from the churn pipeline (`services.churn.features.build` over the shared
-inputs of the training run); the product's own capacity use, jobs and ARR come from the same usage
+inputs of the training run); the product's own capacity use and jobs come from the same usage
 aggregation per product; `peer_owner_share` is the share of accounts in the same industry and segment
 that own the product at t and `peer_win_rate_12m` the product's won growth deals per account of the same
 industry over the 12 months up to t ("similar accounts that bought it"). Generic over the catalog: no product names.
@@ -27,8 +27,11 @@ log = logging.getLogger(__name__)
 INPUTS_KEY = "expansion.inputs"
 HORIZON_DAYS = cf.HORIZON_DAYS
 GROWTH_TYPES = ("expansion", "new")  # opportunity types that grow an existing customer
-# account-level inputs taken from the churn rows (the renewal-window ones describe churn, not growth)
-ACCOUNT_FEATURES = ("breadth_3m", "jobs_3m", "jobs_trend_3m", "severe_6m", "cases_6m", "tenure_years", "arr_log",
+# account-level inputs taken from the churn rows (the renewal-window ones describe churn, not growth). ARR is
+# not an input (neither the account's nor the product's): it stands in for the segment (larger segments pay
+# more), took the segment's credit in the explanations and lowered out-of-time AUC (README, Expansion); it
+# sizes the expected deal instead.
+ACCOUNT_FEATURES = ("breadth_3m", "jobs_3m", "jobs_trend_3m", "severe_6m", "cases_6m", "tenure_years",
                     "products_owned", "days_to_renewal", "quantity_change_12m", "adoption_cluster")
 CATEGORICAL = ("product_id", "segment", "industry", "adoption_cluster")
 
@@ -117,7 +120,6 @@ def build(inputs: Inputs, dates: list[pd.Timestamp], labels: bool = False,
     # the highest capacity use among the products the account owns (what a cross-sell follows)
     out["max_product_use"] = pd.Series(np.where(out["owned"] > 0, use_now, np.nan)).groupby(
         [out["account_id"], out["as_of"]]).transform("max").to_numpy()
-    out["product_arr_log"] = np.log1p(out["product_arr_usd"])
     seg = inputs.accounts.set_index("account_id")
     out["segment"] = pd.Categorical(seg["segment"].reindex(out["account_id"]).to_numpy())
     out["industry"] = pd.Categorical(seg["industry"].reindex(out["account_id"]).to_numpy())
