@@ -22,7 +22,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from services import db, registry
+from services import db, picklists, registry
 from services.adoption import tables as adoption_tables
 from services.alerts import tables as T
 from services.churn import tables as churn_tables
@@ -149,7 +149,7 @@ def slipped_commits(engine: Engine, as_of: pd.Timestamp, accounts: pd.DataFrame)
     now = h.groupby("opportunity_id").last()
     then = then[(then.forecast_category == "commit") & (then.close_date <= q_end) & (then.close_date > week)]
     m = then[["close_date"]].join(now[["close_date", "stage", "amount_usd"]], rsuffix="_now", how="inner")
-    m = m[(m.close_date_now > q_end) & ~m.stage.isin(["Closed Won", "Closed Lost"])]
+    m = m[(m.close_date_now > q_end) & ~m.stage.isin(picklists.closed_stages(picklists.read_stages(engine)))]
     if m.empty:
         return []
     opps = db.read_table("opportunities", engine, columns=["opportunity_id", "account_id", "owner_id"],
