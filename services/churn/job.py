@@ -33,6 +33,7 @@ from models import explain
 from models.churn import ChurnClassifier, as_baseline_input, logistic_baseline
 from models.churn_metrics import windowed_report
 from services import feature_catalog, registry
+from services.churn import confidence as churn_confidence
 from services.churn import drift as churn_drift
 from services.churn import features as cf
 from services.churn import tables as T
@@ -137,9 +138,9 @@ def fit_model(fit: pd.DataFrame, cal: pd.DataFrame, cols: list[str]) -> ChurnCla
     return model
 
 
-def fit_and_backtest(inputs: cf.Inputs, as_of: pd.Timestamp
+def fit_and_backtest(inputs: cf.Inputs, as_of: pd.Timestamp, keep: dict | None = None
                      ) -> tuple[ChurnClassifier, ChurnClassifier, dict[str, Any], pd.DataFrame]:
-    """(backtest model, production model, metrics, scored test rows)."""
+    """(backtest model, production model, metrics, scored test rows); `keep` receives the production rows."""
     p = plan(as_of, inputs.month0)
     dates = cf.month_ends(p.first, as_of)
     rows = cf.build(inputs, dates, labels=True, accounts=_sample_accounts(len(inputs.index), len(dates)))
@@ -164,6 +165,8 @@ def fit_and_backtest(inputs: cf.Inputs, as_of: pd.Timestamp
     # production: refitted on every row whose renewal outcome is known at the as-of
     fit_all, cal_all = split_known(rows, as_of + pd.Timedelta(days=1), p.cal_months)
     production = fit_model(fit_all, cal_all, cols)
+    if keep is not None:  # for the confidence step (services/churn/confidence.py)
+        keep.update(fit_all=fit_all, cal_all=cal_all)
     metrics.update(note, adoption_cluster_used="adoption_cluster" in cols, history_mode=p.mode,
                    history_months=p.history_months, eval_months=p.eval_months,
                    n_train=len(fit), n_calibration=len(cal), n_test=len(test), n_features=len(cols),
@@ -182,10 +185,13 @@ def fit_and_backtest(inputs: cf.Inputs, as_of: pd.Timestamp
     return model, production, metrics, backtest
 
 
-def score(model: ChurnClassifier, inputs: cf.Inputs, as_of: pd.Timestamp) -> tuple[pd.DataFrame, pd.DataFrame]:
+def score(model: ChurnClassifier, inputs: cf.Inputs, as_of: pd.Timestamp,
+          keep: dict | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Scores at as_of and the previous month-ends; the latest rows' feature frame for explanations."""
     prev = [d for d in cf.month_ends(as_of - pd.DateOffset(months=SCORE_MONTHS + 1), as_of) if d < as_of]
     rows = cf.build(inputs, prev[-SCORE_MONTHS:] + [as_of])
+    if keep is not None:
+        keep["score_rows"] = rows
     raw = model.decision_function(rows[model.feature_names_])
     p = 1 / (1 + np.exp(-model.calibrated_logit(raw)))
     scores = pd.DataFrame({
@@ -238,12 +244,17 @@ def reasons(model: ChurnClassifier, latest: pd.DataFrame, n_reasons: int = 3) ->
 def run(engine: Engine, version: registry.Version, run_inputs: Any = None) -> tuple[dict[str, Any], dict[str, Any]]:
     as_of = pd.Timestamp(version.as_of).normalize()
     inputs = cf.shared_inputs(engine, run_inputs)
-    _, model, metrics, backtest = fit_and_backtest(inputs, as_of)
-    scores, latest = score(model, inputs, as_of)
+    keep: dict = {}
+    _, model, metrics, backtest = fit_and_backtest(inputs, as_of, keep)
+    scores, latest = score(model, inputs, as_of, keep)
     expl, why = reasons(model, latest)
     expl = expl.assign(score_date=as_of)
     for table, frame in ((T.BACKTEST, backtest), (T.SCORES, scores), (T.CONTRIBUTIONS, expl), (T.REASONS, why)):
         registry.write_results(engine, table, frame, version)
+    conf, conf_metrics = churn_confidence.build(engine, model, keep["fit_all"], keep["cal_all"], keep["score_rows"],
+                                                fit_model)
+    registry.write_results(engine, T.CONFIDENCE, conf, version)
+    metrics.update(conf_metrics)
     churn_drift.store(engine, version, inputs, metrics["production_window"], latest[model.feature_names_])
     metrics.update(n_scored=int((scores.score_date == as_of).sum()), score_dates=int(scores.score_date.nunique()))
     log.info("churn: renewal-window auc %.3f (logistic %.3f), ece %.3f, %d accounts scored", metrics["auc"],
