@@ -5,7 +5,8 @@ with replacement. A caller refits its model on each resample (calibration includ
 calibrated log-odds of the rows to score: `interval(point_logit, draws, level)` is then the point
 estimate +- z * the draws' standard deviation on the log-odds scale (normal approximation: steadier than
 percentiles with a dozen draws), mapped back to probabilities, so it is never outside (0, 1) and widens
-where the refits disagree. `abstaining_tier` gives the tier of the point estimate, or `uncertain` where
+where the refits disagree. Refits see only the estimate's variance; `local_misfit_sd` adds the model's
+local misfit, measured on labelled neighbours (the churn rate near the row against the mean prediction). `abstaining_tier` gives the tier of the point estimate, or `uncertain` where
 the row is novel or the interval straddles a tier boundary widely (the boundary lies in the middle
 `1 - 2 * edge` of the interval on the log-odds scale).
 """
@@ -41,13 +42,28 @@ def group_bootstrap(groups, n_boot: int, seed: int = 0) -> list[np.ndarray]:
     return out
 
 
+def local_misfit_sd(y_neighbors: np.ndarray, p_neighbors: np.ndarray, p_rows: np.ndarray) -> np.ndarray:
+    """Log-odds sd of the model's local misfit: over each row's k labelled neighbours (shape (n, k)), the
+    squared gap between the churn rate and the mean predicted probability, less its binomial noise
+    (mean p(1-p) / k), floored at 0; converted to log-odds at the row's probability. It covers what refits
+    cannot: a model whose form misses the truth misses it the same way on every resample."""
+    y, p = np.asarray(y_neighbors, dtype=float), np.asarray(p_neighbors, dtype=float)
+    k = y.shape[1]
+    gap = (y - p).mean(axis=1)
+    noise = (p * (1 - p)).mean(axis=1) / k
+    sd_prob = np.sqrt(np.clip(gap ** 2 - noise, 0, None))
+    pr = np.clip(np.asarray(p_rows, dtype=float), 0.01, 0.99)
+    return sd_prob / (pr * (1 - pr))
+
+
 def interval(point_logit: np.ndarray, draws_logit: np.ndarray, level: float = 0.9,
-             min_sd: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
-    """(low, high) probabilities: point +- z(level) * sd of the draws (shape (n_draws, n)), log-odds scale."""
+             min_sd: float = 0.0, extra_sd: np.ndarray | float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """(low, high) probabilities: point +- z(level) * sd on the log-odds scale, where sd combines the draws'
+    spread (shape (n_draws, n)) and `extra_sd` (e.g. `local_misfit_sd`) in quadrature."""
     draws = np.asarray(draws_logit, dtype=float)
     if draws.ndim != 2 or draws.shape[0] < 2:
         raise ValueError("interval needs at least two bootstrap draws (shape (n_draws, n_rows))")
-    sd = np.maximum(draws.std(axis=0, ddof=1), min_sd)
+    sd = np.sqrt(np.maximum(draws.std(axis=0, ddof=1), min_sd) ** 2 + np.asarray(extra_sd, dtype=float) ** 2)
     z = norm.ppf(0.5 + level / 2)
     point = np.asarray(point_logit, dtype=float)
     return _sigmoid(point - z * sd), _sigmoid(point + z * sd)

@@ -79,6 +79,7 @@ class NoveltyScorer(BaseEstimator):
         self.seen_ = {c: set(ref[c].dropna().astype(str)) for c in self.categorical_}
         pick = rng.permutation(len(ref))[: self.max_reference]
         self.reference_ = self._clipped(z[pick])
+        self.reference_rows_ = np.flatnonzero(~held)[pick]  # positions in the X given to fit
         k = min(self.n_neighbors, len(self.reference_))
         self.nn_ = NearestNeighbors(n_neighbors=k).fit(self.reference_)
         parts, _ = self._parts(X[held])
@@ -119,6 +120,14 @@ class NoveltyScorer(BaseEstimator):
         return parts, {"out_of_range": excess, "unseen_value": unseen, "unusual_combination": sq}
 
     # --- scoring -------------------------------------------------------------------------------------------
+    def neighbors(self, X: pd.DataFrame, k: int) -> np.ndarray:
+        """(n, k) positions (in the X given to `fit`) of each row's k nearest reference rows."""
+        check_is_fitted(self, "threshold_")
+        num = X[self.numeric_].apply(pd.to_numeric, errors="coerce").to_numpy(float)
+        k = min(k, len(self.reference_))
+        _, ind = self.nn_.kneighbors(self._clipped(self._z(num)), n_neighbors=k)
+        return self.reference_rows_[ind]
+
     def score_samples(self, X: pd.DataFrame) -> np.ndarray:
         """Novelty of each row: its largest normalised part over the threshold (>= 1: flagged)."""
         check_is_fitted(self, "threshold_")

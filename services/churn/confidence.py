@@ -6,7 +6,8 @@ Called by the churn job after the production model is fitted and every score dat
   account's industry, so a market the model never met is flagged), held-out accounts setting the
   threshold so about 1% of training-like rows are flagged;
 - interval: `N_BOOT` refits of the production model (the job's own `fit_model`, calibration included) on
-  account bootstrap resamples of its fit and calibration rows; `LEVEL` interval on the log-odds scale;
+  account bootstrap resamples of its fit and calibration rows, combined with the model's local misfit on
+  the `MISFIT_NEIGHBORS` nearest labelled training rows; `LEVEL` interval on the log-odds scale;
 - tier: the job's tier, or `uncertain` when the row is novel or its interval straddles a tier boundary.
 """
 from __future__ import annotations
@@ -28,6 +29,7 @@ from services.db import read_table
 log = logging.getLogger(__name__)
 N_BOOT = 8
 LEVEL = 0.9
+MISFIT_NEIGHBORS = 200
 CONTEXT = ("industry",)  # account descriptors the model does not use but a new market shows in
 
 
@@ -53,8 +55,13 @@ def build(engine: Engine, production: Any, fit_all: pd.DataFrame, cal_all: pd.Da
     for f, c in zip(fit_idx, cal_idx):
         m = fit_fn(fit_all.iloc[f].reset_index(drop=True), cal_all.iloc[c].reset_index(drop=True), cols)
         draws.append(m.calibrated_logit(m.decision_function(rows[cols])))
-    low, high = intervals.interval(point, np.vstack(draws), LEVEL)
     p = 1 / (1 + np.exp(-point))
+    # the model's local misfit: churn rate against mean prediction over each row's labelled neighbours
+    nb = scorer.neighbors(rows[use], MISFIT_NEIGHBORS)
+    y_train = train.label_churn.to_numpy(float)
+    p_train = production.predict_proba(train[cols])[:, 1]
+    misfit = intervals.local_misfit_sd(y_train[nb], p_train[nb], p)
+    low, high = intervals.interval(point, np.vstack(draws), LEVEL, extra_sd=misfit)
     out = pd.DataFrame({"account_id": rows.account_id.to_numpy(), "score_date": rows.as_of.to_numpy(),
                         "probability_low": low, "probability_high": high,
                         "tier_confident": intervals.abstaining_tier(p, low, high, T.TIERS, nov.novel.to_numpy()),
@@ -64,7 +71,8 @@ def build(engine: Engine, production: Any, fit_all: pd.DataFrame, cal_all: pd.Da
                "novelty_held_out_rows": scorer.n_held_out_, "share_novel_latest": float(out.novel[latest].mean()),
                "share_uncertain_latest": float((out.tier_confident[latest] == intervals.UNCERTAIN).mean()),
                "interval_level": LEVEL, "interval_refits": n_boot,
-               "interval_width_median": float(np.median(high - low))}
+               "interval_width_median": float(np.median(high - low)),
+               "interval_misfit_sd_median": float(np.median(misfit))}
     log.info("churn confidence: %.1f%% novel, %.1f%% uncertain at the latest date (%d refits)",
              100 * metrics["share_novel_latest"], 100 * metrics["share_uncertain_latest"], n_boot)
     return out, metrics

@@ -1,8 +1,8 @@
 """Planted novel accounts: a group of recent customers made unlike anything in the training history.
 
-`plant(frames, n, seed)` rewrites the contract tables of `n` customers created in the last `RECENT_DAYS`
-before the as-of (so none of their rows has a known renewal outcome: they are never training rows), a
-third of each kind, and returns `truth_novel` (account_id, kind), read only by benchmarks:
+`plant(frames, n, seed)` rewrites the contract tables of `n` customers created `RECENT_DAYS` before the
+as-of (none has renewed yet, so none of their rows has a known renewal outcome and none is a training row;
+their first renewal falls in the simulated future, where its outcome is known), a third of each kind, and returns `truth_novel` (account_id, kind), read only by benchmarks:
 
 - `new_market`: an industry no account had (the contract fixes the segment list, so the new market is
   carried by the industry column);
@@ -19,7 +19,7 @@ import pandas as pd
 
 KINDS = ("new_market", "arr_out_of_range", "new_usage")
 NEW_INDUSTRY = "Public sector"
-RECENT_DAYS = 150
+RECENT_DAYS = (190, 330)  # created this many days before the as-of: first renewal 1-6 months after it
 ARR_FACTOR = 10.0
 USAGE_FACTOR = 5.0
 
@@ -30,7 +30,8 @@ def plant(frames: dict[str, pd.DataFrame], n: int, seed: int, as_of: pd.Timestam
     acc, subs, usage = frames["accounts"], frames["subscriptions"], frames["usage_monthly"]
     as_of = pd.Timestamp(as_of)
     live = subs[(subs.start_date <= as_of) & (subs.end_date > as_of)].account_id.unique()
-    recent = acc[(acc.created_date > as_of - pd.Timedelta(days=RECENT_DAYS)) & acc.account_id.isin(live)]
+    age = (as_of - pd.to_datetime(acc.created_date)).dt.days
+    recent = acc[age.between(*RECENT_DAYS) & acc.account_id.isin(live)]
     pick = rng.permutation(recent.account_id.to_numpy())[:n]
     kinds = np.array(KINDS)[np.arange(len(pick)) % len(KINDS)]
     truth = pd.DataFrame({"account_id": pick, "kind": kinds})

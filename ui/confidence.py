@@ -1,0 +1,100 @@
+"""Markers for scores the model should not be trusted on: unfamiliar rows (novelty) and uncertain tiers.
+
+`annotate` adds the marker and range columns a table shows; `filter_toggle` is the hide/show switch;
+`explain` is the one sentence (figures from the constants that define them) a caption or hover shows.
+"""
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from models.intervals import UNCERTAIN
+from models.novelty import NoveltyScorer
+from services.churn.confidence import LEVEL
+from ui import churn as uc
+from ui.charts import confidence as charts
+
+UNFAMILIAR = "⚠ Unfamiliar"
+UNSURE = "◌ Uncertain"
+MARKER_COLUMN = "Trust"
+
+
+def explain() -> str:
+    """What the markers mean, for captions and column help."""
+    share = NoveltyScorer().contamination
+    return (f"{UNFAMILIAR}: unlike the rows the model was trained on (a threshold that flags about {share:.0%} "
+            f"of training-like rows); the reason names the features. {UNSURE}: the tier is withheld because the "
+            f"{LEVEL:.0%} range of the probability spans a tier boundary. Range: bootstrap refits of the model "
+            f"plus its local misfit.")
+
+
+def marker(novel: object, tier_confident: object) -> str:
+    if bool(novel) if novel is not None and not pd.isna(novel) else False:
+        return UNFAMILIAR
+    return UNSURE if tier_confident == UNCERTAIN else ""
+
+
+def range_text(low: object, high: object) -> str:
+    if low is None or high is None or pd.isna(low) or pd.isna(high):
+        return ""
+    return f"{float(low):.0%}–{float(high):.0%}"
+
+
+def annotate(frame: pd.DataFrame) -> pd.DataFrame:
+    """`trust` (marker), `probability_range` and `trust_reason` columns from the confidence columns."""
+    if frame.empty or "novel" not in frame:
+        return frame.assign(trust="", probability_range="", trust_reason="")
+    trust = [marker(n, t) for n, t in zip(frame["novel"], frame["tier_confident"])]
+    why = [r if isinstance(r, str) and r else ("Tier withheld: the range spans a tier boundary" if m == UNSURE else "")
+           for r, m in zip(frame["novelty_reason"], trust)]
+    return frame.assign(trust=trust, probability_range=[range_text(a, b) for a, b in
+                                                        zip(frame["probability_low"], frame["probability_high"])],
+                        trust_reason=why)
+
+
+def filter_toggle(key: str) -> bool:
+    """The hide/show switch for flagged rows; True: show them."""
+    return st.toggle("Show unfamiliar accounts", value=True, key=key,
+                     help="Off: hide scores the model has not seen the like of. " + explain())
+
+
+def apply(frame: pd.DataFrame, show_unfamiliar: bool) -> pd.DataFrame:
+    if show_unfamiliar or "novel" not in frame:
+        return frame
+    return frame[~frame["novel"].astype(bool)]
+
+
+def column_config() -> dict:
+    return {"trust": st.column_config.TextColumn(MARKER_COLUMN, help=explain(), width="small"),
+            "probability_range": st.column_config.TextColumn("Range", help=explain()),
+            "trust_reason": st.column_config.TextColumn("Why flagged", help=explain())}
+
+
+def score_line(frame: pd.DataFrame) -> None:
+    """One line under a score (the account page, the workbench): its range and marker, the reason on hover."""
+    if frame.empty or "novel" not in frame:
+        return
+    row = annotate(frame.tail(1)).iloc[0]
+    parts = [f"Range {row['probability_range']}"] if row["probability_range"] else []
+    if row["trust"]:
+        parts.append(f"**{row['trust']}**: {row['trust_reason']}")
+    if parts:
+        st.markdown(" · ".join(parts), help=explain())
+
+
+def churn_confidence(url: str, account_id: str, score_date: object) -> pd.DataFrame:
+    """The confidence row of one churn score (cached through ui.churn)."""
+    return uc.with_confidence(url, pd.DataFrame({"account_id": [account_id],
+                                                 "score_date": [pd.Timestamp(score_date)]}))
+
+
+def health_section(url: str) -> None:
+    """Model health: the share of churn scores flagged unfamiliar per score date, a drift signal per row."""
+    over = uc.novelty_over_time(url)
+    if over.empty:
+        return
+    st.subheader("Churn: scores unlike the training data")
+    st.caption("Each score date's share of accounts flagged unfamiliar, against the share expected of rows like the "
+               "training rows (dotted); a rising share means the accounts are moving away from what the model "
+               "learned from. " + explain())
+    st.plotly_chart(charts.share_flagged(over, NoveltyScorer().contamination), width="stretch")
