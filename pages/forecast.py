@@ -8,6 +8,7 @@ from services.forecast import read as fc
 from services.forecast.arr import CHURN_HORIZON_DAYS
 from services.forecast.data import quarter_label
 from services.hierarchy import scope_people
+from ui import confidence as trust
 from ui import data, filters
 from ui import forecast as uf
 from ui.auth import can, who
@@ -55,6 +56,7 @@ tiles[3].metric("Closed won", usd(row.closed_won_usd), delta("closed_won_usd"))
 tiles[4].metric("Gap to commit", usd(row.gap_to_commit_usd) if pd.notna(row.gap_to_commit_usd) else "—")
 tiles[5].metric("Pipeline coverage", f"{row.pipeline_coverage:.1f}x", help="Open pipeline / (quota - closed won)")
 st.caption(f"P10-P90: {usd(row.p10_usd)} - {usd(row.p90_usd)}")
+trust.mix_line(url, person, quarter)
 horizon = quarters.index(quarter)
 weeks = nodes.loc[nodes.origin_date == origin, "week"] if "week" in nodes else pd.Series(dtype=float)
 live_week = int(weeks.max()) if weeks.notna().any() else 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from models import intervals
 from models.novelty import NoveltyScorer
 from services import feature_catalog
 
@@ -48,3 +49,32 @@ def novelty_columns(scorer: NoveltyScorer, X: pd.DataFrame, labels: dict[str, st
         text[i] = reason(sf.part.iat[i], feats, sf.direction.iat[i], vals, labels)
     return pd.DataFrame({"novelty": sf.novelty.to_numpy(float), "novel": sf.novel.to_numpy(bool),
                          "novelty_reason": text})
+
+
+def assess(train: pd.DataFrame, groups: np.ndarray, y_train: np.ndarray, p_train: np.ndarray, rows: pd.DataFrame,
+           point_logit: np.ndarray, draws_logit: np.ndarray, tiers, level: float, misfit_neighbors: int,
+           seed: int = 0) -> tuple[pd.DataFrame, NoveltyScorer, np.ndarray]:
+    """The confidence columns of `rows` (same columns as `train`): interval (refit draws + local misfit on the
+    `misfit_neighbors` nearest labelled training rows), novelty and its reason, and the abstaining tier.
+    Returns (columns, the fitted scorer, the misfit sd per row)."""
+    scorer = NoveltyScorer(random_state=seed).fit(train, groups=groups)
+    nov = novelty_columns(scorer, rows)
+    p = 1 / (1 + np.exp(-np.asarray(point_logit, dtype=float)))
+    nb = scorer.neighbors(rows, misfit_neighbors)
+    misfit = intervals.local_misfit_sd(np.asarray(y_train, float)[nb], np.asarray(p_train, float)[nb], p)
+    low, high = intervals.interval(point_logit, draws_logit, level, extra_sd=misfit)
+    out = pd.DataFrame({"probability_low": low, "probability_high": high,
+                        "tier_confident": intervals.abstaining_tier(p, low, high, tiers, nov.novel.to_numpy()),
+                        **{c: nov[c].to_numpy() for c in nov.columns}})
+    return out, scorer, misfit
+
+
+def summary(out: pd.DataFrame, latest: np.ndarray, scorer: NoveltyScorer, misfit: np.ndarray, level: float,
+            n_boot: int) -> dict:
+    """The metrics a job stores about its confidence step (shares at the latest score date)."""
+    return {"novelty_threshold": scorer.threshold_, "novelty_reference_rows": scorer.n_reference_,
+            "novelty_held_out_rows": scorer.n_held_out_, "share_novel_latest": float(out.novel[latest].mean()),
+            "share_uncertain_latest": float((out.tier_confident[latest] == intervals.UNCERTAIN).mean()),
+            "interval_level": level, "interval_refits": n_boot,
+            "interval_width_median": float(np.median(out.probability_high - out.probability_low)),
+            "interval_misfit_sd_median": float(np.median(misfit))}

@@ -98,3 +98,19 @@ def health_section(url: str) -> None:
                "training rows (dotted); a rising share means the accounts are moving away from what the model "
                "learned from. " + explain())
     st.plotly_chart(charts.share_flagged(over, NoveltyScorer().contamination), width="stretch")
+
+
+@st.cache_data(ttl="10m", max_entries=64, show_spinner=False)
+def _deal_mix(url: str, person_id: str, quarter: str) -> dict | None:
+    from services.forecast import read as fc
+    from ui.data import engine_for
+    return fc.deal_mix(engine_for(url), person_id, quarter)
+
+
+def mix_line(url: str, person_id: str, quarter: str) -> None:
+    """Beside the forecast band: a marker when the node's deal mix is unlike any backtested quarter."""
+    mix = _deal_mix(url, person_id, quarter)
+    if mix and mix["unusual"]:
+        st.markdown(f"**{UNFAMILIAR} deal mix**: {mix['reason']}",
+                    help="The band comes from the errors of past quarters; none had one deal this large a share "
+                         "of the expected pipeline at this level, so the outcome may fall outside it.")

@@ -1,4 +1,4 @@
-"""Churn's confidence step: novelty per scored row, a bootstrap interval per probability, abstaining tiers.
+"""Churn's confidence step: novelty per scored row, an interval per probability, abstaining tiers.
 
 Called by the churn job after the production model is fitted and every score date scored (`build`):
 
@@ -21,7 +21,6 @@ import pandas as pd
 from sqlalchemy.engine import Engine
 
 from models import intervals
-from models.novelty import NoveltyScorer
 from services import confidence
 from services.churn import tables as T
 from services.db import read_table
@@ -43,11 +42,9 @@ def build(engine: Engine, production: Any, fit_all: pd.DataFrame, cal_all: pd.Da
           n_boot: int = N_BOOT) -> tuple[pd.DataFrame, dict[str, Any]]:
     """(rows of `T.CONFIDENCE` for every scored row, metrics)."""
     cols = list(production.feature_names_)
-    train = _with_context(engine, pd.concat([fit_all, cal_all], ignore_index=True))
     use = [*cols, *CONTEXT]
-    scorer = NoveltyScorer(random_state=seed).fit(train[use], groups=train.account_id.to_numpy())
+    train = _with_context(engine, pd.concat([fit_all, cal_all], ignore_index=True))
     rows = _with_context(engine, score_rows.reset_index(drop=True))
-    nov = confidence.novelty_columns(scorer, rows[use])
     point = production.calibrated_logit(production.decision_function(rows[cols]))
     draws = []
     fit_idx = intervals.group_bootstrap(fit_all.account_id.to_numpy(), n_boot, seed)
@@ -55,24 +52,14 @@ def build(engine: Engine, production: Any, fit_all: pd.DataFrame, cal_all: pd.Da
     for f, c in zip(fit_idx, cal_idx):
         m = fit_fn(fit_all.iloc[f].reset_index(drop=True), cal_all.iloc[c].reset_index(drop=True), cols)
         draws.append(m.calibrated_logit(m.decision_function(rows[cols])))
-    p = 1 / (1 + np.exp(-point))
-    # the model's local misfit: churn rate against mean prediction over each row's labelled neighbours
-    nb = scorer.neighbors(rows[use], MISFIT_NEIGHBORS)
-    y_train = train.label_churn.to_numpy(float)
-    p_train = production.predict_proba(train[cols])[:, 1]
-    misfit = intervals.local_misfit_sd(y_train[nb], p_train[nb], p)
-    low, high = intervals.interval(point, np.vstack(draws), LEVEL, extra_sd=misfit)
-    out = pd.DataFrame({"account_id": rows.account_id.to_numpy(), "score_date": rows.as_of.to_numpy(),
-                        "probability_low": low, "probability_high": high,
-                        "tier_confident": intervals.abstaining_tier(p, low, high, T.TIERS, nov.novel.to_numpy()),
-                        **{c: nov[c].to_numpy() for c in nov.columns}})
-    latest = out.score_date == out.score_date.max()
-    metrics = {"novelty_threshold": scorer.threshold_, "novelty_reference_rows": scorer.n_reference_,
-               "novelty_held_out_rows": scorer.n_held_out_, "share_novel_latest": float(out.novel[latest].mean()),
-               "share_uncertain_latest": float((out.tier_confident[latest] == intervals.UNCERTAIN).mean()),
-               "interval_level": LEVEL, "interval_refits": n_boot,
-               "interval_width_median": float(np.median(high - low)),
-               "interval_misfit_sd_median": float(np.median(misfit))}
+    out, scorer, misfit = confidence.assess(
+        train[use], train.account_id.to_numpy(), train.label_churn.to_numpy(float),
+        production.predict_proba(train[cols])[:, 1], rows[use], point, np.vstack(draws), T.TIERS, LEVEL,
+        MISFIT_NEIGHBORS, seed)
+    out.insert(0, "score_date", rows.as_of.to_numpy())
+    out.insert(0, "account_id", rows.account_id.to_numpy())
+    metrics = confidence.summary(out, (out.score_date == out.score_date.max()).to_numpy(), scorer, misfit, LEVEL,
+                                 n_boot)
     log.info("churn confidence: %.1f%% novel, %.1f%% uncertain at the latest date (%d refits)",
              100 * metrics["share_novel_latest"], 100 * metrics["share_uncertain_latest"], n_boot)
     return out, metrics

@@ -304,3 +304,16 @@ def waterfall(engine: Engine, owners: list[str], as_of: pd.Timestamp, quarter: s
 
 def current_quarter(nodes: pd.DataFrame) -> str:
     return quarter_label(nodes.origin_date.max()) if not nodes.empty else ""
+
+
+def deal_mix(engine: Engine, person_id: str, quarter: str, product_id: str = "ALL") -> dict[str, Any] | None:
+    """The node's deal mix against the backtest (`forecast_mix`; None when not stored for this quarter)."""
+    if not sa.inspect(engine).has_table(str(T.MIX)) or registry.active_version(engine, MODEL) is None:
+        return None
+    rows = registry.read_results(engine, T.MIX, MODEL, "person_id = :p AND quarter = :q AND product_id = :r",
+                                 {"p": person_id, "q": quarter, "r": product_id})
+    if rows.empty:
+        return None
+    out = rows.iloc[0].to_dict()
+    out["unusual"] = bool(out.get("unusual"))
+    return out
