@@ -159,9 +159,11 @@ if d.empty and d.attrs.get("stored") is not None and d.attrs["stored"] > pd.Time
 elif d.empty:
     st.caption("No open deals in scope for this quarter.")
 else:
+    d = trust.with_deal_novelty(url, d)
     st.dataframe(d[["account_link", "opportunity_id", "owner_id", "product_id", "stage", "amount_usd", "p_win",
-                    "contribution_usd", "close_date", "pushes"]], hide_index=True, width="stretch",
-                 column_config={**money, "account_link": st.column_config.LinkColumn(
+                    "trust", "trust_reason", "contribution_usd", "close_date", "pushes"]], hide_index=True,
+                 width="stretch",
+                 column_config={**money, **trust.column_config(), "account_link": st.column_config.LinkColumn(
                      "Account", display_text=r"account_id=(.*)"), "opportunity_id": "Deal", "owner_id": "Owner",
                      "product_id": "Product", "stage": "Stage",
                      "p_win": st.column_config.ProgressColumn("Win in quarter", min_value=0.0, max_value=1.0),

@@ -114,3 +114,13 @@ def mix_line(url: str, person_id: str, quarter: str) -> None:
         st.markdown(f"**{UNFAMILIAR} deal mix**: {mix['reason']}",
                     help="The band comes from the errors of past quarters; none had one deal this large a share "
                          "of the expected pipeline at this level, so the outcome may fall outside it.")
+
+
+@st.cache_data(ttl="10m", max_entries=32, show_spinner=False)
+def with_deal_novelty(url: str, deals: pd.DataFrame) -> pd.DataFrame:
+    """Forecast deals with `trust` (marker) and `trust_reason` from the win-probability model's novelty."""
+    from services.forecast import read as fc
+    from ui.data import engine_for
+    out = fc.with_deal_novelty(engine_for(url), deals)
+    return out.assign(trust=[UNFAMILIAR if n else "" for n in out["novel"]],
+                      trust_reason=out["novelty_reason"].fillna(""))

@@ -317,3 +317,19 @@ def deal_mix(engine: Engine, person_id: str, quarter: str, product_id: str = "AL
     out = rows.iloc[0].to_dict()
     out["unusual"] = bool(out.get("unusual"))
     return out
+
+
+def with_deal_novelty(engine: Engine, deals_frame: pd.DataFrame) -> pd.DataFrame:
+    """`deals_frame` (rows of `deals`) with novel and novelty_reason (`forecast_deal_novelty`; novel False
+    where not stored: deals of later quarters, or a version trained before it existed)."""
+    out = deals_frame.copy()
+    out["novel"], out["novelty_reason"] = False, None
+    if deals_frame.empty or not sa.inspect(engine).has_table(str(T.DEAL_NOVELTY)):
+        return out
+    nov = registry.read_results(engine, T.DEAL_NOVELTY, MODEL)
+    if nov.empty:
+        return out
+    nov = nov.drop_duplicates("opportunity_id").set_index("opportunity_id")
+    out["novel"] = out.opportunity_id.map(nov["novel"]).fillna(False).astype(bool)
+    out["novelty_reason"] = out.opportunity_id.map(nov["novelty_reason"]).where(out["novel"], None)
+    return out

@@ -51,3 +51,12 @@ MIX = ResultTable(
      C("unusual", "bool", "deal mix unlike any backtested quarter: the band may be too narrow"),
      C("reason", "text", "why, in words (empty when not unusual)", optional=True)),
     keys=("quarter", "person_id"))
+DEAL_NOVELTY = ResultTable(
+    "forecast_deal_novelty", MODEL,
+    "Novelty of the current quarter's open deals against the deals the win-probability model learned from "
+    "(`services/forecast/deal_novelty.py`).",
+    (C("opportunity_id", "text"), C("target_quarter", "text"),
+     C("novelty", "float", "distance from the past deals over the flag threshold (>= 1: flagged)"),
+     C("novel", "bool", "the deal is unlike the past deals (about 1% of past-like deals are)"),
+     C("novelty_reason", "text", "why, in words (empty when not flagged)", optional=True)),
+    keys=("opportunity_id",))
