@@ -95,3 +95,17 @@ def coverage(low: np.ndarray, high: np.ndarray, truth: np.ndarray) -> float:
     """Share of rows whose true probability lies inside [low, high]."""
     truth = np.asarray(truth, dtype=float)
     return float(np.mean((np.asarray(low) <= truth) & (truth <= np.asarray(high)))) if len(truth) else float("nan")
+
+
+def nearest(reference: np.ndarray, rows: np.ndarray, k: int, max_reference: int = 5000, seed: int = 0) -> np.ndarray:
+    """(n, k) positions in `reference` of each row's k nearest reference rows (Euclidean), searched among at
+    most `max_reference` of them. With the rows' contributions to the model's log-odds as coordinates, the
+    neighbours are rows the model treats alike: where its local misfit shows."""
+    from sklearn.neighbors import NearestNeighbors
+
+    ref = np.nan_to_num(np.asarray(reference, dtype=float))
+    pick = np.random.default_rng(seed).permutation(len(ref))[:max_reference]
+    k = min(k, len(pick))
+    nn = NearestNeighbors(n_neighbors=k, algorithm="brute").fit(ref[pick])
+    _, ind = nn.kneighbors(np.nan_to_num(np.asarray(rows, dtype=float)))
+    return pick[ind]

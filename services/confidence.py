@@ -53,14 +53,17 @@ def novelty_columns(scorer: NoveltyScorer, X: pd.DataFrame, labels: dict[str, st
 
 def assess(train: pd.DataFrame, groups: np.ndarray, y_train: np.ndarray, p_train: np.ndarray, rows: pd.DataFrame,
            point_logit: np.ndarray, draws_logit: np.ndarray, tiers, level: float, misfit_neighbors: int,
-           seed: int = 0) -> tuple[pd.DataFrame, NoveltyScorer, np.ndarray]:
+           seed: int = 0, coords: tuple[np.ndarray, np.ndarray] | None = None
+           ) -> tuple[pd.DataFrame, NoveltyScorer, np.ndarray]:
     """The confidence columns of `rows` (same columns as `train`): interval (refit draws + local misfit on the
-    `misfit_neighbors` nearest labelled training rows), novelty and its reason, and the abstaining tier.
-    Returns (columns, the fitted scorer, the misfit sd per row)."""
+    `misfit_neighbors` nearest labelled training rows: nearest in `coords` (train, rows), e.g. the rows'
+    contributions to the log-odds, else in the novelty scorer's feature space), novelty and its reason, and
+    the abstaining tier. Returns (columns, the fitted scorer, the misfit sd per row)."""
     scorer = NoveltyScorer(random_state=seed).fit(train, groups=groups)
     nov = novelty_columns(scorer, rows)
     p = 1 / (1 + np.exp(-np.asarray(point_logit, dtype=float)))
-    nb = scorer.neighbors(rows, misfit_neighbors)
+    nb = (intervals.nearest(coords[0], coords[1], misfit_neighbors, seed=seed) if coords is not None
+          else scorer.neighbors(rows, misfit_neighbors))
     misfit = intervals.local_misfit_sd(np.asarray(y_train, float)[nb], np.asarray(p_train, float)[nb], p)
     low, high = intervals.interval(point_logit, draws_logit, level, extra_sd=misfit)
     out = pd.DataFrame({"probability_low": low, "probability_high": high,

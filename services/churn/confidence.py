@@ -7,7 +7,7 @@ Called by the churn job after the production model is fitted and every score dat
   threshold so about 1% of training-like rows are flagged;
 - interval: `N_BOOT` refits of the production model (the job's own `fit_model`, calibration included) on
   account bootstrap resamples of its fit and calibration rows, combined with the model's local misfit on
-  the `MISFIT_NEIGHBORS` nearest labelled training rows; `LEVEL` interval on the log-odds scale;
+  the `MISFIT_NEIGHBORS` nearest labelled training rows (nearest in contributions to the log-odds); `LEVEL` interval on the log-odds scale;
 - tier: the job's tier, or `uncertain` when the row is novel or its interval straddles a tier boundary.
 """
 from __future__ import annotations
@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy.engine import Engine
 
-from models import intervals
+from models import explain, intervals
 from services import confidence
 from services.churn import tables as T
 from services.db import read_table
@@ -52,10 +52,13 @@ def build(engine: Engine, production: Any, fit_all: pd.DataFrame, cal_all: pd.Da
     for f, c in zip(fit_idx, cal_idx):
         m = fit_fn(fit_all.iloc[f].reset_index(drop=True), cal_all.iloc[c].reset_index(drop=True), cols)
         draws.append(m.calibrated_logit(m.decision_function(rows[cols])))
+    # neighbours for the misfit: rows the model treats alike (their contributions to the log-odds)
+    coords = (explain.model_contributions(production, train[cols])[:, :-1],
+              explain.model_contributions(production, rows[cols])[:, :-1])
     out, scorer, misfit = confidence.assess(
         train[use], train.account_id.to_numpy(), train.label_churn.to_numpy(float),
         production.predict_proba(train[cols])[:, 1], rows[use], point, np.vstack(draws), T.TIERS, LEVEL,
-        MISFIT_NEIGHBORS, seed)
+        MISFIT_NEIGHBORS, seed, coords)
     out.insert(0, "score_date", rows.as_of.to_numpy())
     out.insert(0, "account_id", rows.account_id.to_numpy())
     metrics = confidence.summary(out, (out.score_date == out.score_date.max()).to_numpy(), scorer, misfit, LEVEL,

@@ -107,3 +107,18 @@ def test_tiers_abstain_when_novel_or_straddling_widely() -> None:
     assert list(out) == ["high", "medium", intervals.UNCERTAIN, intervals.UNCERTAIN, "high"]
     # the boundary 0.25 near one end of the interval: no abstention
     assert intervals.abstaining_tier(np.array([0.30]), np.array([0.245]), np.array([0.40]), tiers)[0] == "high"
+
+
+def test_local_misfit_is_zero_for_a_calibrated_model_and_positive_where_it_misses() -> None:
+    rng = np.random.default_rng(5)
+    p = np.full((400, 300), 0.2)
+    y_ok = rng.random(p.shape) < 0.2
+    y_off = rng.random(p.shape) < 0.4
+    assert np.median(intervals.local_misfit_sd(y_ok, p, np.full(400, 0.2))) < 0.15
+    assert np.median(intervals.local_misfit_sd(y_off, p, np.full(400, 0.2))) > 1.0
+
+
+def test_nearest_finds_the_closest_reference_rows() -> None:
+    ref = np.arange(100, dtype=float)[:, None]
+    nb = intervals.nearest(ref, np.array([[10.2], [90.0]]), k=3)
+    assert sorted(nb[0]) == [9, 10, 11] and 90 in nb[1]
