@@ -124,3 +124,21 @@ def with_deal_novelty(url: str, deals: pd.DataFrame) -> pd.DataFrame:
     out = fc.with_deal_novelty(engine_for(url), deals)
     return out.assign(trust=[UNFAMILIAR if n else "" for n in out["novel"]],
                       trust_reason=out["novelty_reason"].fillna(""))
+
+
+@st.cache_data(ttl="10m", max_entries=64, show_spinner=False)
+def _cluster_fit(url: str, account_id: str) -> dict | None:
+    from services.adoption import read as adoption
+    from ui.data import engine_for
+    return adoption.cluster_fit(engine_for(url), account_id)
+
+
+def cluster_line(url: str, account_id: str) -> None:
+    """On the account page: a marker when the account is unlike any adoption cluster."""
+    fit = _cluster_fit(url, account_id)
+    if fit and fit["unlike_any_group"]:
+        st.markdown(f"**{UNFAMILIAR} adoption**: unlike any adoption group (its signals are "
+                    f"{fit['nearest_ratio']:.1f}× the spread of even the nearest cluster); the cluster shown is "
+                    "only the nearest one.",
+                    help="A cluster's spread: the distance from its centroid within which nearly all of its "
+                         "members lie (scaled adoption signals).")

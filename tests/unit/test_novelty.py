@@ -122,3 +122,17 @@ def test_nearest_finds_the_closest_reference_rows() -> None:
     ref = np.arange(100, dtype=float)[:, None]
     nb = intervals.nearest(ref, np.array([[10.2], [90.0]]), k=3)
     assert sorted(nb[0]) == [9, 10, 11] and 90 in nb[1]
+
+
+def test_cluster_fit_flags_rows_far_from_every_centroid() -> None:
+    from models.cluster_fit import ClusterFit
+
+    rng = np.random.default_rng(1)
+    centers = np.array([[0.0, 0.0], [6.0, 0.0]])
+    labels = rng.integers(0, 2, 2000)
+    Z = centers[labels] + rng.normal(0, 1, (2000, 2))
+    fit = ClusterFit().fit(Z, labels, centers)
+    _, flagged = fit.unlike_any(Z)
+    assert flagged.mean() <= 0.011
+    ratio, far = fit.unlike_any(np.array([[3.0, 12.0], [0.2, 0.1]]))
+    assert list(far) == [True, False] and ratio[0] > 2
