@@ -55,10 +55,10 @@ if latest is not None:
     cols[2].metric("Risk tier", str(latest["tier"]).capitalize())
     cols[3].metric("Expected ARR at risk", usd(latest["expected_arr_at_risk_usd"]))
     trust.score_line(uc.with_confidence(url, hist.tail(1).assign(account_id=account_id)))
-trust.cluster_line(url, account_id)
 else:
     cols[1].metric("Churn probability", "not scored")
     st.info("No churn score of this account stored at or before the as-of date.", icon=":material/history_toggle_off:")
+trust.cluster_line(url, account_id)
 
 left, right = st.columns([3, 2])
 with left:
