@@ -261,10 +261,14 @@ def with_confidence(engine: Engine, risk: pd.DataFrame) -> pd.DataFrame:
         for c in CONFIDENCE_COLUMNS:
             out[c] = False if c == "novel" else None
         return out
-    dates = sorted(pd.to_datetime(risk["score_date"]).unique())
-    conf = _confidence_frame(registry.read_results(
-        engine, T.CONFIDENCE, MODEL, "score_date >= :a AND score_date <= :b",
-        {"a": pd.Timestamp(dates[0]).to_pydatetime(), "b": pd.Timestamp(dates[-1]).to_pydatetime()}))
+    ids = risk["account_id"].unique()
+    where, params = ("account_id = :a", {"a": str(ids[0])}) if len(ids) == 1 else ("", None)
+    parts = []
+    for d in sorted(pd.to_datetime(risk["score_date"]).dropna().unique()):  # one snapshot per score date
+        snap = registry.read_snapshot(engine, T.CONFIDENCE, "score_date", d, MODEL, where, params)
+        if snap.attrs["snapshot"] == pd.Timestamp(d):
+            parts.append(snap)
+    conf = _confidence_frame(pd.concat(parts, ignore_index=True) if parts else pd.DataFrame())
     out["score_date"] = pd.to_datetime(out["score_date"])
     out = out.drop(columns=[c for c in CONFIDENCE_COLUMNS if c in out]).merge(
         conf[["account_id", "score_date", *CONFIDENCE_COLUMNS]], on=["account_id", "score_date"], how="left")
