@@ -136,3 +136,23 @@ def test_cluster_fit_flags_rows_far_from_every_centroid() -> None:
     assert flagged.mean() <= 0.011
     ratio, far = fit.unlike_any(np.array([[3.0, 12.0], [0.2, 0.1]]))
     assert list(far) == [True, False] and ratio[0] > 2
+
+
+def test_assess_gives_every_row_an_interval_novelty_and_tier() -> None:
+    rng = np.random.default_rng(7)
+    train = _frame(rng, 1500)
+    y = (rng.random(len(train)) < 1 / (1 + np.exp(-(train.a - 1.5)))).astype(float)
+    rows = _frame(rng, 40)
+    rows.loc[0, "kind"] = "never"
+    point = rows.a.to_numpy() - 1.5
+    draws = point + rng.normal(0, 0.2, (5, len(rows)))
+    p_train = 1 / (1 + np.exp(-(train.a.to_numpy() - 1.5)))
+    tiers = (("high", 0.25), ("medium", 0.10), ("low", 0.0))
+    out, scorer, misfit = confidence.assess(train, np.arange(len(train)), y, p_train, rows, point, draws, tiers,
+                                            0.9, 100)
+    p = 1 / (1 + np.exp(-point))
+    assert len(out) == len(rows) and (out.probability_low <= p).all() and (p <= out.probability_high).all()
+    assert out.novel[0] and out.tier_confident[0] == intervals.UNCERTAIN
+    assert (misfit >= 0).all() and scorer.threshold_ > 0
+    summary = confidence.summary(out, np.ones(len(out), bool), scorer, misfit, 0.9, 5)
+    assert 0 < summary["share_novel_latest"] < 0.5
