@@ -2,6 +2,7 @@
 
     python bench/bench_novelty.py --seeds 0 1 2 3 4 --accounts 2000 --novel 60 --as-of 2026-10-31
     python bench/bench_novelty.py --seeds 0 --reuse          # the seeded databases as they are
+    python bench/bench_novelty.py --seeds 0 1 2 3 4 --reuse --expansion   # and expansion's flags
 
 Per seed, on the churn scores at the as-of (`churn_confidence` joined with the simulator's `truth_novel`,
 `truth_renewals`):
@@ -102,6 +103,19 @@ def evaluate(engine, as_of: pd.Timestamp) -> dict:
     return r
 
 
+def evaluate_expansion(engine, as_of: pd.Timestamp) -> dict:
+    """Catch and ordinary flag rates on the expansion rows (account x product) at the as-of."""
+    from services.expansion import tables as XT
+
+    conf = registry.read_results(engine, XT.CONFIDENCE)
+    conf = conf[pd.to_datetime(conf.score_date) == as_of]
+    conf["novel"] = conf.novel.astype(bool)
+    planted = set(db.read_table("truth_novel", engine).account_id) if db.table_exists("truth_novel", engine) else set()
+    is_planted = conf.account_id.isin(planted)
+    return {"x_catch": float(conf.novel[is_planted].mean()), "x_ordinary_flags": float(conf.novel[~is_planted].mean()),
+            "x_rows": len(conf)}
+
+
 def run_seed(args: argparse.Namespace, seed: int) -> dict:
     url = f"sqlite:////tmp/bench_novelty_{args.accounts}_{args.months}m_{args.as_of}_n{args.novel}_s{seed}.db"
     path = Path(url.removeprefix("sqlite:///"))
@@ -113,7 +127,12 @@ def run_seed(args: argparse.Namespace, seed: int) -> dict:
     t0 = time.perf_counter()
     if not (args.reuse and registry.active_version(engine, T.MODEL) is not None):
         jobs.train_all(engine, only=["churn"], force=True)
-    return {"seed": seed, "train_s": time.perf_counter() - t0, **evaluate(engine, pd.Timestamp(args.as_of))}
+    out = {"seed": seed, "train_s": time.perf_counter() - t0, **evaluate(engine, pd.Timestamp(args.as_of))}
+    if args.expansion:
+        if not (args.reuse and registry.active_version(engine, "expansion") is not None):
+            jobs.train_all(engine, only=["adoption", "expansion"], force=True)
+        out.update(evaluate_expansion(engine, pd.Timestamp(args.as_of)))
+    return out
 
 
 def f(x, spec: str = ".3f") -> str:
@@ -157,6 +176,7 @@ def main() -> None:
     ap.add_argument("--novel", type=int, default=60, help="planted novel accounts per demo")
     ap.add_argument("--as-of", type=iso_date, default=iso_date("2026-10-31"))
     ap.add_argument("--reuse", action="store_true", help="reuse seeded and trained databases")
+    ap.add_argument("--expansion", action="store_true", help="also train adoption + expansion and report its flags")
     args = ap.parse_args()
     print(f"Reproduce: {command(ap, args)}", flush=True)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
@@ -169,6 +189,10 @@ def main() -> None:
           f"{BARS['catch']}, ordinary flags <= {BARS['ordinary_flags']}, coverage 0-6m >= {BARS['coverage']}")
     print(table(results))
     print("bars:", bars(results))
+    if args.expansion:
+        print("\n| seed | expansion rows | catch (planted accounts' rows) | ordinary flags |\n|---|---|---|---|")
+        for r in results:
+            print(f"| {r['seed']} | {r['x_rows']} | {f(r['x_catch'])} | {f(r['x_ordinary_flags'])} |")
 
 
 if __name__ == "__main__":
