@@ -29,7 +29,8 @@ def explain() -> str:
 
 
 def marker(novel: object, tier_confident: object) -> str:
-    if bool(novel) if novel is not None and not pd.isna(novel) else False:
+    """The marker of one score: unfamiliar (novel), uncertain (tier withheld) or none."""
+    if novel is not None and not pd.isna(novel) and bool(novel):
         return UNFAMILIAR
     return UNSURE if tier_confident == UNCERTAIN else ""
 
