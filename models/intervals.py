@@ -76,7 +76,8 @@ def abstaining_tier(p: np.ndarray, low: np.ndarray, high: np.ndarray, tiers: Seq
     p = np.asarray(p, dtype=float)
     names = [t for t, _ in tiers]
     bounds = [b for _, b in tiers]
-    tier = np.select([p >= b for b in bounds[:-1]], names[:-1], names[-1]).astype(object)
+    tier = (np.select([p >= b for b in bounds[:-1]], names[:-1], names[-1]) if len(bounds) > 1
+            else np.full(len(p), names[0])).astype(object)
     lo, hi = _logit(low), _logit(high)
     width = np.maximum(hi - lo, 1e-12)
     wide = np.zeros(len(p), dtype=bool)

@@ -11,7 +11,7 @@ non-negative columns on a log scale), each divided by its own high quantile on h
 
 The score is the largest of the parts; `threshold_` is its `1 - contamination` quantile on held-out rows,
 whose groups (e.g. accounts) the reference never saw, so about `contamination` of training-like rows are
-flagged. `novelty` = score / threshold (>= 1: flagged). `attributions` splits each row's leading part per
+flagged. A categorical column known on fewer than `min_coverage` of the training rows is left out. `novelty` = score / threshold (>= 1: flagged). `attributions` splits each row's leading part per
 feature (excess beyond the range, unseen value, or share of the squared neighbour distance).
 
 scikit-learn estimator contract: hyper-parameters in `__init__`, `fit` returns self, state ends in `_`.
@@ -36,7 +36,7 @@ class NoveltyScorer(BaseEstimator):
 
     def __init__(self, n_neighbors: int = 10, contamination: float = 0.01, held_out_share: float = 0.2,
                  max_reference: int = 5000, range_tolerance: float = 0.25, min_range_scale: float = 0.5,
-                 part_quantile: float = 0.995, random_state: int = 0) -> None:
+                 part_quantile: float = 0.995, min_coverage: float = 0.5, random_state: int = 0) -> None:
         self.n_neighbors = n_neighbors
         self.contamination = contamination
         self.held_out_share = held_out_share
@@ -44,6 +44,7 @@ class NoveltyScorer(BaseEstimator):
         self.range_tolerance = range_tolerance
         self.min_range_scale = min_range_scale
         self.part_quantile = part_quantile
+        self.min_coverage = min_coverage
         self.random_state = random_state
 
     # --- fitting -------------------------------------------------------------------------------------------
@@ -59,9 +60,13 @@ class NoveltyScorer(BaseEstimator):
         if held.sum() < 10 or (~held).sum() < 10:
             held = rng.random(len(X)) < self.held_out_share
         self.feature_names_ = list(X.columns)
-        self.categorical_ = [c for c in X.columns if _is_categorical(X[c])]
-        self.numeric_ = [c for c in X.columns if c not in self.categorical_]
         ref = X[~held]
+        # a categorical column known on few training rows (say, one recorded only recently) cannot tell a new
+        # value from a value the history simply lacks: left out
+        cats = [c for c in X.columns if _is_categorical(X[c])]
+        self.categorical_ = [c for c in cats if ref[c].notna().mean() >= self.min_coverage]
+        self.ignored_ = [c for c in cats if c not in self.categorical_]
+        self.numeric_ = [c for c in X.columns if c not in cats]
         num = ref[self.numeric_].apply(pd.to_numeric, errors="coerce").to_numpy(float)
         q = np.nanquantile(num, [0.01, 0.25, 0.5, 0.75, 0.99], axis=0) if len(self.numeric_) else np.zeros((5, 0))
         mn = np.nanmin(num, axis=0) if len(self.numeric_) else np.zeros(0)

@@ -156,3 +156,20 @@ def test_assess_gives_every_row_an_interval_novelty_and_tier() -> None:
     assert (misfit >= 0).all() and scorer.threshold_ > 0
     summary = confidence.summary(out, np.ones(len(out), bool), scorer, misfit, 0.9, 5)
     assert 0 < summary["share_novel_latest"] < 0.5
+
+
+def test_one_tier_abstains_only_on_novel_rows() -> None:
+    out = intervals.abstaining_tier(np.array([0.2, 0.3]), np.array([0.01, 0.2]), np.array([0.9, 0.4]),
+                                    (("all", 0.0),), novel=np.array([False, True]))
+    assert list(out) == ["all", intervals.UNCERTAIN]
+
+
+def test_a_categorical_mostly_missing_in_training_is_left_out() -> None:
+    rng = np.random.default_rng(2)
+    X = _frame(rng, 1000)
+    X["recent"] = None
+    X.loc[:50, "recent"] = "a"
+    scorer = NoveltyScorer().fit(X)
+    assert scorer.ignored_ == ["recent"]
+    Y = _frame(rng, 300).assign(recent="b")
+    assert scorer.score_frame(Y).novel.mean() < 0.05
