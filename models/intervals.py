@@ -42,15 +42,30 @@ def group_bootstrap(groups, n_boot: int, seed: int = 0) -> list[np.ndarray]:
     return out
 
 
-def local_misfit_sd(y_neighbors: np.ndarray, p_neighbors: np.ndarray, p_rows: np.ndarray) -> np.ndarray:
+def _same_group_share(groups: np.ndarray) -> np.ndarray:
+    """Per row of `groups` (n, k): sum over groups of (its share of the k neighbours) squared (1/k if all differ)."""
+    g = np.sort(np.asarray(groups), axis=1)
+    k = g.shape[1]
+    out = np.empty(len(g))
+    for i, row in enumerate(g):
+        _, counts = np.unique(row, return_counts=True)
+        out[i] = float((counts.astype(float) ** 2).sum()) / k**2
+    return out
+
+
+def local_misfit_sd(y_neighbors: np.ndarray, p_neighbors: np.ndarray, p_rows: np.ndarray,
+                    groups: np.ndarray | None = None) -> np.ndarray:
     """Log-odds sd of the model's local misfit: over each row's k labelled neighbours (shape (n, k)), the
-    squared gap between the churn rate and the mean predicted probability, less its binomial noise
-    (mean p(1-p) / k), floored at 0; converted to log-odds at the row's probability. It covers what refits
-    cannot: a model whose form misses the truth misses it the same way on every resample."""
+    squared gap between the event rate and the mean predicted probability, less its binomial noise, floored
+    at 0; converted to log-odds at the row's probability. The noise is mean p(1-p) / k, or, with `groups`
+    (n, k: neighbours of one group share one outcome, e.g. an account's rows at several dates), mean p(1-p)
+    x the sum of the groups' squared shares. It covers what refits cannot: a model whose form misses the
+    truth misses it the same way on every resample."""
     y, p = np.asarray(y_neighbors, dtype=float), np.asarray(p_neighbors, dtype=float)
     k = y.shape[1]
     gap = (y - p).mean(axis=1)
-    noise = (p * (1 - p)).mean(axis=1) / k
+    share = _same_group_share(groups) if groups is not None else np.full(len(y), 1.0 / k)
+    noise = (p * (1 - p)).mean(axis=1) * share
     sd_prob = np.sqrt(np.clip(gap ** 2 - noise, 0, None))
     pr = np.clip(np.asarray(p_rows, dtype=float), 0.01, 0.99)
     return sd_prob / (pr * (1 - pr))

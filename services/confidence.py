@@ -64,7 +64,8 @@ def assess(train: pd.DataFrame, groups: np.ndarray, y_train: np.ndarray, p_train
     p = 1 / (1 + np.exp(-np.asarray(point_logit, dtype=float)))
     nb = (intervals.nearest(coords[0], coords[1], misfit_neighbors, seed=seed) if coords is not None
           else scorer.neighbors(rows, misfit_neighbors))
-    misfit = intervals.local_misfit_sd(np.asarray(y_train, float)[nb], np.asarray(p_train, float)[nb], p)
+    misfit = intervals.local_misfit_sd(np.asarray(y_train, float)[nb], np.asarray(p_train, float)[nb], p,
+                                       np.asarray(groups)[nb])
     low, high = intervals.interval(point_logit, draws_logit, level, extra_sd=misfit)
     out = pd.DataFrame({"probability_low": low, "probability_high": high,
                         "tier_confident": intervals.abstaining_tier(p, low, high, tiers, nov.novel.to_numpy()),

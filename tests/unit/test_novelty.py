@@ -173,3 +173,14 @@ def test_a_categorical_mostly_missing_in_training_is_left_out() -> None:
     assert scorer.ignored_ == ["recent"]
     Y = _frame(rng, 300).assign(recent="b")
     assert scorer.score_frame(Y).novel.mean() < 0.05
+
+
+def test_misfit_noise_counts_rows_of_one_group_once() -> None:
+    rng = np.random.default_rng(9)
+    n, k, size = 300, 200, 20  # 10 groups of 20 rows per neighbourhood, one outcome per group
+    y = np.repeat(rng.random((n, k // size)) < 0.2, size, axis=1).astype(float)
+    p = np.full((n, k), 0.2)
+    groups = np.repeat(np.arange(k // size)[None, :], n, axis=0).repeat(size, axis=1)
+    naive = intervals.local_misfit_sd(y, p, np.full(n, 0.2))
+    grouped = intervals.local_misfit_sd(y, p, np.full(n, 0.2), groups)
+    assert np.median(grouped) < 0.5 * np.median(naive)
