@@ -7,6 +7,7 @@ import streamlit as st
 from services.churn.features import HORIZON_DAYS
 from services.hierarchy import NotInScope, Scope
 from ui import churn as uc
+from ui import confidence as trust
 from ui import filters
 from ui.actions import action_panel
 from ui.charts import churn as churn_charts
@@ -53,9 +54,11 @@ if latest is not None:
     cols[1].metric(f"Churn probability ({HORIZON_DAYS} days)", f"{latest['probability']:.0%}", delta, delta_color="inverse")
     cols[2].metric("Risk tier", str(latest["tier"]).capitalize())
     cols[3].metric("Expected ARR at risk", usd(latest["expected_arr_at_risk_usd"]))
+    trust.score_line(uc.with_confidence(url, hist.tail(1).assign(account_id=account_id)))
 else:
     cols[1].metric("Churn probability", "not scored")
     st.info("No churn score of this account stored at or before the as-of date.", icon=":material/history_toggle_off:")
+trust.cluster_line(url, account_id)
 
 left, right = st.columns([3, 2])
 with left:

@@ -8,6 +8,7 @@ from services.churn.read import MODEL_LABELS, portfolio
 from services.churn.tables import RENEWALS_DUE_DAYS
 from ui import captions, data, filters
 from ui import churn as uc
+from ui import confidence as trust
 from ui.auth import export_button
 from ui.charts import churn as churn_charts
 from ui.charts import explain as explain_charts
@@ -73,8 +74,10 @@ with st.container(horizontal=True):
     within = st.selectbox("Renewing within", [None, 30, 90, 180, 365], key="churn_within",
                           format_func=lambda d: "Any time" if d is None else f"{d} days")
     search = st.text_input("Search accounts", placeholder="Name or id", key="churn_search")
+    show_unfamiliar = trust.filter_toggle("churn_show_unfamiliar")
 as_of = filters.current_as_of()
 risk = uc.at_risk(url, scope, as_of, csm_id)
+risk = trust.annotate(uc.with_confidence(url, risk)) if not risk.empty else risk
 info = uc.model_info(url)
 if risk.attrs.get("score_date") is None:
     no_snapshot("churn scores", as_of)
@@ -91,7 +94,7 @@ st.caption(f"Scored as of {score_date:%d %B %Y} · {filters.scope_label(scope)} 
 tab_list, tab_work, tab_team, tab_summary = st.tabs(["At-risk list", "CSM worklist", "Team view",
                                                      "Portfolio summary"])
 with tab_list:
-    view = wl.renewing_within(risk[risk.tier.isin(tiers)], within)
+    view = trust.apply(wl.renewing_within(risk[risk.tier.isin(tiers)], within), show_unfamiliar)
     if search:
         s = search.strip().lower()
         view = view[view.name.str.lower().str.contains(s, regex=False) | view.account_id.str.lower().str.contains(s)]
@@ -106,11 +109,12 @@ with tab_list:
     if not with_reasons:
         st.info(f"Reasons are stored for the latest score date only ({reasons_date:%d %b %Y}).",
                 icon=":material/history_toggle_off:")
-    shown = ["account_link", "name", "tier", "probability", "change_pp", "expected_arr_at_risk_usd", "arr_usd",
+    shown = ["account_link", "name", "tier", "probability", "trust", "probability_range", "trust_reason",
+             "change_pp", "expected_arr_at_risk_usd", "arr_usd",
              "renewal_date", "days_to_renewal", *(["reason_1", "reason_2", "reason_3"] if with_reasons else []), "csm",
              "region", "segment"]
     if "adoption_cluster" in view:
-        shown.insert(9, "adoption_cluster")
+        shown.insert(12, "adoption_cluster")
     st.dataframe(view[shown], hide_index=True, width="stretch", height=560, key="at_risk_table", column_config={
         "account_link": st.column_config.LinkColumn("Account", display_text=r"account_id=(.*)"),
         "name": "Name", "tier": "Tier",
@@ -123,7 +127,7 @@ with tab_list:
         "days_to_renewal": st.column_config.NumberColumn("Days to renewal", format="%d"),
         "adoption_cluster": "Adoption cluster",
         "reason_1": "Top reason", "reason_2": "Second reason", "reason_3": "Third reason",
-        "csm": "CSM", "region": "Region", "segment": "Segment",
+        "csm": "CSM", "region": "Region", "segment": "Segment", **trust.column_config(),
     })
     with st.container(horizontal=True, vertical_alignment="bottom"):
         labels = dict(zip(view.account_id, view.name + " (" + view.account_id + ")"))

@@ -8,6 +8,7 @@ from services.forecast import read as fc
 from services.forecast.arr import CHURN_HORIZON_DAYS
 from services.forecast.data import quarter_label
 from services.hierarchy import scope_people
+from ui import confidence as trust
 from ui import data, filters
 from ui import forecast as uf
 from ui.auth import can, who
@@ -58,6 +59,7 @@ tiles[5].metric("Pipeline coverage", f"{row.pipeline_coverage:.1f}x" if pd.notna
 st.caption(f"P10-P90: {usd(row.p10_usd)} - {usd(row.p90_usd)}")
 for why in fc.missing_inputs(data.engine()).values():
     st.caption(why)
+trust.mix_line(url, person, quarter)
 horizon = quarters.index(quarter)
 weeks = nodes.loc[nodes.origin_date == origin, "week"] if "week" in nodes else pd.Series(dtype=float)
 live_week = int(weeks.max()) if weeks.notna().any() else 0
@@ -160,9 +162,11 @@ if d.empty and d.attrs.get("stored") is not None and d.attrs["stored"] > pd.Time
 elif d.empty:
     st.caption("No open deals in scope for this quarter.")
 else:
+    d = trust.with_deal_novelty(url, d)
     st.dataframe(d[["account_link", "opportunity_id", "owner_id", "product_id", "stage", "amount_usd", "p_win",
-                    "contribution_usd", "close_date", "pushes"]], hide_index=True, width="stretch",
-                 column_config={**money, "account_link": st.column_config.LinkColumn(
+                    "trust", "trust_reason", "contribution_usd", "close_date", "pushes"]], hide_index=True,
+                 width="stretch",
+                 column_config={**money, **trust.column_config(), "account_link": st.column_config.LinkColumn(
                      "Account", display_text=r"account_id=(.*)"), "opportunity_id": "Deal", "owner_id": "Owner",
                      "product_id": "Product", "stage": "Stage",
                      "p_win": st.column_config.ProgressColumn("Win in quarter", min_value=0.0, max_value=1.0),

@@ -6,6 +6,7 @@ import streamlit as st
 
 from services.outcomes.report import CAVEAT, INTERVAL, by_action, by_tier
 from ui import captions
+from ui import confidence as trust
 from ui import health_data as hd
 from ui.actions import action_panel
 from ui.alerts import task_outcomes
@@ -65,6 +66,7 @@ with drift_tab:
                          "flagged": "Flagged", "n_reference": "Training rows", "n_current": "Scoring rows"})
         feature = st.selectbox("Distribution of", summary.feature.tolist(), key=f"drift_feature_{m}")
         st.plotly_chart(charts.drift_distribution(bins, feature), width="stretch")
+    trust.health_section(url)
 
 with data_tab:
     fresh = hd.freshness(url)

@@ -7,6 +7,7 @@ import streamlit as st
 from models.adoption import SIGNALS
 from services import feature_catalog
 from services.explain import read as svc
+from ui import confidence as trust
 from ui import explain as ux
 from ui import filters
 from ui.charts import explain as charts
@@ -75,6 +76,8 @@ with local:
     else:
         st.plotly_chart(charts.waterfall(expl, by=by, log_odds=model in LOG_ODDS, labels=names,
                                          title="From the base value to the prediction"), key="wb_waterfall")
+    if model == "churn" and explained is not None:
+        trust.score_line(trust.churn_confidence(url, subject, explained))
     if model == "churn":
         st.subheader("Reasons")
         for text in reasons(expl, ux.churn_row(url, subject)):

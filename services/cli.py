@@ -54,27 +54,29 @@ def cmd_seed(args: argparse.Namespace, engine: Engine) -> int:
     t0 = time.perf_counter()
     try:
         frames = generate(accounts=args.accounts, months=args.months, seed=args.seed, as_of=as_of,
-                          drift=args.drift)
+                          drift=args.drift, novel=args.novel)
     except ValueError as exc:  # the simulator rejects its arguments
         print(f"error: {exc}", file=sys.stderr)
         return 2
     log.info("Generated in %.1fs", time.perf_counter() - t0)
     source = f"demo seed: accounts={args.accounts} months={args.months} seed={args.seed} as_of={as_of}" + (
-        f" drift={args.drift}" if args.drift else "")
+        f" drift={args.drift}" if args.drift else "") + (f" novel={args.novel}" if args.novel else "")
     data = {k: v for k, v in frames.items() if k in contract.SPECS}
     extra = {k: v for k, v in frames.items() if k not in contract.SPECS}
     report = import_frames(data, source, engine, extra_tables=extra)
     _audit(args, engine, "import", source=source, row_counts=report.row_counts)
     print(f"Seeded the demo company into {db.mask_url(engine.url)}:")
     _print_counts(report.row_counts)
-    print(f"Reproduce: {seed_command(args.accounts, args.months, args.seed, as_of, args.drift)}")
+    print(f"Reproduce: {seed_command(args.accounts, args.months, args.seed, as_of, args.drift, args.novel)}")
     return 0
 
 
-def seed_command(accounts: int, months: int, seed: int, as_of: dt.date, drift: str | None = None) -> str:
+def seed_command(accounts: int, months: int, seed: int, as_of: dt.date, drift: str | None = None,
+                 novel: int = 0) -> str:
     """The one command that seeds exactly this demo company again, on any day."""
     return (f"python -m services.cli seed --accounts {accounts} --months {months} --seed {seed} "
-            f"--as-of {as_of.isoformat()}" + (f" --drift {drift}" if drift else ""))
+            f"--as-of {as_of.isoformat()}" + (f" --drift {drift}" if drift else "")
+            + (f" --novel {novel}" if novel else ""))
 
 
 def iso_date(text: str) -> dt.date:
@@ -242,6 +244,8 @@ def build_parser() -> argparse.ArgumentParser:
     seed.add_argument("--months", type=int, default=36)
     seed.add_argument("--seed", type=int, default=0)
     seed.add_argument("--drift", default=None, help="plant drift in this feature group")
+    seed.add_argument("--novel", type=int, default=0,
+                      help="plant this many recent accounts unlike any training row (truth_novel)")
     seed.add_argument("--as-of", type=iso_date, default=None,
                       help="YYYY-MM-DD the data runs to; default: the last month-end before today")
     seed.add_argument("--if-empty", action="store_true", help="do nothing if accounts exist")

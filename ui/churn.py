@@ -64,3 +64,14 @@ def csms(url: str) -> pd.DataFrame:
 @st.cache_data(ttl=TTL, max_entries=8, show_spinner=False)
 def reason_groups(url: str) -> pd.Series:
     return worklist.top_reason_groups(engine_for(url))
+
+
+@st.cache_data(ttl=TTL, max_entries=32, show_spinner=False)
+def with_confidence(url: str, risk: pd.DataFrame) -> pd.DataFrame:
+    """The at-risk rows with their interval, novelty flag and reason (services.churn.read.with_confidence)."""
+    return svc.with_confidence(engine_for(url), risk)
+
+
+@st.cache_data(ttl=TTL, max_entries=8, show_spinner=False)
+def novelty_over_time(url: str) -> pd.DataFrame:
+    return svc.novelty_over_time(engine_for(url))

@@ -14,6 +14,7 @@ from sqlalchemy.engine import Engine
 
 from models.adoption import SIGNALS, AdoptionClusters, score
 from services import registry
+from services.adoption import fit as adoption_fit
 from services.adoption import tables as T
 from services.adoption.signals import TREND_MONTHS, load_signals
 from services.gates import Gate
@@ -77,6 +78,8 @@ def run(engine: Engine, version: registry.Version, run_inputs: Any = None) -> tu
     registry.write_results(engine, T.MEMBERSHIP,
                            assigned[["account_id", "month", "cluster_id", "cluster_name"]], version)
     registry.write_results(engine, T.CLUSTERS, clusters, version)
+    fit = adoption_fit.table(model, latest)  # services/adoption/fit.py: "unlike any group"
+    registry.write_results(engine, T.FIT, fit, version)
     registry.write_results(engine, T.PRODUCT_SIGNALS,
                            per_product[per_product["month"] == latest_month].drop(columns="month"), version)
     metrics = {
@@ -85,6 +88,7 @@ def run(engine: Engine, version: registry.Version, run_inputs: Any = None) -> tu
         "months": int(assigned["month"].nunique()), "latest_month": str(latest_month.date()),
         "clusters": {str(k): int(v) for k, v in clusters.groupby("name")["n_accounts"].sum().items()},
         "mean_score": round(float(latest["score"].mean()), 1),
+        "share_unlike_any_group": round(float(fit.unlike_any_group.mean()), 4),
     }
     log.info("adoption: k=%d, stability %.3f, silhouette %.3f over %d accounts", model.k_, model.stability_,
              model.silhouette_, len(latest))

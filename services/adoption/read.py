@@ -156,3 +156,17 @@ def product_signals(engine: Engine, as_of: Any = None, scope: Scope | None = Non
 def segments(engine: Engine) -> list[str]:
     """The company's own segment names (the page's segment filter)."""
     return picklists.segments(engine)
+
+
+def cluster_fit(engine: Engine, account_id: str) -> dict[str, Any] | None:
+    """How well the account fits its adoption cluster at the latest month (`adoption_fit`; None if not stored)."""
+    import sqlalchemy as sa
+
+    if not sa.inspect(engine).has_table(str(T.FIT)) or registry.active_version(engine, T.MODEL) is None:
+        return None
+    rows = registry.read_results(engine, T.FIT, T.MODEL, "account_id = :a", {"a": account_id})
+    if rows.empty:
+        return None
+    out = rows.iloc[0].to_dict()
+    out["unlike_any_group"] = bool(out["unlike_any_group"])
+    return out

@@ -36,3 +36,12 @@ PRODUCT_SIGNALS = ResultTable(
     (C("account_id", "text"), C("product_id", "text"), C("capacity_use", "float"), C("breadth", "float"),
      C("job_completion", "float"), C("arr_usd", "float")),
     keys=("account_id",))
+FIT = ResultTable(
+    "adoption_fit", MODEL,
+    "How well each account fits its cluster at the latest month (`services/adoption/fit.py`): distance to the "
+    "centroid over the cluster's spread (99th percentile of its members' distances).",
+    (C("account_id", "text"), C("month", "date"), C("cluster_id", "int"),
+     C("distance_ratio", "float", "distance to its own centroid / that cluster's spread"),
+     C("nearest_ratio", "float", "the smallest such ratio over all centroids"),
+     C("unlike_any_group", "bool", "farther than the spread from every centroid: not like any cluster")),
+    keys=("account_id",))

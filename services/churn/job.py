@@ -37,6 +37,7 @@ from models import explain
 from models.churn import ChurnClassifier, as_baseline_input, logistic_baseline
 from models.churn_metrics import windowed_report
 from services import feature_catalog, registry
+from services.churn import confidence as churn_confidence
 from services.churn import drift as churn_drift
 from services.churn import features as cf
 from services.churn import tables as T
@@ -149,11 +150,12 @@ def cross_fitted_logit(known: pd.DataFrame, cols: list[str], folds: int = CALIBR
     return out
 
 
-def fit_model(known: pd.DataFrame, cols: list[str]) -> ChurnClassifier:
+def fit_model(known: pd.DataFrame, cols: list[str], oof: np.ndarray | None = None) -> ChurnClassifier:
     """Fitted on every row whose renewal outcome is known; calibrated on the cross-fitted log-odds of the rows
-    in the renewal window (`n_calibration_` of them)."""
+    in the renewal window (`n_calibration_` of them). `oof`: those log-odds when already computed (one per row of
+    `known`, in its order)."""
     known = known.reset_index(drop=True)
-    oof = cross_fitted_logit(known, cols)
+    oof = cross_fitted_logit(known, cols) if oof is None else np.asarray(oof, float)
     cal = ((known.days_to_renewal <= CALIBRATION_WINDOW_DAYS) & ~np.isnan(oof)).to_numpy()
     model = _classifier(cols)
     model.fit(known[cols], known.label_churn, known.loc[cal, cols], known.label_churn[cal],
@@ -165,9 +167,18 @@ def fit_model(known: pd.DataFrame, cols: list[str]) -> ChurnClassifier:
     return model
 
 
-def fit_and_backtest(inputs: cf.Inputs, as_of: pd.Timestamp
+OOF = "_cross_fitted_logit"  # column of the kept production rows: each row's cross-fitted log-odds
+
+
+def refit_resampled(sample: pd.DataFrame, cols: list[str]) -> ChurnClassifier:
+    """One bootstrap refit for the confidence step: the model refitted on resampled production rows, calibrated on
+    those rows' cross-fitted log-odds from the production fit (not cross-fitted again: 1 fit per refit, not 6)."""
+    return fit_model(sample, cols, oof=sample[OOF].to_numpy())
+
+
+def fit_and_backtest(inputs: cf.Inputs, as_of: pd.Timestamp, keep: dict | None = None
                      ) -> tuple[ChurnClassifier, ChurnClassifier, dict[str, Any], pd.DataFrame]:
-    """(backtest model, production model, metrics, scored test rows)."""
+    """(backtest model, production model, metrics, scored test rows); `keep` receives the production rows."""
     p = plan(as_of, inputs.month0)
     dates = cf.month_ends(p.first, as_of)
     rows = cf.build(inputs, dates, labels=True, accounts=_sample_accounts(len(inputs.index), len(dates)))
@@ -190,8 +201,11 @@ def fit_and_backtest(inputs: cf.Inputs, as_of: pd.Timestamp
     if metrics.get("n", 0) >= MIN_ROWS_ECE_GATE and "ece" in metrics:
         metrics["ece_gated"] = metrics["ece"]
     # production: refitted on every row whose renewal outcome is known at the as-of
-    fit_all = cf.labelled(rows, as_of + pd.Timedelta(days=1))
-    production = fit_model(fit_all, cols)
+    fit_all = cf.labelled(rows, as_of + pd.Timedelta(days=1)).reset_index(drop=True)
+    oof_all = cross_fitted_logit(fit_all, cols)
+    production = fit_model(fit_all, cols, oof=oof_all)
+    if keep is not None:  # for the confidence step (services/churn/confidence.py): the rows and their log-odds
+        keep.update(known=fit_all.assign(**{OOF: oof_all}))
     metrics.update(note, adoption_cluster_used="adoption_cluster" in cols, history_mode=p.mode,
                    history_months=p.history_months, eval_months=p.eval_months,
                    n_train=len(fit), n_calibration=model.n_calibration_, n_test=len(test), n_features=len(cols),
@@ -211,10 +225,13 @@ def fit_and_backtest(inputs: cf.Inputs, as_of: pd.Timestamp
     return model, production, metrics, backtest
 
 
-def score(model: ChurnClassifier, inputs: cf.Inputs, as_of: pd.Timestamp) -> tuple[pd.DataFrame, pd.DataFrame]:
+def score(model: ChurnClassifier, inputs: cf.Inputs, as_of: pd.Timestamp,
+          keep: dict | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Scores at as_of and the previous month-ends; the latest rows' feature frame for explanations."""
     prev = [d for d in cf.month_ends(as_of - pd.DateOffset(months=SCORE_MONTHS + 1), as_of) if d < as_of]
     rows = cf.build(inputs, prev[-SCORE_MONTHS:] + [as_of])
+    if keep is not None:
+        keep["score_rows"] = rows
     raw = model.decision_function(rows[model.feature_names_])
     p = 1 / (1 + np.exp(-model.calibrated_logit(raw)))
     scores = pd.DataFrame({
@@ -267,12 +284,16 @@ def reasons(model: ChurnClassifier, latest: pd.DataFrame, n_reasons: int = 3) ->
 def run(engine: Engine, version: registry.Version, run_inputs: Any = None) -> tuple[dict[str, Any], dict[str, Any]]:
     as_of = pd.Timestamp(version.as_of).normalize()
     inputs = cf.shared_inputs(engine, run_inputs)
-    _, model, metrics, backtest = fit_and_backtest(inputs, as_of)
-    scores, latest = score(model, inputs, as_of)
+    keep: dict = {}
+    _, model, metrics, backtest = fit_and_backtest(inputs, as_of, keep)
+    scores, latest = score(model, inputs, as_of, keep)
     expl, why = reasons(model, latest)
     expl = expl.assign(score_date=as_of)
     for table, frame in ((T.BACKTEST, backtest), (T.SCORES, scores), (T.CONTRIBUTIONS, expl), (T.REASONS, why)):
         registry.write_results(engine, table, frame, version)
+    conf, conf_metrics = churn_confidence.build(engine, model, keep["known"], keep["score_rows"], refit_resampled)
+    registry.write_results(engine, T.CONFIDENCE, conf, version)
+    metrics.update(conf_metrics)
     churn_drift.store(engine, version, inputs, metrics["production_window"], latest[model.feature_names_])
     metrics.update(n_scored=int((scores.score_date == as_of).sum()), score_dates=int(scores.score_date.nunique()))
     log.info("churn: renewal-window auc %.3f (logistic %.3f), ece %.3f, %d accounts scored", metrics["auc"],

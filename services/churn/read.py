@@ -233,3 +233,61 @@ def custom_contributions(engine: Engine, subject_id: str, scope: Scope | None = 
     """The stored explanation rows of one scored row of the `churn_custom` model."""
     require_in_scope(accounts_in_scope(engine, scope), str(subject_id), "Row")
     return registry.read_results(engine, T.CUSTOM_CONTRIBUTIONS, T.CUSTOM_MODEL, "subject_id = :s", {"s": str(subject_id)})
+
+
+# ---------------------------------------------------------------- confidence (services/churn/confidence.py)
+CONFIDENCE_COLUMNS = ["probability_low", "probability_high", "novelty", "novel", "novelty_reason", "tier_confident"]
+
+
+def _confidence_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    if frame.empty:
+        return pd.DataFrame(columns=["account_id", "score_date", *CONFIDENCE_COLUMNS])
+    frame = frame.drop(columns=["model_version", "as_of"], errors="ignore")
+    frame["novel"] = frame["novel"].fillna(False).astype(bool)
+    frame["score_date"] = pd.to_datetime(frame["score_date"])
+    return frame
+
+
+def has_confidence(engine: Engine) -> bool:
+    return is_trained(engine) and sa.inspect(engine).has_table(str(T.CONFIDENCE))
+
+
+def with_confidence(engine: Engine, risk: pd.DataFrame) -> pd.DataFrame:
+    """`risk` (rows of `at_risk`, or any frame with account_id and score_date) with the confidence columns:
+    probability_low/high (the interval), novel, novelty, novelty_reason, tier_confident. Rows without a
+    confidence row (a version trained before it existed) get novel False and no interval."""
+    out = risk.copy()
+    if risk.empty or not has_confidence(engine):
+        for c in CONFIDENCE_COLUMNS:
+            out[c] = False if c == "novel" else None
+        return out
+    ids = risk["account_id"].unique()
+    where, params = ("account_id = :a", {"a": str(ids[0])}) if len(ids) == 1 else ("", None)
+    parts = []
+    for d in sorted(pd.to_datetime(risk["score_date"]).dropna().unique()):  # one snapshot per score date
+        snap = registry.read_snapshot(engine, T.CONFIDENCE, "score_date", d, MODEL, where, params)
+        if snap.attrs["snapshot"] == pd.Timestamp(d):
+            parts.append(snap)
+    conf = _confidence_frame(pd.concat(parts, ignore_index=True) if parts else pd.DataFrame())
+    out["score_date"] = pd.to_datetime(out["score_date"])
+    out = out.drop(columns=[c for c in CONFIDENCE_COLUMNS if c in out]).merge(
+        conf[["account_id", "score_date", *CONFIDENCE_COLUMNS]], on=["account_id", "score_date"], how="left")
+    out["novel"] = out["novel"].fillna(False).astype(bool)
+    out.attrs = risk.attrs
+    return out
+
+
+def novelty_over_time(engine: Engine) -> pd.DataFrame:
+    """Per score date: scored rows, share flagged novel and share with an abstaining (`uncertain`) tier."""
+    if not has_confidence(engine):
+        return pd.DataFrame(columns=["score_date", "rows", "share_novel", "share_uncertain"])
+    table = str(T.CONFIDENCE)
+    version = registry.active_version(engine, MODEL)
+    with engine.connect() as conn:
+        out = pd.read_sql(sa.text(
+            f"SELECT score_date, COUNT(*) AS rows, AVG(CASE WHEN novel THEN 1.0 ELSE 0.0 END) AS share_novel, "
+            f"AVG(CASE WHEN tier_confident = 'uncertain' THEN 1.0 ELSE 0.0 END) AS share_uncertain "
+            f"FROM {table} WHERE model_version = :v GROUP BY score_date ORDER BY score_date"),
+            conn, params={"v": version})
+    out["score_date"] = pd.to_datetime(out["score_date"])
+    return out

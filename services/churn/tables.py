@@ -24,6 +24,18 @@ SCORES = ResultTable(
      C("renewal_date", "date"), C("log_odds_raw", "float", "the model's raw output"),
      C("adoption_cluster", "text", "the account's adoption cluster at the score date", optional=True)),
     keys=("score_date", "account_id"), indexes=(("account_id",),))
+CONFIDENCE = ResultTable(
+    "churn_confidence", MODEL,
+    "How far to trust each score of `churn_scores`: a bootstrap interval of the calibrated probability, the "
+    "row's novelty against the training rows (`services/churn/confidence.py`) and a tier that abstains.",
+    (C("account_id", "text"), C("score_date", "date"),
+     C("probability_low", "float", "lower end of the interval (bootstrap refits, log-odds scale)"),
+     C("probability_high", "float", "upper end of the interval"),
+     C("novelty", "float", "distance from the training rows over the flag threshold (>= 1: flagged)"),
+     C("novel", "bool", "the row is unlike the training rows (about 1% of training-like rows are)"),
+     C("novelty_reason", "text", "why, in words (empty when not flagged)", optional=True),
+     C("tier_confident", "text", "the tier, or `uncertain` when novel or the interval straddles a tier boundary")),
+    keys=("score_date", "account_id"))
 REASONS = ResultTable(
     "churn_reasons", MODEL, "Top three reasons per account at the latest score date, as sentences.",
     (C("account_id", "text"), C("feature", "text"), C("group", "text"), C("contribution", "float", "raw log-odds"),

@@ -30,6 +30,7 @@ from models.churn_metrics import classification_report
 from models.expansion import ExpansionClassifier
 from services import feature_catalog, registry
 from services.churn import features as cf
+from services.expansion import confidence as expansion_confidence
 from services.expansion import features as xf
 from services.expansion import tables as T
 from services.gates import Gate
@@ -103,7 +104,7 @@ def expected_deal(rows: pd.DataFrame, sizes: pd.DataFrame) -> np.ndarray:
     return np.nan_to_num(deal)
 
 
-def fit_and_backtest(inputs: xf.Inputs, as_of: pd.Timestamp
+def fit_and_backtest(inputs: xf.Inputs, as_of: pd.Timestamp, keep: dict | None = None
                      ) -> tuple[ExpansionClassifier, dict[str, Any], pd.DataFrame, pd.DataFrame]:
     parts = split_dates(as_of, inputs.churn.month0.to_timestamp())
     dates = parts["fit"] + parts["cal"] + parts["test"]
@@ -113,6 +114,8 @@ def fit_and_backtest(inputs: xf.Inputs, as_of: pd.Timestamp
     fit, cal, test = (rows[rows.as_of.isin(parts[k])] for k in ("fit", "cal", "test"))
     log.info("expansion rows: fit %d, calibrate %d, test %d, %d features", len(fit), len(cal), len(test), len(cols))
     model = ExpansionClassifier().fit(fit[cols], fit.label, cal[cols], cal.label)
+    if keep is not None:  # for the confidence step (services/expansion/confidence.py)
+        keep.update(fit=fit, cal=cal)
     p = model.predict_proba(test[cols])[:, 1]
     metrics: dict[str, Any] = classification_report(test.label, p)
     train = pd.concat([fit, cal])
@@ -138,10 +141,12 @@ def fit_and_backtest(inputs: xf.Inputs, as_of: pd.Timestamp
     return model, metrics, backtest, deal_sizes(rows[rows.as_of < parts["test"][0]])
 
 
-def score(model: ExpansionClassifier, inputs: xf.Inputs, as_of: pd.Timestamp, sizes: pd.DataFrame
-          ) -> tuple[pd.DataFrame, pd.DataFrame]:
+def score(model: ExpansionClassifier, inputs: xf.Inputs, as_of: pd.Timestamp, sizes: pd.DataFrame,
+          keep: dict | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     prev = [d for d in cf.month_ends(as_of - pd.DateOffset(months=SCORE_MONTHS + 1), as_of) if d < as_of]
     rows = xf.build(inputs, prev[-SCORE_MONTHS:] + [as_of])
+    if keep is not None:
+        keep["score_rows"] = rows
     p = model.predict_proba(rows[model.feature_names_])[:, 1]
     deal = expected_deal(rows, sizes)
     scores = pd.DataFrame({
@@ -181,12 +186,16 @@ def reasons(model: ExpansionClassifier, latest: pd.DataFrame, n_reasons: int = 3
 def run(engine: Engine, version: registry.Version, run_inputs: Any = None) -> tuple[dict[str, Any], dict[str, Any]]:
     as_of = pd.Timestamp(version.as_of).normalize()
     inputs = xf.shared_inputs(engine, run_inputs)
-    model, metrics, backtest, sizes = fit_and_backtest(inputs, as_of)
-    scores, latest = score(model, inputs, as_of, sizes)
+    keep: dict = {}
+    model, metrics, backtest, sizes = fit_and_backtest(inputs, as_of, keep)
+    scores, latest = score(model, inputs, as_of, sizes, keep)
     expl, why = reasons(model, latest)
     expl = expl.assign(score_date=as_of)
     for table, frame in ((T.BACKTEST, backtest), (T.SCORES, scores), (T.CONTRIBUTIONS, expl), (T.REASONS, why)):
         registry.write_results(engine, table, frame, version)
+    conf, conf_metrics = expansion_confidence.build(model, keep["fit"], keep["cal"], keep["score_rows"])
+    registry.write_results(engine, T.CONFIDENCE, conf, version)
+    metrics.update(conf_metrics)
     metrics.update(n_scored=int((scores.score_date == as_of).sum()),
                    deal_sizes=sizes.round(4).to_dict("records"))
     log.info("expansion: auc %.3f (logistic %.3f, base rate %.3f), ece %.3f, %d rows scored", metrics["auc"],

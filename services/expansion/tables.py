@@ -21,6 +21,17 @@ SCORES = ResultTable(
      C("open_opportunity_id", "text", "an expansion or new-business opportunity already open on it",
        optional=True)),
     keys=("score_date", "account_id", "product_id"), indexes=(("account_id",),))
+CONFIDENCE = ResultTable(
+    "expansion_confidence", MODEL,
+    "How far to trust each score of `expansion_scores`: a bootstrap interval of the calibrated probability "
+    "and the row's novelty against the training rows (`services/expansion/confidence.py`).",
+    (C("account_id", "text"), C("product_id", "text"), C("score_date", "date"),
+     C("probability_low", "float", "lower end of the interval (bootstrap refits + local misfit, log-odds scale)"),
+     C("probability_high", "float", "upper end of the interval"),
+     C("novelty", "float", "distance from the training rows over the flag threshold (>= 1: flagged)"),
+     C("novel", "bool", "the row is unlike the training rows (about 1% of training-like rows are)"),
+     C("novelty_reason", "text", "why, in words (empty when not flagged)", optional=True)),
+    keys=("score_date", "account_id", "product_id"))
 REASONS = ResultTable(
     "expansion_reasons", MODEL, "Top three reasons per account x product at the latest score date, as sentences.",
     (C("account_id", "text"), C("product_id", "text"), C("feature", "text"), C("group", "text"),

@@ -21,11 +21,12 @@ from sqlalchemy.engine import Engine
 from models import bands
 from models.winprob import auc, expected_calibration_error
 from services import db, registry
-from services.forecast import accuracy
+from services.forecast import accuracy, deal_novelty
 from services.forecast import arr as fa
 from services.forecast import backtest as bt
 from services.forecast import data as fd
 from services.forecast import engine as fe
+from services.forecast import mix as forecast_mix
 from services.forecast import tables as T
 from services.gates import Gate
 
@@ -57,6 +58,12 @@ def run(engine: Engine, version: registry.Version, run_inputs: Any = None) -> tu
     metrics["coherence_max_abs_gap_usd"] = coherence_gap(nodes)
     registry.write_results(engine, T.NODES, nodes, version)
     registry.write_results(engine, T.DEALS, deals[T.DEALS.column_names], version)
+    mix = forecast_mix.flags(tree, bt_deals, deals, str(pd.Period(as_of, "Q")))  # services/forecast/mix.py
+    registry.write_results(engine, T.MIX, mix, version)
+    metrics["nodes_unusual_mix"] = int(mix.unusual.sum())
+    novel_deals = deal_novelty.flags(bt_deals, deals)  # services/forecast/deal_novelty.py
+    registry.write_results(engine, T.DEAL_NOVELTY, novel_deals, version)
+    metrics["share_novel_deals"] = float(novel_deals.novel.mean()) if len(novel_deals) else 0.0
     arr, arr_info = fa.ending_arr(fa.load_subscriptions(engine), data.churn, tree, as_of, paths)
     registry.write_results(engine, T.ARR, arr, version)
     metrics.update(arr_info)

@@ -321,3 +321,32 @@ def waterfall(engine: Engine, owners: list[str], as_of: pd.Timestamp, quarter: s
 
 def current_quarter(nodes: pd.DataFrame) -> str:
     return quarter_label(nodes.origin_date.max()) if not nodes.empty else ""
+
+
+def deal_mix(engine: Engine, person_id: str, quarter: str, product_id: str = "ALL") -> dict[str, Any] | None:
+    """The node's deal mix against the backtest (`forecast_mix`; None when not stored for this quarter)."""
+    if not sa.inspect(engine).has_table(str(T.MIX)) or registry.active_version(engine, MODEL) is None:
+        return None
+    rows = registry.read_results(engine, T.MIX, MODEL, "person_id = :p AND quarter = :q AND product_id = :r",
+                                 {"p": person_id, "q": quarter, "r": product_id})
+    if rows.empty:
+        return None
+    out = rows.iloc[0].to_dict()
+    out["unusual"] = bool(out.get("unusual"))
+    return out
+
+
+def with_deal_novelty(engine: Engine, deals_frame: pd.DataFrame) -> pd.DataFrame:
+    """`deals_frame` (rows of `deals`) with novel and novelty_reason (`forecast_deal_novelty`; novel False
+    where not stored: deals of later quarters, or a version trained before it existed)."""
+    out = deals_frame.copy()
+    out["novel"], out["novelty_reason"] = False, None
+    if deals_frame.empty or not sa.inspect(engine).has_table(str(T.DEAL_NOVELTY)):
+        return out
+    nov = registry.read_results(engine, T.DEAL_NOVELTY, MODEL)
+    if nov.empty:
+        return out
+    nov = nov.drop_duplicates("opportunity_id").set_index("opportunity_id")
+    out["novel"] = out.opportunity_id.map(nov["novel"]).fillna(False).astype(bool)
+    out["novelty_reason"] = out.opportunity_id.map(nov["novelty_reason"]).where(out["novel"], None)
+    return out

@@ -40,3 +40,24 @@ ARR = ResultTable(
      C("bookings_expected_usd", "float"), C("p10_usd", "float"), C("p50_usd", "float"), C("p90_usd", "float"),
      C("renewal_source", "text", "churn_model, historical_rate or mixed")),
     keys=("quarter", "person_id"), indexes=(("origin_date",),))
+MIX = ResultTable(
+    "forecast_mix", MODEL,
+    "Deal mix of every node in the as-of's quarter against the backtest (`services/forecast/mix.py`): the largest "
+    "deal's share of the expected pipeline, and whether it exceeds any backtested quarter's at the node's level.",
+    (C("person_id", "text"), C("product_id", "text"), C("quarter", "text"),
+     C("expected_usd", "float", "expected pipeline: p_win x amount of its open deals"), C("n_deals", "int"),
+     C("top_deal_usd", "float", "the largest deal's p_win x amount"), C("top_deal_id", "text", optional=True),
+     C("top_deal_share", "float", "its share of the expected pipeline"),
+     C("backtest_max_share", "float", "the largest such share at this level in the backtest", optional=True),
+     C("unusual", "bool", "deal mix unlike any backtested quarter: the band may be too narrow"),
+     C("reason", "text", "why, in words (empty when not unusual)", optional=True)),
+    keys=("quarter", "person_id"))
+DEAL_NOVELTY = ResultTable(
+    "forecast_deal_novelty", MODEL,
+    "Novelty of the current quarter's open deals against the deals the win-probability model learned from "
+    "(`services/forecast/deal_novelty.py`).",
+    (C("opportunity_id", "text"), C("target_quarter", "text"),
+     C("novelty", "float", "distance from the past deals over the flag threshold (>= 1: flagged)"),
+     C("novel", "bool", "the deal is unlike the past deals (about 1% of past-like deals are)"),
+     C("novelty_reason", "text", "why, in words (empty when not flagged)", optional=True)),
+    keys=("opportunity_id",))

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from . import expansion, lifecycle
+from . import novel as novel_accounts
 from .accounts import PRE_WINDOW_SHARE, SEGMENTS, make_accounts, seasonal_weights
 from .catalog import PRODUCTS, metric_catalog_frame, products_frame
 from .org import REGIONS, make_people
@@ -41,8 +42,9 @@ def default_as_of(today: date | None = None) -> date:
 
 
 def generate(accounts: int = 5000, months: int = 36, seed: int = 0, as_of: date | str | None = None,
-             drift: str | None = None) -> dict[str, pd.DataFrame]:
+             drift: str | None = None, novel: int = 0) -> dict[str, pd.DataFrame]:
     """Simulate the demo company. `accounts` customer accounts (plus prospects from lost deals).
+    `novel` > 0 plants that many recent accounts unlike any training row (`novel.plant`, `truth_novel`).
 
     The same arguments give the same tables on any day; only `as_of=None` reads the clock
     (`default_as_of`)."""
@@ -123,7 +125,7 @@ def generate(accounts: int = 5000, months: int = 36, seed: int = 0, as_of: date 
     truth_params = {
         "as_of": str(as_of_ts.date()), "seed": seed, "accounts": accounts, "months": months,
         "churn_drivers": lifecycle.CHURN_DRIVERS, "churn_label_threshold": 0.5,
-        "action_effect": lifecycle.ACTION_EFFECT, "drift_group": drift, "drift_months": 2,
+        "action_effect": lifecycle.ACTION_EFFECT, "drift_group": drift, "drift_months": 2, "novel": novel,
         "archetype_names": ARCHETYPE_NAMES,
         "expansion_drivers": expansion.EXPANSION_DRIVERS, "cross_sell_drivers": expansion.CROSS_SELL_DRIVERS,
         "expansion_horizon_months": expansion.HORIZON_MONTHS,
@@ -145,6 +147,8 @@ def generate(accounts: int = 5000, months: int = 36, seed: int = 0, as_of: date 
     visible = set(accounts_df.account_id)
     for name in ("truth_renewals", "csm_actions"):
         frames[name] = frames[name][frames[name].account_id.isin(visible)].reset_index(drop=True)
+    if novel:
+        frames["truth_novel"] = novel_accounts.plant(frames, novel, seed, as_of_ts)
     return frames
 
 
