@@ -282,7 +282,7 @@ def novelty_over_time(engine: Engine) -> pd.DataFrame:
     if not has_confidence(engine):
         return pd.DataFrame(columns=["score_date", "rows", "share_novel", "share_uncertain"])
     table = str(T.CONFIDENCE)
-    version = registry.active_version(engine, MODEL)
+    version = registry.shown_version(engine, MODEL)
     with engine.connect() as conn:
         out = pd.read_sql(sa.text(
             f"SELECT score_date, COUNT(*) AS rows, AVG(CASE WHEN novel THEN 1.0 ELSE 0.0 END) AS share_novel, "
