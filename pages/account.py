@@ -13,6 +13,7 @@ from ui.charts import churn as churn_charts
 from ui.charts import explain as explain_charts
 from ui.expansion import next_best_panel
 from ui.filters import current_as_of
+from ui.format import MONEY_FORMAT
 from ui.text import md
 from ui.widgets import page_with_data, usd
 
@@ -84,7 +85,7 @@ st.dataframe(view.subscriptions[["product", "start_date", "end_date", "arr_usd",
              hide_index=True, width="stretch", column_config={
                  "product": "Product", "start_date": st.column_config.DateColumn("Start", format="D MMM YYYY"),
                  "end_date": st.column_config.DateColumn("End", format="D MMM YYYY"),
-                 "arr_usd": st.column_config.NumberColumn("ARR", format="dollar"),
+                 "arr_usd": st.column_config.NumberColumn("ARR", format=MONEY_FORMAT),
                  "quantity": st.column_config.NumberColumn("Quantity", format="localized"),
                  "subscription_id": "Subscription"})
 
@@ -114,7 +115,7 @@ with c2:
         st.dataframe(view.opportunities[["opportunity_id", "product", "type", "stage", "amount_usd", "close_date"]],
                      hide_index=True, width="stretch", column_config={
                          "opportunity_id": "Opportunity", "product": "Product", "type": "Type", "stage": "Stage",
-                         "amount_usd": st.column_config.NumberColumn("Amount", format="dollar"),
+                         "amount_usd": st.column_config.NumberColumn("Amount", format=MONEY_FORMAT),
                          "close_date": st.column_config.DateColumn("Close date", format="D MMM YYYY")})
 st.subheader("Actions logged")
 if view.actions.empty:

@@ -11,6 +11,7 @@ from ui import churn as uc
 from ui.auth import export_button
 from ui.charts import churn as churn_charts
 from ui.charts import explain as explain_charts
+from ui.format import MONEY_FORMAT
 from ui.text import html
 from ui.widgets import empty_state, no_snapshot, usd
 
@@ -118,8 +119,8 @@ with tab_list:
                                                        max_value=1),
         "change_pp": st.column_config.NumberColumn("Change since last month", format="%+.1f pts"),
         "renewal_date": st.column_config.DateColumn("Next renewal"),
-        "expected_arr_at_risk_usd": st.column_config.NumberColumn("Expected ARR at risk", format="dollar"),
-        "arr_usd": st.column_config.NumberColumn("ARR", format="dollar"),
+        "expected_arr_at_risk_usd": st.column_config.NumberColumn("Expected ARR at risk", format=MONEY_FORMAT),
+        "arr_usd": st.column_config.NumberColumn("ARR", format=MONEY_FORMAT),
         "days_to_renewal": st.column_config.NumberColumn("Days to renewal", format="%d"),
         "adoption_cluster": "Adoption cluster",
         "reason_1": "Top reason", "reason_2": "Second reason", "reason_3": "Third reason",
@@ -148,7 +149,7 @@ with tab_work:
                      "probability": st.column_config.ProgressColumn("Risk at next renewal", format="percent",
                                                                     min_value=0, max_value=1),
                      "expected_arr_at_risk_usd": st.column_config.NumberColumn("Expected ARR at risk",
-                                                                               format="dollar"),
+                                                                               format=MONEY_FORMAT),
                      "renewal_date": st.column_config.DateColumn("Next renewal"),
                      "change": "Since last month", "reason_1": "Top reason", "playbook": "Suggested playbook",
                      "first_step": "First step"})
@@ -160,9 +161,9 @@ with tab_team:
     st.dataframe(team.drop(columns=["csm_id"]), hide_index=True, width="stretch", key="churn_team",
                  column_config={
                      "csm": "CSM", "accounts": "Accounts", "high_risk_accounts": "High risk",
-                     "arr_usd": st.column_config.NumberColumn("ARR", format="dollar"),
+                     "arr_usd": st.column_config.NumberColumn("ARR", format=MONEY_FORMAT),
                      "expected_arr_at_risk_usd": st.column_config.NumberColumn("Expected ARR at risk",
-                                                                               format="dollar"),
+                                                                               format=MONEY_FORMAT),
                      "high_risk_renewals_due": f"High-risk renewals in {RENEWALS_DUE_DAYS} days",
                      "share_of_risk": st.column_config.ProgressColumn("Share of the team's risk", format="percent",
                                                                       min_value=0, max_value=1)})

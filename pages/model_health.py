@@ -9,6 +9,7 @@ from ui import captions
 from ui import health_data as hd
 from ui.actions import action_panel
 from ui.charts import health as charts
+from ui.format import MONEY_FORMAT
 from ui.model_admin import version_controls
 from ui.widgets import page_with_data
 
@@ -113,8 +114,8 @@ with outcomes_tab:
                  "renewals_due": "Renewals due", "renewed": "Renewed", "downsold": "Downsold",
                  "churned": "Churned", "pending": "Pending", "save_rate": st.column_config.ProgressColumn("Save rate", format="percent", min_value=0.0,
                                                               max_value=1.0),
-                 "arr_before_usd": st.column_config.NumberColumn("ARR before", format="dollar"),
-                 "arr_after_usd": st.column_config.NumberColumn("ARR after", format="dollar"),
+                 "arr_before_usd": st.column_config.NumberColumn("ARR before", format=MONEY_FORMAT),
+                 "arr_after_usd": st.column_config.NumberColumn("ARR after", format=MONEY_FORMAT),
                  "arr_retained": st.column_config.NumberColumn("ARR retained", format="percent")}
         actions_table = by_action(frame)
         left, right = st.columns(2)
