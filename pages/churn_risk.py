@@ -66,7 +66,8 @@ if model == "churn_custom":
 
 scope = filters.current_scope()
 csms = uc.csms(url)
-csm_names = dict(zip(csms.person_id, csms.name))
+labels = data.person_labels(url)
+csm_names = {p: labels.get(p, n) for p, n in zip(csms.person_id, csms.name)}
 with st.container(horizontal=True):
     csm_id = st.selectbox("CSM", [None, *csm_names], format_func=lambda p: "All CSMs" if p is None else csm_names[p],
                           key="churn_csm")

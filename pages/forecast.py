@@ -28,7 +28,7 @@ if nodes.empty:
 origin = nodes.attrs["origin"]
 
 people = data.people(url)
-names = dict(zip(people.person_id, people.name))
+names = data.person_labels(url)
 person = fc.node_for(people, scope)
 owners = tuple(sorted(p for p in scope_people(people, person) if p in set(people.person_id)))
 quarters = sorted(nodes.quarter.unique())

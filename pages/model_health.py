@@ -97,19 +97,20 @@ with outcomes_tab:
         st.info("No outcome report yet: it needs an active churn model and the outcomes job "
                 "(`python -m services.cli train`).", icon=":material/info:")
     else:
-        st.caption(CAVEAT)
         eff = hd.effect(frame)
         trained = hd.version_metrics(url, "outcomes")  # the adjusted estimate needs features: the job stores it
-        c = st.columns(4)
-        c[0].metric("Flagged renewals due", f"{eff.get('n_flagged_due', 0):,}")
-        c[1].metric("Acted on", f"{eff.get('n_acted', 0):,}")
         est, band = trained.get("action_effect_estimate"), trained.get("action_effect_interval_90")
-        c[2].metric("Churn cut by acting (adjusted)", "n/a" if est is None else f"{est:.0%}",
-                    help="G-computation at the last training run" + (
+        st.subheader("Does acting on a flagged account help?")
+        st.info(captions.action_effect(est, band, INTERVAL, int(eff.get("n_acted", 0))), icon=":material/insights:")
+        c = st.columns(3)
+        c[0].metric("Churn cut by acting (adjusted)", "n/a" if est is None else f"{est:.0%}",
+                    help="G-computation at the last training run: the acted accounts' churn against what a model "
+                         "of churn on their behaviour before the renewal predicts without the action" + (
                         f"; {INTERVAL:.0%} bootstrap interval {band[0]:.0%} to {band[1]:.0%}" if band else ""))
+        c[1].metric("Flagged renewals due", f"{eff.get('n_flagged_due', 0):,}")
+        c[2].metric("Acted on", f"{eff.get('n_acted', 0):,}")
+        st.caption(CAVEAT)
         raw = eff.get("action_effect_raw")
-        c[3].metric("Churn cut, unadjusted", "n/a" if raw is None else f"{raw:.0%}",
-                    help="1 - churn rate of acted / churn rate of not acted, flagged renewals due")
         money = {"action_type": "First action", "tier": "Worst tier", "acted": "Acted",
                  "renewals_due": "Renewals due", "renewed": "Renewed", "downsold": "Downsold",
                  "churned": "Churned", "pending": "Pending", "save_rate": st.column_config.ProgressColumn("Save rate", format="percent", min_value=0.0,
@@ -117,14 +118,19 @@ with outcomes_tab:
                  "arr_before_usd": st.column_config.NumberColumn("ARR before", format=MONEY_FORMAT),
                  "arr_after_usd": st.column_config.NumberColumn("ARR after", format=MONEY_FORMAT),
                  "arr_retained": st.column_config.NumberColumn("ARR retained", format="percent")}
-        actions_table = by_action(frame)
-        left, right = st.columns(2)
-        with left:
-            st.plotly_chart(charts.save_rates(actions_table, "action_type", "Save rate by action"),
-                            width="stretch")
-        with right:
-            st.dataframe(by_tier(frame), hide_index=True, width="stretch", column_config=money)
-        st.dataframe(actions_table, hide_index=True, width="stretch", column_config=money)
+        with st.expander("Raw save rates by action and tier (not the effect of acting)"):
+            st.warning("CSMs act on the accounts most likely to churn, so acted accounts churn more even when "
+                       "acting helps: these raw rates compare different accounts, not the effect of the action"
+                       + ("" if raw is None else f" (raw difference in churn: {-raw:+.0%} for acted accounts)")
+                       + ". The adjusted effect above allows for that.", icon=":material/warning:")
+            actions_table = by_action(frame)
+            left, right = st.columns(2)
+            with left:
+                st.plotly_chart(charts.save_rates(actions_table, "action_type", "Save rate by action"),
+                                width="stretch")
+            with right:
+                st.dataframe(by_tier(frame), hide_index=True, width="stretch", column_config=money)
+            st.dataframe(actions_table, hide_index=True, width="stretch", column_config=money)
         st.subheader("Flagged accounts")
         show = frame.sort_values("renewal_date", ascending=False)[
             ["account_id", "renewal_date", "tier", "p_start", "acted", "action_type", "n_actions", "outcome",

@@ -64,3 +64,8 @@ def csms(url: str) -> pd.DataFrame:
 @st.cache_data(ttl=TTL, max_entries=8, show_spinner=False)
 def reason_groups(url: str) -> pd.Series:
     return worklist.top_reason_groups(engine_for(url))
+
+
+@st.cache_data(ttl=TTL, max_entries=64, show_spinner=False)
+def find_accounts(url: str, text: str, scope: Scope) -> pd.DataFrame:
+    return svc.find_accounts(engine_for(url), text, scope)

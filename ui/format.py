@@ -6,6 +6,10 @@ The sign always comes first ("-$822.0k", "+$13.4k"): Streamlit's `st.metric` rea
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 MINUS = "-"
 
@@ -57,3 +61,11 @@ def vs(delta_text: str, what: str) -> str:
 # rather than "$-1,234".
 MONEY_FORMAT = "$%,d"
 SIGNED_MONEY_FORMAT = "%,d"
+
+
+def person_labels(people: pd.DataFrame) -> dict[str, str]:
+    """person_id -> the name people read, with the id beside it only where two people share the name
+    ("Ben Baker (E0054)"), so a picker never offers two identical choices."""
+    names = people.set_index("person_id")["name"].fillna(people.set_index("person_id").index.to_series())
+    repeated = names.map(names.value_counts()) > 1
+    return {pid: (f"{name} ({pid})" if repeated[pid] else str(name)) for pid, name in names.items()}

@@ -240,3 +240,18 @@ def custom_contributions(engine: Engine, subject_id: str, scope: Scope | None = 
     """The stored explanation rows of one scored row of the `churn_custom` model."""
     require_in_scope(accounts_in_scope(engine, scope), str(subject_id), "Row")
     return registry.read_results(engine, T.CUSTOM_CONTRIBUTIONS, T.CUSTOM_MODEL, "subject_id = :s", {"s": str(subject_id)})
+
+
+def find_accounts(engine: Engine, text: str, scope: Scope | None = None, limit: int = 20) -> pd.DataFrame:
+    """Accounts in scope whose id or name contains `text` (case-insensitive), exact id first, then by name:
+    account_id, name, segment, region. For the Account page's search box."""
+    text = (text or "").strip()
+    if not text:
+        return pd.DataFrame(columns=["account_id", "name", "segment", "region"])
+    pattern = f"%{text.lower()}%"
+    found = read_table("accounts", engine, columns=["account_id", "name", "segment", "region", "owner_id", "csm_id"],
+                       where="lower(account_id) LIKE :p OR lower(name) LIKE :p", params={"p": pattern})
+    found = filter_accounts(found, resolve_scope(read_table("people", engine), scope or Scope()))
+    exact = found.account_id.str.lower() == text.lower()
+    found = found.assign(_exact=~exact).sort_values(["_exact", "name"]).head(limit)
+    return found[["account_id", "name", "segment", "region"]].reset_index(drop=True)

@@ -24,3 +24,16 @@ def report_frame(engine: Engine, flagged: pd.DataFrame | None = None,
     with_actions = outcomes.attach_actions(flagged.drop(columns=["model_version", "as_of"], errors="ignore"),
                                            actions[actions.account_id.isin(ids)])
     return outcomes.renewal_outcomes(with_actions, subs, as_of)
+
+
+def latest_feedback(engine: Engine, account_id: str) -> dict | None:
+    """The newest playbook verdict on an account (playbook, decision, person_id, created_at), or None."""
+    from services.outcomes.actions import FEEDBACK
+
+    FEEDBACK.create(engine, checkfirst=True)
+    import sqlalchemy as sa
+
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(FEEDBACK).where(FEEDBACK.c.account_id == account_id)
+                           .order_by(FEEDBACK.c.created_at.desc()).limit(1)).mappings().first()
+    return dict(row) if row else None

@@ -8,7 +8,7 @@ from telco_like import telco_like
 
 from services.churn import read as churn
 from services.churn.custom import run_custom
-from services.db import get_engine
+from services.db import get_engine, read_table
 
 
 def test_churn_page_untrained(demo_db_url: str, run_app) -> None:
@@ -39,14 +39,26 @@ def test_account_view_from_query_param(churn_db_url: str, run_app) -> None:
     at.switch_page("pages/account.py").run()
     assert not at.exception
     assert any(account in h.value for h in at.header)
-    assert any("Churn probability" in m.label for m in at.metric)
+    assert any("Risk at next renewal" in m.label for m in at.metric)
     assert len(at.dataframe) >= 1
+
+
+def test_account_found_by_name(churn_db_url: str, run_app) -> None:
+    accounts = read_table("accounts", get_engine(churn_db_url))
+    name = accounts.name.value_counts().index[0]  # a name several accounts share
+    at = run_app("pages/account.py")
+    at.text_input(key="account_id_input").set_value(name.lower()).run()
+    assert not at.exception
+    pick = at.selectbox(key="account_match")
+    containing = accounts.name.str.lower().str.contains(name.lower(), regex=False).sum()
+    assert len(pick.options) == min(20, containing) and all(name in o for o in pick.options)
+    assert any(name in h.value and pick.value in h.value for h in at.header)
 
 
 def test_account_view_unknown_id(churn_db_url: str, run_app) -> None:
     at = run_app("pages/account.py")
     at.text_input(key="account_id_input").set_value("A999999").run()
-    assert any("No account with id" in e.value for e in at.error)
+    assert any("No account with the id or name" in e.value for e in at.error)
 
 
 def test_churn_page_shows_the_bring_your_own_model(churn_db_url: str, tmp_path: Path, run_app) -> None:

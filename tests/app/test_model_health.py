@@ -61,3 +61,20 @@ def test_account_page_logs_an_action_and_keeps_playbook_feedback(churn_db_url: s
     at.button(key=f"pb_dismiss_{account}").click().run()
     fb = actions.feedback(engine)
     assert fb.account_id.tolist() == [account] and fb.decision.tolist() == ["dismissed"] and fb.reason_wrong.all()
+
+
+def test_submitted_work_shows_at_once_and_is_not_doubled(churn_db_url: str, run_app) -> None:
+    engine = db.get_engine(churn_db_url)
+    account = registry.read_results(engine, churn_tables.SCORES).account_id.iloc[1]
+    at = run_app("pages/account.py")
+    at.text_input(key="account_id_input").set_value(account).run()
+    log = [b.label for b in at.button].index("Log action")
+    at.button[log].click().run()  # a blank note
+    assert not at.exception
+    shown = next(df.value for df in at.dataframe if "note" in df.value.columns and "person" in df.value.columns)
+    assert len(shown) == len(actions.account_actions(engine, account)) >= 1  # in the list on the same click
+    at.button[[b.label for b in at.button].index("Log action")].click().run()  # the same blank action again
+    assert len(actions.account_actions(engine, account)) == len(shown)
+    assert any("not logged twice" in w.value for w in at.warning)
+    at.button(key=f"pb_accept_{account}").click().run()
+    assert any("accepted by" in c.value for c in at.caption)  # the accepted playbook leaves a trace

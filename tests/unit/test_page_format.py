@@ -28,3 +28,22 @@ def test_last_month_is_the_previous_month_end_not_the_previous_day() -> None:
     assert previous_month_end("2026-11-30") == pd.Timestamp("2026-10-31")
     assert previous_month_end("2026-12-01") == pd.Timestamp("2026-11-30")
     assert previous_month_end(pd.Timestamp("2026-03-15")) == pd.Timestamp("2026-02-28")
+
+
+def test_outcomes_headline_leads_with_the_adjusted_effect_and_its_interval_in_words() -> None:
+    from ui.captions import action_effect
+
+    sure = action_effect(0.38, [0.21, 0.52], 0.9, 120)
+    assert sure.startswith("Acting on a flagged account cut its chance of churning by an estimated 38%")
+    assert "90% interval: 21% to 52% reduction" in sure and "whole range is a reduction" in sure
+    unsure = action_effect(0.1, [-0.05, 0.3], 0.9, 40)
+    assert "cannot yet tell" in unsure
+    assert "raised" in action_effect(-0.2, None, 0.9, 10)
+    assert "No adjusted estimate" in action_effect(None, None, 0.9, 0)
+
+
+def test_people_who_share_a_name_get_their_id_beside_it() -> None:
+    from ui.format import person_labels
+
+    people = pd.DataFrame({"person_id": ["E1", "E2", "E3"], "name": ["Mateo Moreau", "Mateo Moreau", "Ana Rossi"]})
+    assert person_labels(people) == {"E1": "Mateo Moreau (E1)", "E2": "Mateo Moreau (E2)", "E3": "Ana Rossi"}
