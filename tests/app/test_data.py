@@ -115,7 +115,7 @@ def test_a_failed_upload_warns_the_data_owner_only(demo_db_url, run_app) -> None
     personas = auth.personas(read_table("people", get_engine(demo_db_url)))
     owner = personas.loc[personas.role == auth.DATA_OWNER, "person_id"].iloc[0]
     csm = personas.loc[personas.role == auth.CSM, "person_id"].iloc[0]
-    banner = lambda at: " ".join(w.value for w in at.warning if "Data health" in w.value)  # noqa: E731
+    banner = lambda at: " ".join(w.value for w in at.warning if "Data health" in w.value)
     assert "latest import" in banner(_as(owner, PAGE))
     assert "latest import" not in banner(_as(csm, "pages/overview.py"))
 
