@@ -25,7 +25,7 @@ if cl.attrs.get("month") is None:
     st.stop()
 st.caption(f"Usage of {cl.attrs['month']:%B %Y} (the latest month complete as of the as-of date) · "
            f"{filters.scope_label(scope)} · net adoption score 0-100: capacity use, feature breadth and job "
-           "completion, less a falling use trend · clusters from k-means on the adoption signals")
+           "completion, less a falling use trend · clusters group accounts that use the products alike")
 
 st.subheader("Clusters at a glance")
 tiles = st.columns(3)

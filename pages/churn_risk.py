@@ -35,7 +35,7 @@ def custom_view() -> None:
     m = info.get("metrics", {})
     scores = uc.custom_scores(url, filters.current_scope())
     st.caption(f"Trained with `churn-fit` on {m.get('n_rows', len(scores)):,} rows and {m.get('n_features', 0)} "
-               f"features · {captions.tiers(m)} · model {info.get('version', '')}")
+               f"features · {captions.tiers(m)}")
     cols = st.columns(4)
     cols[0].metric("Out-of-fold ROC AUC", f"{m.get('auc', float('nan')):.3f}",
                    f"{m.get('auc', 0) - m.get('auc_baseline_logreg', 0):+.4f} vs logistic", delta_color="normal")
@@ -55,7 +55,7 @@ def custom_view() -> None:
         contrib = uc.custom_contributions(url, pick, filters.current_scope())
         st.plotly_chart(explain_charts.waterfall(contrib, by="feature", title=f"Why {html(pick)}: contributions by feature",
                                                  log_odds=False, base_label="Base (all rows)", total_label="This row",
-                                                 x_title="log-odds of churn"),
+                                                 x_title="lowers risk ← → raises risk"),
                         width="stretch")
     export_button(view, "churn_custom_scores.csv", "churn_custom scores")
 
@@ -88,7 +88,7 @@ score_date = risk["score_date"].iloc[0]
 st.caption(f"Scored as of {score_date:%d %B %Y} · {filters.scope_label(scope)} · risk at the next renewal, "
            f"whenever it is: the calibrated chance the account does not renew or loses at least half its ARR, "
            f"if nothing is done (logged actions do not change it) · expected ARR at risk = probability × ARR "
-           f"renewing · {captions.tiers(info.get('metrics'))} · model {info.get('version', '')}")
+           f"renewing · {captions.tiers(info.get('metrics'))}")
 
 tab_list, tab_work, tab_team, tab_summary = st.tabs(["At-risk list", "CSM worklist", "Team view",
                                                      "Portfolio summary"])
@@ -108,11 +108,13 @@ with tab_list:
     if not with_reasons:
         st.info(f"Reasons are stored for the latest score date only ({reasons_date:%d %b %Y}).",
                 icon=":material/history_toggle_off:")
-    shown = ["account_link", "name", "tier", "probability", "change_pp", "expected_arr_at_risk_usd", "arr_usd",
-             "renewal_date", "days_to_renewal", *(["reason_1", "reason_2", "reason_3"] if with_reasons else []), "csm",
-             "region", "segment"]
+    # the columns a CSM reads first fit a 1024-pixel screen; the rest scroll
+    shown = ["account_link", "name", "tier", "probability", "change_pp", "expected_arr_at_risk_usd", "renewal_date",
+             *(["reason_1"] if with_reasons else []), "arr_usd", "days_to_renewal",
+             *(["reason_2", "reason_3"] if with_reasons else []), "csm", "region", "segment"]
     if "adoption_cluster" in view:
-        shown.insert(9, "adoption_cluster")
+        shown.insert(shown.index("csm"), "adoption_cluster")
+    view = view.assign(change_pp=view.change_pp.round(1) + 0.0)  # no "-0.0 pts"
     st.dataframe(view[shown], hide_index=True, width="stretch", height=560, key="at_risk_table", column_config={
         "account_link": st.column_config.LinkColumn("Account", display_text=r"account_id=(.*)"),
         "name": "Name", "tier": "Tier",
