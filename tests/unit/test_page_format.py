@@ -47,3 +47,13 @@ def test_people_who_share_a_name_get_their_id_beside_it() -> None:
 
     people = pd.DataFrame({"person_id": ["E1", "E2", "E3"], "name": ["Mateo Moreau", "Mateo Moreau", "Ana Rossi"]})
     assert person_labels(people) == {"E1": "Mateo Moreau (E1)", "E2": "Mateo Moreau (E2)", "E3": "Ana Rossi"}
+
+
+def test_every_win_probability_feature_has_a_label_and_a_group() -> None:
+    from services import feature_catalog
+    from services.forecast.data import FEATURES
+
+    for f in FEATURES:
+        info = feature_catalog.describe(f)
+        assert info.group != "Other", f
+        assert f in feature_catalog.WINPROB_FEATURES or f in feature_catalog.PRODUCT_FEATURES, f
