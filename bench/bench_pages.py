@@ -24,7 +24,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
-from fixtures.app_server import serve_app  # noqa: E402
+from fixtures.app_server import serve_app
 
 PAGE_BUDGET_S, INTERACTION_BUDGET_S = 1.0, 0.5
 CHROMIUM = "/usr/bin/chromium"
