@@ -100,7 +100,7 @@ with left:
         table = fc.figures(data.engine(), nodes, kids, quarter, cutoff)
         table.insert(0, "name", table.person_id.map(names))
         table = table.join(bias[["bias", "spread", "corrected_usd"]], on="person_id")
-        st.dataframe(table[["name", "person_id", "quota_usd", "commit_usd", "bias", "corrected_usd", "closed_won_usd",
+        st.dataframe(table[["name", "quota_usd", "commit_usd", "bias", "corrected_usd", "closed_won_usd",
                             "p10_usd", "p50_usd", "p90_usd", "gap_to_commit_usd", "pipeline_coverage"]],
                      hide_index=True, width="stretch",
                      column_config={**money, "name": "Name", "person_id": "Id",
@@ -117,7 +117,10 @@ with left:
         st.caption("A rep: no team below.")
 with right:
     st.subheader("By product")
-    st.dataframe(fc.by_product(nodes, person, quarter), hide_index=True, width="stretch",
+    products = data.product_names(url)
+    by_product = fc.by_product(nodes, person, quarter)
+    by_product = by_product.assign(product_id=by_product.product_id.map(lambda p: products.get(p, p)))
+    st.dataframe(by_product, hide_index=True, width="stretch",
                  column_config={**money, "product_id": "Product"})
 
 actual = uf.actuals(url, owners, as_of)
@@ -162,6 +165,8 @@ if d.empty and d.attrs.get("stored") is not None and d.attrs["stored"] > pd.Time
 elif d.empty:
     st.caption("No open deals in scope for this quarter.")
 else:
+    d = d.assign(product_id=d.product_id.map(lambda p: data.product_names(url).get(p, p)),
+                 owner_id=d.owner_id.map(lambda p: names.get(p, p)))
     st.dataframe(d[["account_link", "opportunity_id", "owner_id", "product_id", "stage", "amount_usd", "p_win",
                     "contribution_usd", "close_date", "pushes"]], hide_index=True, width="stretch",
                  column_config={**money, "account_link": st.column_config.LinkColumn(

@@ -54,6 +54,13 @@ def person_labels(url: str) -> dict[str, str]:
     return fmt.person_labels(people(url))
 
 
+@st.cache_data(ttl=TTL, max_entries=8, show_spinner=False)
+def product_names(url: str) -> dict[str, str]:
+    """product_id -> the product's name (pages show names, never ids)."""
+    p = read_table("products", engine_for(url), columns=["product_id", "name"])
+    return dict(zip(p.product_id, p.name))
+
+
 def person_name(person_id: str | None) -> str:
     """The label of one person in the configured database (the id itself when unknown)."""
     return person_labels(current_url()).get(person_id, person_id or "")

@@ -50,7 +50,7 @@ def _go_to(page, people: pd.DataFrame, person_id: str) -> None:
 def _figures(db_url: str) -> tuple[pd.DataFrame, pd.DataFrame, str]:
     engine = db.get_engine(db_url)
     nodes = fc.nodes_at(engine)
-    quarter = sorted(nodes.quarter.unique())[0]
+    quarter = min(nodes.quarter.unique())
     people = db.read_table("people", engine)
     return fc.figures(engine, nodes, people.person_id.tolist(), quarter), people, quarter
 
@@ -58,7 +58,7 @@ def _figures(db_url: str) -> tuple[pd.DataFrame, pd.DataFrame, str]:
 def test_commit_entry_at_a_manager_shows_their_number_and_the_tile_follows(served, browser_page,
                                                                            screenshot_dir: Path) -> None:
     base, db_url = served
-    figs, people, quarter = _figures(db_url)
+    figs, people, _ = _figures(db_url)
     manager = figs[figs.role == "manager"].iloc[0]
     expected = manager.commit_usd if pd.notna(manager.commit_usd) else float(round(manager.p50_usd, -3))
     company = figs[figs.role == "cro"].iloc[0] if (figs.role == "cro").any() else None
