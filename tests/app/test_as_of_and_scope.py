@@ -152,6 +152,7 @@ def test_workbench_follows_scope_and_as_of(demo, run_app) -> None:
     _set_region(at, region)
     in_region = at.selectbox(key="wb_subject").options
     assert len(in_region) == len(explain.subjects(engine, "churn", Scope(region=region))) < len(everyone)
+    at.segmented_control(key="wb_view").set_value("What-if").run()
     assert at.metric  # the what-if still shows
     _set_as_of(at, choices[3])
     assert len(at.info) == 1 and "Explanations are stored for the latest date only" in at.info[0].value
