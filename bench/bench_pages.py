@@ -68,30 +68,45 @@ def nav(page, label: str) -> None:
     page.get_by_test_id("stSidebarNav").get_by_text(label, exact=True).first.click()
 
 
-def interactions(page, base: str) -> list[tuple[str, Callable[[], None], str]]:
-    """(name, action, page label to be on first)."""
-    def quarter() -> None:
-        page.get_by_test_id("stButtonGroup").first.get_by_role("button").nth(1).click()
+def _pick(page, where, label: str, option: str) -> None:
+    where.get_by_test_id("stSelectbox").filter(has_text=label).first.click()
+    page.get_by_role("option", name=option, exact=True).first.click()
 
-    def tier_chip() -> None:
-        page.get_by_test_id("stMultiSelect").first.get_by_role("button", name="Remove").first.click()
 
-    def what_if() -> None:
-        slider = page.get_by_test_id("stSlider").first.get_by_role("slider")
-        slider.focus()
-        page.keyboard.press("ArrowRight")
+def interactions(page) -> list[tuple[str, str, Callable[[], None], Callable[[], None]]]:
+    """(name, page label to be on first, action, the action that undoes it): each is timed both ways, so a
+    repeat always changes something (selecting what is already selected starts no rerun)."""
+    def segment(i: int) -> Callable[[], None]:
+        return lambda: page.get_by_test_id("stButtonGroup").first.locator("button").nth(i).click()
 
-    def tab() -> None:
-        page.get_by_role("tab").nth(1).click()
+    def tab(i: int) -> Callable[[], None]:
+        return lambda: page.get_by_role("tab").nth(i).click()
 
-    def scope() -> None:
-        page.get_by_test_id("stSidebar").get_by_test_id("stSelectbox").filter(has_text="Region").first.click()
-        page.get_by_role("option").nth(1).click()
+    def remove_low() -> None:
+        page.get_by_test_id("stMultiSelect").first.get_by_role("button", name="Remove low").first.click()
 
-    return [("forecast: change quarter", quarter, "Forecast"), ("churn risk: remove a tier chip", tier_chip,
-            "Churn risk"), ("churn risk: open a tab", tab, "Churn risk"),
-            ("workbench: move a what-if slider", what_if, "Workbench"), ("overview: pick a region", scope,
-                                                                          "Overview")]
+    def add_low() -> None:
+        page.get_by_test_id("stMultiSelect").first.click()
+        page.get_by_role("option", name="low", exact=True).first.click()
+        page.keyboard.press("Escape")
+
+    def slider(key: str) -> Callable[[], None]:
+        def move() -> None:
+            page.get_by_test_id("stSlider").first.get_by_role("slider").focus()
+            page.keyboard.press(key)
+        return move
+
+    sidebar = page.get_by_test_id("stSidebar")
+    region = os.environ.get("BENCH_REGION", "EMEA")
+    return [
+        ("forecast: change quarter", "Forecast", segment(1), segment(0)),
+        ("churn risk: remove a tier chip", "Churn risk", remove_low, add_low),
+        ("churn risk: open another tab", "Churn risk", tab(1), tab(0)),
+        ("workbench: change view", "Workbench", segment(1), segment(0)),
+        ("workbench: move a what-if slider", "Workbench:What-if", slider("ArrowRight"), slider("ArrowLeft")),
+        ("overview: pick a region", "Overview", lambda: _pick(page, sidebar, "Region", region),
+         lambda: _pick(page, sidebar, "Region", "All regions")),
+    ]
 
 
 def main() -> int:
@@ -131,12 +146,17 @@ def main() -> int:
                 timed(page, lambda other=other: nav(page, other))
                 warm.append(timed(page, lambda label=label: nav(page, label)))
             rows.append(("page", label, cold, statistics.median(warm)))
-        for name, action, where in interactions(page, base):
-            nav(page, where)
+        for name, where, do, undo in interactions(page):
+            label, _, view = where.partition(":")
+            nav(page, label)
             settle(page)
             try:
-                times = [timed(page, action)]
-                times += [timed(page, action) for _ in range(args.repeat - 1)]
+                if view:
+                    timed(page, lambda view=view: page.get_by_test_id("stButtonGroup").first.get_by_text(
+                        view, exact=True).click())
+                times = []
+                for _ in range(args.repeat):
+                    times += [timed(page, do), timed(page, undo)]
             except Exception as exc:  # noqa: BLE001 - report, do not stop the other figures
                 print(f"{name}: could not drive it ({str(exc).splitlines()[0][:120]})")
                 continue
