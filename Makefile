@@ -5,6 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.stamp-requirements
+DEV_STAMP := $(VENV)/.stamp-requirements-dev
 PORT ?= 8501
 ACCOUNTS ?= 5000
 MONTHS ?= 36
@@ -13,12 +14,12 @@ AS_OF ?=          # YYYY-MM-DD the demo runs to; empty: the last month-end befor
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup db run test bench lint
+.PHONY: help setup setup-dev db run test bench lint
 
 help:
 	@echo "make run    set up, seed the demo company if the database is empty, train, serve on :$(PORT)"
 	@echo "make test   set up and run the whole test suite"
-	@echo "make setup | db | bench | lint"
+	@echo "make setup | setup-dev | db | bench | lint"
 
 $(PY):
 	@echo "==> Creating virtual environment in $(VENV)"
@@ -30,8 +31,15 @@ $(STAMP): requirements.txt | $(PY)
 	@touch $(STAMP)
 	@echo "==> Requirements installed"
 
+$(DEV_STAMP): requirements-dev.txt requirements.txt | $(STAMP)
+	@echo "==> Installing the test and lint tools (requirements-dev.txt)"
+	$(PY) -m pip install --disable-pip-version-check --progress-bar on -r requirements-dev.txt
+	@touch $(DEV_STAMP)
+
 setup: $(STAMP)
 	@echo "==> Environment ready ($(VENV))"
+
+setup-dev: $(DEV_STAMP)
 
 db: setup
 	@mkdir -p data
@@ -45,8 +53,10 @@ db: setup
 	else exit $$rc; fi
 	@$(PY) -m services.bootstrap needs-train; rc=$$?; \
 	if [ $$rc -eq 0 ]; then \
-		echo "==> Training models (python -m services.cli train)"; \
-		if $(PY) -m services.cli train; then echo "==> Training done"; \
+		echo "==> Training models (python -m services.cli train; a few minutes)"; \
+		if $(PY) -m services.cli train > data/last-train.json; then ok=1; else ok=0; fi; \
+		echo "==> Training summary"; $(PY) -m services.train_summary data/last-train.json; \
+		if [ $$ok = 1 ]; then echo "==> Training done"; \
 		else echo "==> WARNING: training failed (see above); the app starts without those models." \
 			"Retry with: $(PY) -m services.cli train"; fi; \
 	elif [ $$rc -eq 1 ]; then echo "==> Models already trained: not training"; \
@@ -56,7 +66,7 @@ run: db
 	@echo "==> Serving Foresight on http://localhost:$(PORT) (demo mode, 127.0.0.1 only, unless [auth] is configured in .streamlit/secrets.toml)"
 	$(PY) -m ui.serve --server.port $(PORT) --server.headless true   # = streamlit run app.py
 
-test: setup
+test: setup-dev
 	@echo "==> Running the test suite"
 	$(PY) -m pytest -q tests --timeout=600 $(PYTEST_ARGS)   # a hung test fails after 10 minutes
 
@@ -66,5 +76,5 @@ bench: setup
 		echo "==> $$f"; $(PY) "$$f"; \
 	done
 
-lint: setup
+lint: setup-dev
 	$(PY) -m ruff check .

@@ -1,6 +1,8 @@
 """Foresight: page config, sign-in, navigation over `pages/` (by role), shared sidebar filters, the database
 error boundary. Nothing else."""
 
+from pathlib import Path
+
 import streamlit as st
 
 from ui.alerts import inbox_title
@@ -10,6 +12,7 @@ from ui.filters import sidebar_filters
 from ui.health import health_banner
 
 st.set_page_config(page_title="Foresight", page_icon=":material/insights:", layout="wide")
+st.logo(str(Path(__file__).parent / "ui" / "assets" / "foresight.svg"), size="large")  # the sidebar says "Foresight"
 with database_errors():  # sign-in reads the people table: the same one message when the database fails
     sign_in()
 
@@ -30,10 +33,12 @@ PAGES = {
     "Sales": [
         ("forecast", st.Page("pages/forecast.py", title="Forecast", icon=":material/trending_up:")),
         ("expansion", st.Page("pages/where_to_grow.py", title="Where to grow", icon=":material/add_chart:")),
+    ],
+    "Models": [
         ("workbench", st.Page("pages/workbench.py", title="Workbench", icon=":material/handyman:")),
+        ("model_health", st.Page("pages/model_health.py", title="Model health", icon=":material/monitor_heart:")),
     ],
     "Admin": [
-        ("model_health", st.Page("pages/model_health.py", title="Model health", icon=":material/monitor_heart:")),
         ("data", st.Page("pages/data.py", title="Data", icon=":material/database:")),
         ("audit", st.Page("pages/audit.py", title="Audit log", icon=":material/history:")),
     ],

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import streamlit as st
 
-from services.churn.features import HORIZON_DAYS
 from services.hierarchy import NotInScope, Scope
 from ui import churn as uc
 from ui import confidence as trust
@@ -14,16 +13,25 @@ from ui.charts import churn as churn_charts
 from ui.charts import explain as explain_charts
 from ui.expansion import next_best_panel
 from ui.filters import current_as_of
+from ui.format import MONEY_FORMAT, change
 from ui.text import md
 from ui.widgets import page_with_data, usd
 
 url = page_with_data("Account")
 
-account_id = st.text_input("Account id", value=st.query_params.get("account_id", ""), placeholder="A000123",
-                           key="account_id_input").strip()
-if not account_id:
-    st.info("Open an account from the churn risk list, or type its id.", icon=":material/domain:")
+typed = st.text_input("Find an account", value=st.query_params.get("account_id", ""),
+                      placeholder="Name or id, e.g. North Capital or A000123", key="account_id_input").strip()
+if not typed:
+    st.info("Open an account from the churn risk list, or type its name or id.", icon=":material/domain:")
     st.stop()
+matches = uc.find_accounts(url, typed, filters.current_scope())
+exact = matches[matches.account_id.str.lower() == typed.lower()]
+if not exact.empty or matches.empty:
+    account_id = exact.account_id.iloc[0] if not exact.empty else typed
+else:
+    labels = {r.account_id: f"{r.name} ({r.account_id}) · {r.segment} · {r.region}" for r in matches.itertuples()}
+    account_id = st.selectbox(f"{len(labels)} accounts match" + (" (first 20)" if len(labels) == 20 else ""),
+                              list(labels), format_func=labels.get, key="account_match")
 st.query_params["account_id"] = account_id
 as_of, scope = filters.current_as_of(), filters.current_scope()
 try:  # the signed-in person's bound refuses; a narrower sidebar choice only asks to widen it (below)
@@ -32,7 +40,7 @@ except NotInScope as exc:
     st.error(str(exc), icon=":material/lock:")
     st.stop()
 if view is None:
-    st.error(f"No account with id {account_id!r}.", icon=":material/error:")
+    st.error(f"No account with the id or name {md(typed)} in your scope.", icon=":material/error:")
     st.stop()
 if not uc.in_scope(url, account_id, scope):
     st.info(f"{account_id} is outside the chosen scope ({filters.scope_label(scope)}): widen it in the sidebar.",
@@ -49,9 +57,11 @@ cols = st.columns(4)
 latest = hist.iloc[-1] if not hist.empty else None
 cols[0].metric("ARR", usd(latest["arr_usd"]) if latest is not None else "-")
 if latest is not None:
-    delta = (f"{100 * (latest['probability'] - hist.iloc[-2]['probability']):+.1f} pts"
+    delta = (f"{change(100 * (latest['probability'] - hist.iloc[-2]['probability']), 'pts')} since last month"
              if len(hist) > 1 else None)
-    cols[1].metric(f"Churn probability ({HORIZON_DAYS} days)", f"{latest['probability']:.0%}", delta, delta_color="inverse")
+    cols[1].metric("Risk at next renewal", f"{latest['probability']:.0%}", delta, delta_color="inverse",
+                   help="The chance the account does not renew or loses at least half its ARR at its next renewal, "
+                        "if nothing is done")
     cols[2].metric("Risk tier", str(latest["tier"]).capitalize())
     cols[3].metric("Expected ARR at risk", usd(latest["expected_arr_at_risk_usd"]))
     trust.score_line(uc.with_confidence(url, hist.tail(1).assign(account_id=account_id)))
@@ -73,9 +83,10 @@ with left:
     if not view.contributions.empty:
         st.plotly_chart(explain_charts.waterfall(
             view.contributions, title="Why this risk: contributions by group", log_odds=False,
-            base_label="Base (all accounts)", total_label="This account",
-            x_title="log-odds of churn (model scale, before calibration)"), width="stretch")
-        st.caption("Contributions are on the model's log-odds scale (before calibration); positive raises risk.")
+            base_label="Average account", total_label="This account",
+            x_title="lowers risk ← → raises risk"), width="stretch")
+        st.caption("Each bar is a group of signals that raises (right) or lowers (left) this account's risk "
+                   "against the average account (model scale; the risk itself is the tile above).")
 with right:
     if not hist.empty:
         st.plotly_chart(churn_charts.risk_history_line(hist), width="stretch")
@@ -87,7 +98,7 @@ st.dataframe(view.subscriptions[["product", "start_date", "end_date", "arr_usd",
              hide_index=True, width="stretch", column_config={
                  "product": "Product", "start_date": st.column_config.DateColumn("Start", format="D MMM YYYY"),
                  "end_date": st.column_config.DateColumn("End", format="D MMM YYYY"),
-                 "arr_usd": st.column_config.NumberColumn("ARR", format="dollar"),
+                 "arr_usd": st.column_config.NumberColumn("ARR", format=MONEY_FORMAT),
                  "quantity": st.column_config.NumberColumn("Quantity", format="localized"),
                  "subscription_id": "Subscription"})
 
@@ -117,7 +128,7 @@ with c2:
         st.dataframe(view.opportunities[["opportunity_id", "product", "type", "stage", "amount_usd", "close_date"]],
                      hide_index=True, width="stretch", column_config={
                          "opportunity_id": "Opportunity", "product": "Product", "type": "Type", "stage": "Stage",
-                         "amount_usd": st.column_config.NumberColumn("Amount", format="dollar"),
+                         "amount_usd": st.column_config.NumberColumn("Amount", format=MONEY_FORMAT),
                          "close_date": st.column_config.DateColumn("Close date", format="D MMM YYYY")})
 st.subheader("Actions logged")
 if view.actions.empty:

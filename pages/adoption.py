@@ -9,6 +9,7 @@ from services.adoption.signals import SIGNAL_LABELS
 from ui import adoption as ua
 from ui import filters
 from ui.charts import adoption as adoption_charts
+from ui.format import MONEY_FORMAT
 from ui.text import md
 from ui.widgets import no_snapshot, page_with_data, usd
 
@@ -24,7 +25,7 @@ if cl.attrs.get("month") is None:
     st.stop()
 st.caption(f"Usage of {cl.attrs['month']:%B %Y} (the latest month complete as of the as-of date) · "
            f"{filters.scope_label(scope)} · net adoption score 0-100: capacity use, feature breadth and job "
-           "completion, less a falling use trend · clusters from k-means on the adoption signals")
+           "completion, less a falling use trend · clusters group accounts that use the products alike")
 
 st.subheader("Clusters at a glance")
 tiles = st.columns(3)
@@ -38,7 +39,7 @@ st.dataframe(cl[["name", "description", "n_accounts", "arr_usd", "score"]], hide
              column_config={
                  "name": "Cluster", "description": "What sets it apart",
                  "n_accounts": st.column_config.NumberColumn("Accounts", format="localized"),
-                 "arr_usd": st.column_config.NumberColumn("ARR", format="dollar"),
+                 "arr_usd": st.column_config.NumberColumn("ARR", format=MONEY_FORMAT),
                  "score": st.column_config.ProgressColumn("Mean score", min_value=0, max_value=100, format="%.0f"),
              })
 left, right = st.columns(2)
@@ -75,7 +76,7 @@ else:
         column_config={
             "account_link": st.column_config.LinkColumn("Account", display_text=r"account_id=(.*)"),
             "name": "Name", "segment": "Segment", "products": "Products",
-            "arr_usd": st.column_config.NumberColumn("ARR", format="dollar"),
+            "arr_usd": st.column_config.NumberColumn("ARR", format=MONEY_FORMAT),
             "score": st.column_config.NumberColumn("Score", format="%.0f"),
             "score_trend": st.column_config.NumberColumn("Score trend (3 months)", format="%+.0f"),
             **pct,

@@ -13,8 +13,9 @@ from ui import data, filters
 from ui import forecast as uf
 from ui.auth import can, who
 from ui.charts import forecast as forecast_charts
+from ui.format import MONEY_FORMAT, usd_full
 from ui.text import md
-from ui.widgets import no_snapshot, page_with_data, usd
+from ui.widgets import money_column, no_snapshot, page_with_data, usd
 
 url = page_with_data("Forecast")
 as_of, cutoff, scope = filters.current_as_of(), filters.inputs_cutoff(), filters.current_scope()
@@ -28,7 +29,7 @@ if nodes.empty:
 origin = nodes.attrs["origin"]
 
 people = data.people(url)
-names = dict(zip(people.person_id, people.name))
+names = data.person_labels(url)
 person = fc.node_for(people, scope)
 owners = tuple(sorted(p for p in scope_people(people, person) if p in set(people.person_id)))
 quarters = sorted(nodes.quarter.unique())
@@ -44,7 +45,7 @@ row = fig.iloc[0]
 
 def delta(col: str) -> str | None:
     prev = row.get(f"{col}_last_week")
-    return None if pd.isna(prev) else f"{usd(row[col] - prev)} vs last week"
+    return None if pd.isna(prev) else f"{usd(row[col] - prev, signed=True)} vs last week"
 
 
 tiles = st.columns(3) + st.columns(3)  # two rows: full figures stay readable
@@ -53,7 +54,10 @@ tiles[1].metric("Commit", usd(row.commit_usd) if pd.notna(row.commit_usd) else "
 tiles[2].metric("Forecast P50", usd(row.p50_usd), delta("p50_usd"),
                 help=f"P10 {usd(row.p10_usd)} - P90 {usd(row.p90_usd)}")
 tiles[3].metric("Closed won", usd(row.closed_won_usd), delta("closed_won_usd"))
-tiles[4].metric("Gap to commit", usd(row.gap_to_commit_usd) if pd.notna(row.gap_to_commit_usd) else "—")
+tiles[4].metric("Forecast vs commit", usd(row.gap_to_commit_usd, signed=True),
+                help="Forecast P50 minus the commit: below zero, the model expects less than was committed; "
+                     "above zero, more. (Commit minus closed won is what is left to close: "
+                     f"{usd(row.commit_usd - row.closed_won_usd)}.)")
 tiles[5].metric("Pipeline coverage", f"{row.pipeline_coverage:.1f}x" if pd.notna(row.pipeline_coverage) else "—",
                 help="Open pipeline / (quota - closed won)")
 st.caption(f"P10-P90: {usd(row.p10_usd)} - {usd(row.p90_usd)}")
@@ -70,12 +74,13 @@ if person in bias.index and pd.notna(bias.loc[person, "bias"]):
     st.caption(f"Commit track record: {b.bias:+.0%} on average (spread ±{b.spread:.0%}) over {int(b.n)} quarters; "
                f"corrected for it, this commit reads {usd(b.corrected_usd)}.")
 
-money = {c: st.column_config.NumberColumn(label, format="dollar") for c, label in (
+money = {c: st.column_config.NumberColumn(label, format=MONEY_FORMAT) for c, label in (
     ("p10_usd", "P10"), ("p50_usd", "P50"), ("p90_usd", "P90"), ("closed_won_usd", "Closed won"),
-    ("commit_usd", "Commit"), ("quota_usd", "Quota"), ("gap_to_commit_usd", "Gap to commit"),
+    ("commit_usd", "Commit"), ("quota_usd", "Quota"),
     ("open_pipeline_usd", "Open pipeline"), ("amount_usd", "Amount"), ("contribution_usd", "Contribution"),
     ("actual_usd", "Actual"), ("model_week_0_usd", "Model week 0"), ("model_week_4_usd", "Model week 4"),
     ("model_week_8_usd", "Model week 8"))}
+money["gap_to_commit_usd"] = money_column("Forecast vs commit", signed=True, help="P50 minus commit")
 
 def _drill(people: pd.DataFrame) -> None:
     """Move the shared sidebar scope to the chosen child (runs before the sidebar widgets exist)."""
@@ -100,13 +105,13 @@ with left:
         table = fc.figures(data.engine(), nodes, kids, quarter, cutoff)
         table.insert(0, "name", table.person_id.map(names))
         table = table.join(bias[["bias", "spread", "corrected_usd"]], on="person_id")
-        st.dataframe(table[["name", "person_id", "quota_usd", "commit_usd", "bias", "corrected_usd", "closed_won_usd",
+        st.dataframe(table[["name", "quota_usd", "commit_usd", "bias", "corrected_usd", "closed_won_usd",
                             "p10_usd", "p50_usd", "p90_usd", "gap_to_commit_usd", "pipeline_coverage"]],
                      hide_index=True, width="stretch",
                      column_config={**money, "name": "Name", "person_id": "Id",
                                     "bias": st.column_config.NumberColumn("Commit bias", format="percent",
                                                                           help="How far their commits ran above (+) or below (-) the actual in past quarters (geometric mean)"),
-                                    "corrected_usd": st.column_config.NumberColumn("Corrected commit", format="dollar"),
+                                    "corrected_usd": st.column_config.NumberColumn("Corrected commit", format=MONEY_FORMAT),
                                     "pipeline_coverage": st.column_config.NumberColumn("Coverage", format="%.1fx")})
         if table.corrected_usd.notna().any():
             st.caption(f"Bias-corrected roll-up of the team's commits: {usd(table.corrected_usd.sum())} "
@@ -117,7 +122,10 @@ with left:
         st.caption("A rep: no team below.")
 with right:
     st.subheader("By product")
-    st.dataframe(fc.by_product(nodes, person, quarter), hide_index=True, width="stretch",
+    products = data.product_names(url)
+    by_product = fc.by_product(nodes, person, quarter)
+    by_product = by_product.assign(product_id=by_product.product_id.map(lambda p: products.get(p, p)))
+    st.dataframe(by_product, hide_index=True, width="stretch",
                  column_config={**money, "product_id": "Product"})
 
 actual = uf.actuals(url, owners, as_of)
@@ -145,10 +153,10 @@ else:
              "p10_usd", "p50_usd", "p90_usd", "renewal_source"]],
         hide_index=True, width="stretch",
         column_config={**money, "quarter": "Quarter", "starting_arr_usd": st.column_config.NumberColumn(
-            "ARR today", format="dollar"), "renewing_arr_usd": st.column_config.NumberColumn(
-            "Renewing in quarter", format="dollar"), "expected_churned_arr_usd": st.column_config.NumberColumn(
-            "Expected churn", format="dollar"), "bookings_expected_usd": st.column_config.NumberColumn(
-            "Bookings to come", format="dollar"), "renewal_source": "Renewals weighted by"})
+            "ARR today", format=MONEY_FORMAT), "renewing_arr_usd": st.column_config.NumberColumn(
+            "Renewing in quarter", format=MONEY_FORMAT), "expected_churned_arr_usd": st.column_config.NumberColumn(
+            "Expected churn", format=MONEY_FORMAT), "bookings_expected_usd": st.column_config.NumberColumn(
+            "Bookings to come", format=MONEY_FORMAT), "renewal_source": "Renewals weighted by"})
     arr_right.caption("Ending ARR = ARR today - churned renewals (+ renewal uplift) + new and expansion bookings; "
                       "P50 is the mean of the simulated paths.")
 
@@ -163,6 +171,8 @@ elif d.empty:
     st.caption("No open deals in scope for this quarter.")
 else:
     d = trust.with_deal_novelty(url, d)
+    d = d.assign(product_id=d.product_id.map(lambda p: data.product_names(url).get(p, p)),
+                 owner_id=d.owner_id.map(lambda p: names.get(p, p)))
     st.dataframe(d[["account_link", "opportunity_id", "owner_id", "product_id", "stage", "amount_usd", "p_win",
                     "trust", "trust_reason", "contribution_usd", "close_date", "pushes"]], hide_index=True,
                  width="stretch",
@@ -184,14 +194,23 @@ else:
 if not can("enter_commit"):
     st.stop()
 st.subheader("Your commit")
+flash = st.session_state.pop("fc_commit_saved", None)
+if flash:
+    st.success(flash, icon=":material/check_circle:")
+who_name = md(names.get(person, person))
 current = row.commit_usd if pd.notna(row.commit_usd) else float(round(row.p50_usd, -3))
-with st.form("commit_form"):
-    amount = st.number_input(f"Commit for {quarter} (USD)", min_value=0.0, value=float(current), step=1000.0,
-                             key="fc_commit_amount")
-    note = st.text_input("Note", key="fc_commit_note")
+source = "their latest commit" if pd.notna(row.commit_usd) else "the forecast P50 (no commit yet)"
+with st.form(f"commit_form_{person}_{quarter}"):
+    # One widget per node and quarter: a value typed for one person never pre-fills another's box.
+    amount = st.number_input(f"Commit for {quarter}: {who_name} (USD)", min_value=0.0, value=float(current),
+                             step=1000.0, format="%.0f", key=f"fc_commit_amount:{person}:{quarter}",
+                             help=f"Pre-filled with {source}: {usd_full(current)}.")
+    note = st.text_input("Note", key=f"fc_commit_note:{person}:{quarter}")
     if st.form_submit_button("Save commit"):
         fc.save_commit(data.engine(), person, quarter, amount, note, submitted_by=who())
-        st.success(f"Saved commit {usd(amount)} for {md(names.get(person, person))}, {quarter}.")
+        uf.commit_bias.clear()
+        st.session_state["fc_commit_saved"] = f"Saved commit {usd_full(amount)} for {who_name}, {quarter}."
+        st.rerun()  # the Commit and gap tiles above read the new commit
 history = fc.commit_history(data.engine(), person, quarter, scope)
 if not history.empty:
     last = history.iloc[0]

@@ -7,6 +7,7 @@ from services.expansion.features import HORIZON_DAYS
 from ui import expansion as ux
 from ui import filters
 from ui.auth import export_button
+from ui.format import MONEY_FORMAT
 from ui.widgets import page_with_data, usd
 
 url = page_with_data("Where to grow")
@@ -51,8 +52,8 @@ st.dataframe(view[shown], hide_index=True, width="stretch", height=560, key="gro
     "name": "Name", "product": "Product", "kind": "Motion", "status": "Status",
     "probability": st.column_config.ProgressColumn(f"Probability ({HORIZON_DAYS} days)", format="percent", min_value=0,
                                                    max_value=1),
-    "expected_arr_usd": st.column_config.NumberColumn("Expected ARR", format="dollar"),
-    "product_arr_usd": st.column_config.NumberColumn("ARR on the product now", format="dollar"),
+    "expected_arr_usd": st.column_config.NumberColumn("Expected ARR", format=MONEY_FORMAT),
+    "product_arr_usd": st.column_config.NumberColumn("ARR on the product now", format=MONEY_FORMAT),
     "reason_1": "Top reason", "reason_2": "Second reason", "reason_3": "Third reason",
     "open_opportunity_id": "Open opportunity", "segment": "Segment", "owner": "Owner",
 })

@@ -38,7 +38,27 @@ if subjects.empty:
 labels = dict(zip(subjects.subject_id, subjects.label))
 subject = c2.selectbox("Subject", subjects.subject_id, format_func=labels.get, key="wb_subject")
 expl = ux.stored(url, model, subject)
-if model in LOG_ODDS:
+names = feature_catalog.labels(sorted(expl.feature.unique()))
+
+
+def regroup(frame: pd.DataFrame) -> pd.DataFrame:
+    """Groups from the feature catalog where it knows better than a stored "Other"."""
+    if model == "forecast_node" or frame.empty or "group" not in frame:
+        return frame
+    known = feature_catalog.groups(sorted(frame.feature.unique()))
+    return frame.assign(group=[known.get(f, g) if g == "Other" else g for f, g in zip(frame.feature, frame.group)])
+
+
+expl = regroup(expl)
+technical = st.toggle("Technical view", key="wb_technical",
+                      help="Model scales (log-odds, k-means margins), raw feature names, the surrogate model")
+if not technical:
+    st.caption({"churn": "What raises (red) or lowers (green) this account's risk against the average account.",
+                "winprob": "What raises (red) or lowers (green) this deal's chance of closing in the quarter.",
+                "adoption_margin": "Which usage signals put this account in its adoption cluster rather than "
+                                   "the next closest one.",
+                }.get(model, "The forecast P50 of the current quarter split into its parts (USD)."))
+elif model in LOG_ODDS:
     st.caption("Contributions are on the log-odds scale, where they add up exactly from the base value to the "
                "model's raw output; the top axis shows the matching probability (before calibration).")
 elif model == "adoption_margin":
@@ -47,8 +67,9 @@ elif model == "adoption_margin":
 else:
     st.caption("The forecast P50 of the current quarter split into its parts (USD).")
 
-local, whatif, glob, card, compare = st.tabs(["Local", "What-if", "Global", "Model card", "Compare"])
-names = feature_catalog.labels(sorted(expl.feature.unique()))
+# One view at a time: a view that is not shown is not computed (st.tabs would run every tab on each rerun).
+VIEWS = ["Why", "What-if", "Population", "Model card", "Compare"]
+view = st.segmented_control("View", VIEWS, default=VIEWS[0], key="wb_view", required=True) or VIEWS[0]
 
 
 def reasons(frame: pd.DataFrame, values: dict) -> list[str]:
@@ -56,37 +77,48 @@ def reasons(frame: pd.DataFrame, values: dict) -> list[str]:
     return [feature_catalog.reason(f, values) for f in top.feature]
 
 
-with local:
-    raw = st.toggle("Show raw features instead of groups", key="wb_raw")
-    by = "feature" if raw else "group"
+def local_view() -> None:
+    by = "feature" if technical else "group"
     if model == "adoption_margin":
         km = ux.active_artifact(url, "adoption")
-        w = svc.adoption_whatif(km, ux.adoption_signals(url, subject), subject)
+        sig = ux.adoption_signals(url, subject)
+        w = svc.adoption_whatif(km, sig, subject)
         a, b = st.columns(2)
         a.metric("Cluster", w["cluster"])
         b.metric("Nearest other cluster", w["runner_up"], help="the runner-up centroid")
+        for text in svc.adoption_sentences(km, sig):
+            st.markdown(f"- {md(text)}")
+        margin = f" (margin {w['margin']:.2f})" if technical else ""
         st.plotly_chart(charts.waterfall(expl, by="feature", log_odds=False, labels=names,
-                                         title=f"Why {html(w['cluster'])} and not {html(w['runner_up'])} (margin {w['margin']:.2f})"),
+                                         title=f"Why {html(w['cluster'])} and not {html(w['runner_up'])}{margin}",
+                                         base_label="Start", total_label="Margin"),
                         key="wb_margin")
-        sur = ux.stored(url, "adoption_surrogate", subject)
+        sur = ux.stored(url, "adoption_surrogate", subject) if technical else pd.DataFrame()
         if len(sur):
             st.plotly_chart(charts.waterfall(sur, by=by, labels=names,
                                              title="Surrogate LightGBM: the cluster's score (log-odds)"),
                             key="wb_surrogate")
-    else:
-        st.plotly_chart(charts.waterfall(expl, by=by, log_odds=model in LOG_ODDS, labels=names,
-                                         title="From the base value to the prediction"), key="wb_waterfall")
+        return
     if model == "churn" and explained is not None:
         trust.score_line(trust.churn_confidence(url, subject, explained))
     if model == "churn":
         st.subheader("Reasons")
         for text in reasons(expl, ux.churn_row(url, subject)):
             st.markdown(f"- {md(text)}")
-    if model != "forecast_node":
-        st.dataframe(expl[["feature", "group", "value", "contribution"]].sort_values("contribution", key=abs,
-                                                                                       ascending=False),
-                     hide_index=True, column_config={"value": st.column_config.NumberColumn(format="%.3f"),
-                                                     "contribution": st.column_config.NumberColumn(format="%+.3f")})
+    odds = model in LOG_ODDS
+    st.plotly_chart(charts.waterfall(
+        expl, by=by, log_odds=odds, labels=names,
+        title="From the base value to the prediction" if technical else "What moves this prediction",
+        base_label="Base value" if technical else "Average", total_label="Prediction" if technical else "This one",
+        x_title=None if technical or not odds else "lowers ← → raises (top axis: probability)"),
+        key="wb_waterfall")
+    if model != "forecast_node" and technical:
+        table = expl.assign(label=expl.feature.map(names))[["label", "feature", "group", "value", "contribution"]]
+        st.dataframe(table.sort_values("contribution", key=abs, ascending=False),
+                     hide_index=True, column_config={"label": "Signal", "feature": "Feature", "group": "Group",
+                                                     "value": st.column_config.NumberColumn("Value", format="%.3f"),
+                                                     "contribution": st.column_config.NumberColumn(
+                                                         "Contribution", format="%+.3f")})
 
 
 @st.fragment
@@ -141,12 +173,13 @@ def adoption_whatif() -> None:
     if st.button("Suggest the smallest move to a healthy cluster", key="wb_ad_suggest"):
         s = svc.suggest_adoption(km, sig)
         if s["edits"]:
-            st.dataframe(pd.DataFrame({"signal": list(s["edits"]), "now": [sig[k] for k in s["edits"]],
+            st.dataframe(pd.DataFrame({"signal": [names.get(k, feature_catalog.describe(k).label) for k in s["edits"]],
+                                       "now": [sig[k] for k in s["edits"]],
                                        "to": list(s["edits"].values())}), hide_index=True)
         st.write(f"Lands in: {s['cluster']}. {s['note']}")
 
 
-with whatif:
+def whatif_view() -> None:
     if model == "churn":
         churn_whatif()
     elif model == "adoption_margin":
@@ -154,8 +187,9 @@ with whatif:
     else:
         st.info("What-if editing covers accounts (churn risk and adoption cluster).", icon=":material/info:")
 
-with glob:
-    smp = ux.sample(url, model) if model != "forecast_node" else pd.DataFrame()
+
+def population_view() -> None:
+    smp = regroup(ux.sample(url, model)) if model != "forecast_node" else pd.DataFrame()
     if smp.empty:
         st.info("Global views cover the account and opportunity models.", icon=":material/info:")
     else:
@@ -176,7 +210,8 @@ with glob:
         ids = subjects.subject_id[segment == pick].tolist()
         st.plotly_chart(charts.cohort_bar(svc.cohort(smp, ids), f"Cohort “{pick}” against all"), key="wb_cohort_chart")
 
-with card:
+
+def card_view() -> None:
     mc = ux.model_card(url, model)
     if not mc:
         st.info("No active model.", icon=":material/info:")
@@ -206,13 +241,18 @@ with card:
                                                           predicted="predicted", observed="observed"), key="wb_cal")
         st.caption(f"Data version: {mc['data']}")
 
-with compare:
+
+def compare_view() -> None:
     other = st.selectbox("Compare with", [s for s in subjects.subject_id if s != subject], format_func=labels.get,
                          key="wb_other")
     if other:
         a, b = st.columns(2)
         lo = model in LOG_ODDS
-        fb = "feature" if model == "adoption_margin" else "group"
+        fb = "feature" if model == "adoption_margin" or technical else "group"
         a.plotly_chart(charts.waterfall(expl, by=fb, log_odds=lo, labels=names, title=html(labels[subject])), key="wb_c1")
-        b.plotly_chart(charts.waterfall(ux.stored(url, model, other), by=fb, log_odds=lo, labels=names,
+        b.plotly_chart(charts.waterfall(regroup(ux.stored(url, model, other)), by=fb, log_odds=lo, labels=names,
                                         title=html(labels[other])), key="wb_c2")
+
+
+{"Why": local_view, "What-if": whatif_view, "Population": population_view, "Model card": card_view,
+ "Compare": compare_view}[view]()

@@ -20,7 +20,7 @@ from typing import Any
 PRICING_LABELS = {"per_seat": "Seat activation", "volume": "Volume use (allowance and contracted volume)"}
 GROUPS = ("Seat activation", "Consumption", "Usage trend", "Adoption breadth", "Support load", "Tenure",
           "Commercial", "Price change", "Renewal timing", "Adoption cluster", "Capacity use", "Similar accounts",
-          "Segment", "Product", "Other")
+          "Segment", "Product", "Deal stage", "Deal timing", "Deal size", "Rep track record", "Other")
 NEVER_REASONS = ("months_to_renewal",)
 _LOWER_RISK = re.compile(r"use_.+_(now|3m|trend_3m|trend_6m|pre_renewal|pre_renewal_trend)|"
                          r"(breadth|jobs)_(3m|trend_3m)|seat_use|volume_use|breadth|job_completion|use_trend")
@@ -48,6 +48,25 @@ PRODUCT_FEATURES = {
                           "{value:.1%} of accounts in its industry bought or grew the product in the last 12 months"),
     "industry": ("Industry", "Similar accounts", "In the {value} industry"),
     "segment": ("Segment", "Segment", "A {value} account"),
+}
+# per open deal features of the win-probability model (services/forecast: one row per deal and weekly origin)
+WINPROB_FEATURES = {
+    "stage_n": ("Deal stage", "Deal stage", "At stage {value:.0f} of the sales process"),
+    "forecast_category": ("Forecast category", "Deal stage", "Forecast category {value}"),
+    "age_days": ("Deal age (days)", "Deal timing", "Open for {value:.0f} days"),
+    "days_in_stage": ("Days in the current stage", "Deal timing", "{value:.0f} days in its current stage"),
+    "days_to_close": ("Days to the expected close", "Deal timing", "Expected to close in {value:.0f} days"),
+    "days_left_in_target": ("Days left in the quarter", "Deal timing", "{value:.0f} days left in the quarter"),
+    "close_in_target": ("Expected to close this quarter", "Deal timing", "Expected to close this quarter"),
+    "overdue": ("Past its close date", "Deal timing", "Past its expected close date"),
+    "pushes": ("Close date pushed (times)", "Deal timing", "Close date pushed {value:.0f} times"),
+    "h": ("Quarters ahead", "Deal timing", "Forecast {value:.0f} quarter(s) ahead"),
+    "log_amount": ("Deal amount", "Deal size", "A deal of {usd}"),
+    "amount_changes": ("Amount changed (times)", "Deal size", "Amount changed {value:.0f} times"),
+    "type": ("Deal type", "Deal size", "A {value} deal"),
+    "rep_win_rate": ("Rep's win rate", "Rep track record", "The rep wins {value:.0%} of their deals"),
+    "rep_closed_n": ("Rep's closed deals", "Rep track record", "The rep has closed {value:.0f} deals"),
+    "churn_probability": ("Account's churn risk", "Commercial", "The account's churn risk is {value:.0%}"),
 }
 
 
@@ -115,8 +134,8 @@ def describe(feature: str) -> FeatureInfo:
                            "Completes {value:.0%} of its customer jobs end to end"),
         "use_trend": ("Use trend (3 months)", "Usage trend", "Capacity use {dir} by {abs:.0%} points in 3 months"),
     }
-    if feature in fixed or feature in PRODUCT_FEATURES:
-        label, group, template = fixed.get(feature) or PRODUCT_FEATURES[feature]
+    if feature in fixed or feature in PRODUCT_FEATURES or feature in WINPROB_FEATURES:
+        label, group, template = fixed.get(feature) or PRODUCT_FEATURES.get(feature) or WINPROB_FEATURES[feature]
         return FeatureInfo(feature, label, group, template)
     return FeatureInfo(feature, feature.replace("_", " ").capitalize(), "Other", "{label} is {value}")
 
@@ -187,7 +206,7 @@ def _sentence(feature: str, row: Mapping[str, Any]) -> str:
     if isinstance(value, (int, float)):
         v = float(value)
         ctx.update(abs=abs(v), dir="rose" if v > 0 else "fell" if v < 0 else "held steady",
-                   usd=_usd(math.expm1(v)) if feature in ("arr_log", "product_arr_log") else "")
+                   usd=_usd(math.expm1(v)) if feature in ("arr_log", "product_arr_log", "log_amount") else "")
         m = re.fullmatch(r"use_(.+?)_trend_\dm", feature)
         if m:
             now = row.get(f"use_{m.group(1)}_now")

@@ -75,3 +75,8 @@ def with_confidence(url: str, risk: pd.DataFrame) -> pd.DataFrame:
 @st.cache_data(ttl=TTL, max_entries=8, show_spinner=False)
 def novelty_over_time(url: str) -> pd.DataFrame:
     return svc.novelty_over_time(engine_for(url))
+
+
+@st.cache_data(ttl=TTL, max_entries=64, show_spinner=False)
+def find_accounts(url: str, text: str, scope: Scope) -> pd.DataFrame:
+    return svc.find_accounts(engine_for(url), text, scope)

@@ -16,6 +16,7 @@ from services import overview as ov
 from services.config import database_url
 from services.db import get_engine, read_table
 from services.hierarchy import Scope
+from ui import format as fmt
 
 TTL = "10m"
 # Read sides put the snapshot a frame was read at in `frame.attrs` (for the page's one-line notes);
@@ -45,6 +46,24 @@ def has_accounts(url: str) -> bool:
 @st.cache_data(ttl=TTL, max_entries=8, show_spinner=False)
 def people(url: str) -> pd.DataFrame:
     return read_table("people", engine_for(url))
+
+
+@st.cache_data(ttl=TTL, max_entries=8, show_spinner=False)
+def person_labels(url: str) -> dict[str, str]:
+    """person_id -> name, disambiguated where names repeat (ui/format.person_labels)."""
+    return fmt.person_labels(people(url))
+
+
+@st.cache_data(ttl=TTL, max_entries=8, show_spinner=False)
+def product_names(url: str) -> dict[str, str]:
+    """product_id -> the product's name (pages show names, never ids)."""
+    p = read_table("products", engine_for(url), columns=["product_id", "name"])
+    return dict(zip(p.product_id, p.name))
+
+
+def person_name(person_id: str | None) -> str:
+    """The label of one person in the configured database (the id itself when unknown)."""
+    return person_labels(current_url()).get(person_id, person_id or "")
 
 
 @st.cache_data(ttl=TTL, max_entries=8, show_spinner="Reading the calendar...")

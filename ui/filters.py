@@ -28,7 +28,8 @@ def _keep_valid(key: str, options: list[Any]) -> None:
 
 
 def _names(frame: pd.DataFrame) -> dict[str, str]:
-    return dict(zip(frame["person_id"], frame["name"]))
+    labels = data.person_labels(data.current_url())
+    return {p: labels.get(p, n) for p, n in zip(frame["person_id"], frame["name"])}
 
 
 def _person_select(label: str, key: str, frame: pd.DataFrame, all_label: str) -> str | None:

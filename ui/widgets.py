@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from ui import data
+from ui.format import MONEY_FORMAT, SIGNED_MONEY_FORMAT, usd  # noqa: F401  (usd: re-exported for pages)
 
 SEED_HELP = """\
 **The database has no accounts yet.** Load the demo company or your own data:
@@ -20,12 +21,11 @@ You can also upload a zip of CSV files on the **Data** page.
 """
 
 
-def usd(value: float) -> str:
-    """$1.2M / $340k / $950 style money."""
-    for size, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
-        if abs(value) >= size:
-            return f"${value / size:,.1f}{suffix}"
-    return f"${value:,.0f}"
+def money_column(label: str, signed: bool = False, help: str | None = None) -> st.column_config.NumberColumn:
+    """A money column without cents; `signed` (a change or a gap) shows "-1,234" under a "($)" label."""
+    if signed:
+        return st.column_config.NumberColumn(f"{label} ($)", format=SIGNED_MONEY_FORMAT, help=help)
+    return st.column_config.NumberColumn(label, format=MONEY_FORMAT, help=help)
 
 
 def when(value: object) -> str:

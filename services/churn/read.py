@@ -42,12 +42,19 @@ def _scores_at(engine: Engine, as_of: Any) -> pd.DataFrame:
     return registry.read_snapshot(engine, T.SCORES, "score_date", as_of, MODEL)
 
 
+def previous_month_end(when: Any) -> pd.Timestamp:
+    """"Last month" for a score date: the end of the month before its month (30 Nov -> 31 Oct, 1 Dec -> 30 Nov),
+    never merely the previous score date (a data date one day after a month-end would compare with the day
+    before and show no change)."""
+    return (pd.Timestamp(when).to_period("M") - 1).to_timestamp(how="end").normalize()
+
+
 def at_risk(engine: Engine, scope: Scope | None = None, as_of: Any = None, csm_id: str | None = None) -> pd.DataFrame:
     """Scored accounts in scope at the latest score date <= as_of (None: the latest), sorted by expected
     ARR at risk; empty when no score date is at or before `as_of`.
 
     Columns: account_id, name, segment, region, csm, probability, tier, change_pp (probability change
-    since the previous score date, in points), previous_tier, arr_usd, expected_arr_at_risk_usd,
+    since the previous month-end's scores, in points: `previous_month_end`), previous_tier, arr_usd, expected_arr_at_risk_usd,
     days_to_renewal, renewal_date, reason_1..3, adoption_cluster (when present), score_date.
     `attrs`: `score_date` (None: no scores at or before `as_of`) and `reasons_date`, the one score date
     reasons are stored for (the latest); at other dates reason_1..3 are empty."""
@@ -58,7 +65,7 @@ def at_risk(engine: Engine, scope: Scope | None = None, as_of: Any = None, csm_i
     attrs = {"score_date": when, "reasons_date": dates[-1] if dates else None}
     if cur.empty:
         return _with_attrs(pd.DataFrame(), attrs)
-    prev = _scores_at(engine, when - pd.Timedelta(days=1)).set_index("account_id")
+    prev = _scores_at(engine, previous_month_end(when)).set_index("account_id")
     cur["previous_probability"] = cur.account_id.map(prev["probability"]) if len(prev) else np.nan
     cur["previous_tier"] = cur.account_id.map(prev["tier"]) if len(prev) else None
     cur["change_pp"] = 100 * (cur["probability"] - cur["previous_probability"])
@@ -291,3 +298,18 @@ def novelty_over_time(engine: Engine) -> pd.DataFrame:
             conn, params={"v": version})
     out["score_date"] = pd.to_datetime(out["score_date"])
     return out
+
+
+def find_accounts(engine: Engine, text: str, scope: Scope | None = None, limit: int = 20) -> pd.DataFrame:
+    """Accounts in scope whose id or name contains `text` (case-insensitive), exact id first, then by name:
+    account_id, name, segment, region. For the Account page's search box."""
+    text = (text or "").strip()
+    if not text:
+        return pd.DataFrame(columns=["account_id", "name", "segment", "region"])
+    pattern = f"%{text.lower()}%"
+    found = read_table("accounts", engine, columns=["account_id", "name", "segment", "region", "owner_id", "csm_id"],
+                       where="lower(account_id) LIKE :p OR lower(name) LIKE :p", params={"p": pattern})
+    found = filter_accounts(found, resolve_scope(read_table("people", engine), scope or Scope()))
+    exact = found.account_id.str.lower() == text.lower()
+    found = found.assign(_exact=~exact).sort_values(["_exact", "name"]).head(limit)
+    return found[["account_id", "name", "segment", "region"]].reset_index(drop=True)

@@ -345,3 +345,25 @@ def model_card(engine: Engine, model: str) -> dict[str, Any]:
     ex = registry.active_metrics(engine, T.MODEL).get("models", {})
     card["explanation"] = ex.get({"adoption_margin": "adoption"}.get(model, model), {})
     return card
+
+
+def adoption_sentences(km: AdoptionClusters, signals: dict[str, float], top: int = 3) -> list[str]:
+    """Plain sentences for an account's adoption signals against the nearest healthy cluster's centre, the
+    signals furthest from it first ("Seat use: 30% for this account; 82% in the nearest healthy cluster")."""
+    names = km.name_of_
+    x = km.transform(pd.DataFrame([signals]))[0]
+    healthy = [i for i, cid in enumerate(km.cluster_ids_) if names[int(cid)].startswith(HEALTHY)]
+    if not healthy:
+        return []
+    centres = km.kmeans_.cluster_centers_
+    target = min(healthy, key=lambda i: float(np.sum((centres[i] - x) ** 2)))
+    centre = km.scaler_.inverse_transform(centres[target][None, :])[0]
+    gaps = sorted(range(len(SIGNALS)), key=lambda j: -abs(float(x[j] - centres[target][j])))
+    out = []
+    for j in gaps[:top]:
+        s = SIGNALS[j]
+        label = feature_catalog.describe(s).label
+        unit = (lambda v: f"{v:+.0%} points") if s == "use_trend" else (lambda v: f"{v:.0%}")
+        out.append(f"{label}: {unit(float(signals[s]))} for this account; {unit(float(centre[j]))} in the nearest "
+                   f"healthy cluster ({names[int(km.cluster_ids_[target])]})")
+    return out

@@ -36,3 +36,14 @@ def task_frame(engine: Engine, frame: pd.DataFrame | None = None) -> pd.DataFram
     if frame.empty:
         return frame
     return attach_tasks(frame, all_tasks(engine), fired_events(engine))
+def latest_feedback(engine: Engine, account_id: str) -> dict | None:
+    """The newest playbook verdict on an account (playbook, decision, person_id, created_at), or None."""
+    from services.outcomes.actions import FEEDBACK
+
+    FEEDBACK.create(engine, checkfirst=True)
+    import sqlalchemy as sa
+
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(FEEDBACK).where(FEEDBACK.c.account_id == account_id)
+                           .order_by(FEEDBACK.c.created_at.desc()).limit(1)).mappings().first()
+    return dict(row) if row else None

@@ -86,11 +86,11 @@ def test_account_follows_as_of_and_scope(demo, run_app) -> None:
     at.query_params["account_id"] = account
     at.switch_page("pages/account.py").run()
     history = churn.account_360(engine, account).risk_history
-    assert _metric(at, "Churn probability (180 days)") == f"{history.probability.iloc[-1]:.0%}"
+    assert _metric(at, "Risk at next renewal") == f"{history.probability.iloc[-1]:.0%}"
     earlier = choices[6]
     _set_as_of(at, earlier)
     past = history[history.score_date <= pd.Timestamp(earlier)]
-    assert _metric(at, "Churn probability (180 days)") == f"{past.probability.iloc[-1]:.0%}"
+    assert _metric(at, "Risk at next renewal") == f"{past.probability.iloc[-1]:.0%}"
     assert _metric(at, "ARR") == usd(past.arr_usd.iloc[-1])
     assert any("latest score date only" in i.value for i in at.info)
     people = read_table("people", engine).set_index("person_id")
@@ -152,6 +152,7 @@ def test_workbench_follows_scope_and_as_of(demo, run_app) -> None:
     _set_region(at, region)
     in_region = at.selectbox(key="wb_subject").options
     assert len(in_region) == len(explain.subjects(engine, "churn", Scope(region=region))) < len(everyone)
+    at.segmented_control(key="wb_view").set_value("What-if").run()
     assert at.metric  # the what-if still shows
     _set_as_of(at, choices[3])
     assert len(at.info) == 1 and "Explanations are stored for the latest date only" in at.info[0].value

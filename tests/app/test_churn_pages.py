@@ -8,7 +8,7 @@ from telco_like import telco_like
 
 from services.churn import read as churn
 from services.churn.custom import run_custom
-from services.db import get_engine
+from services.db import get_engine, read_table
 
 
 def test_churn_page_untrained(demo_db_url: str, run_app) -> None:
@@ -39,14 +39,26 @@ def test_account_view_from_query_param(churn_db_url: str, run_app) -> None:
     at.switch_page("pages/account.py").run()
     assert not at.exception
     assert any(account in h.value for h in at.header)
-    assert any("Churn probability" in m.label for m in at.metric)
+    assert any("Risk at next renewal" in m.label for m in at.metric)
     assert len(at.dataframe) >= 1
+
+
+def test_account_found_by_name(churn_db_url: str, run_app) -> None:
+    accounts = read_table("accounts", get_engine(churn_db_url))
+    name = accounts.name.value_counts().index[0]  # a name several accounts share
+    at = run_app("pages/account.py")
+    at.text_input(key="account_id_input").set_value(name.lower()).run()
+    assert not at.exception
+    pick = at.selectbox(key="account_match")
+    containing = accounts.name.str.lower().str.contains(name.lower(), regex=False).sum()
+    assert len(pick.options) == min(20, containing) and all(name in o for o in pick.options)
+    assert any(name in h.value and pick.value in h.value for h in at.header)
 
 
 def test_account_view_unknown_id(churn_db_url: str, run_app) -> None:
     at = run_app("pages/account.py")
     at.text_input(key="account_id_input").set_value("A999999").run()
-    assert any("No account with id" in e.value for e in at.error)
+    assert any("No account with the id or name" in e.value for e in at.error)
 
 
 def test_churn_page_shows_the_bring_your_own_model(churn_db_url: str, tmp_path: Path, run_app) -> None:
@@ -85,15 +97,20 @@ def test_churn_page_worklist_team_view_and_renewal_filter(churn_db_url: str, run
     at.selectbox(key="churn_within").set_value(90).run()
     assert len(at.dataframe[0].value) == (risk.days_to_renewal <= 90).sum()
     at.selectbox(key="churn_within").set_value(None).run()
-    work = at.dataframe[1].value
+    assert len(at.dataframe) == 1  # lazy tabs: only the open one is computed
+    at.session_state["churn_tab"] = "CSM worklist"
+    at.run()
+    work = at.dataframe[0].value
     per_csm = work.groupby("csm").size()
     assert per_csm.max() <= wl.DEFAULT_N and len(per_csm) == risk.csm.nunique()
     first = risk[risk.csm == work.csm.iloc[0]].iloc[0]
     assert work["name"].iloc[0] == first["name"] and work["playbook"].notna().all()
     assert work["change"].str.len().gt(0).all()
     at.number_input(key="churn_worklist_n").set_value(3).run()
-    assert at.dataframe[1].value.groupby("csm").size().max() <= 3
-    team = at.dataframe[2].value
+    assert at.dataframe[0].value.groupby("csm").size().max() <= 3
+    at.session_state["churn_tab"] = "Team view"
+    at.run()
+    team = at.dataframe[0].value
     assert team["accounts"].sum() == risk.csm_id.notna().sum()
     assert team["expected_arr_at_risk_usd"].sum() == pytest.approx(
         risk.loc[risk.csm_id.notna(), "expected_arr_at_risk_usd"].sum())

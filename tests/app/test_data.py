@@ -78,7 +78,53 @@ def test_clean_upload_loads_and_reports_row_counts(demo_db_url, run_app) -> None
     frames = _contract_frames(demo_db_url)
     frames["accounts"].loc[0, "name"] = "Renamed by upload"
     at = _upload(run_app(PAGE), "clean.zip", _zip_of(frames))
-    assert at.success, [e.value for e in at.error]
+    assert not at.error, [e.value for e in at.error]
+    assert "Renamed by upload" not in set(read_table("accounts", get_engine(demo_db_url))["name"])  # not yet
+    changes = next(d.value for d in at.dataframe if "removed" in d.value.columns).set_index("table")
+    assert changes.loc["accounts", "changed"] == 1 and changes.loc["accounts", ["added", "removed"]].sum() == 0
+    assert changes.drop(index="accounts")["changed"].sum() == 0
+    assert changes.loc["accounts", "incoming"] == len(frames["accounts"])
+    at.button(key="upload_confirm").click().run()
+    assert not at.exception and at.success, [e.value for e in at.error]
+    assert any(s.value.startswith("Imported clean") for s in at.success)
     accounts = read_table("accounts", get_engine(demo_db_url))
     assert "Renamed by upload" in set(accounts["name"])
     assert set(accounts["account_id"]) == set(frames["accounts"]["account_id"])
+
+
+def _as(person_id: str, page: str):
+    from streamlit.testing.v1 import AppTest
+
+    from ui.auth import DEMO_PERSON
+
+    at = AppTest.from_file(APP, default_timeout=90)
+    at.session_state[DEMO_PERSON] = person_id
+    at.run()
+    at.switch_page(page).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+APP = str(__import__("pathlib").Path(__file__).resolve().parents[2] / "app.py")
+
+
+def test_a_failed_upload_warns_the_data_owner_only(demo_db_url, run_app) -> None:
+    from services import auth
+
+    _upload(run_app(PAGE), "upload.zip", b"not a zip")
+    personas = auth.personas(read_table("people", get_engine(demo_db_url)))
+    owner = personas.loc[personas.role == auth.DATA_OWNER, "person_id"].iloc[0]
+    csm = personas.loc[personas.role == auth.CSM, "person_id"].iloc[0]
+    banner = lambda at: " ".join(w.value for w in at.warning if "Data health" in w.value)
+    assert "latest import" in banner(_as(owner, PAGE))
+    assert "latest import" not in banner(_as(csm, "pages/overview.py"))
+
+
+def test_an_import_after_training_says_the_models_are_older(trained_db_url, run_app) -> None:
+    engine = get_engine(trained_db_url)
+    frames = {spec.name: read_table(spec.name, engine) for spec in TABLES}  # optional tables too: the same data
+    at = _upload(run_app(PAGE), "same.zip", _zip_of(frames))
+    assert any("changes nothing" in i.value for i in at.info)
+    at.button(key="upload_confirm").click().run()
+    assert not at.exception
+    assert any("models are older than the data" in w.value for w in at.warning)

@@ -6,7 +6,7 @@ def test_forecast_page_shows_company_figures(trained_db_url, run_app):
     at = run_app("pages/forecast.py")
     assert at.title[0].value == "Forecast"
     labels = [m.label for m in at.metric]
-    assert {"Quota", "Commit", "Forecast P50", "Closed won", "Gap to commit", "Pipeline coverage"} <= set(labels)
+    assert {"Quota", "Commit", "Forecast P50", "Closed won", "Forecast vs commit", "Pipeline coverage"} <= set(labels)
     p50 = next(m for m in at.metric if m.label == "Forecast P50")
     assert p50.value.startswith("$") and p50.value != "$0"
     assert len(at.dataframe) >= 4  # team, by product, ending ARR, deals
@@ -20,20 +20,34 @@ def test_forecast_page_shows_company_figures(trained_db_url, run_app):
 
 
 def test_drill_down_and_save_commit(trained_db_url, run_app):
+    import pandas as pd
+
     from services import db
     from services.forecast import read as fc
 
+    engine = db.get_engine(trained_db_url)
     at = run_app("pages/forecast.py")
+    company_box = next(n for n in at.number_input if n.label.startswith("Commit for"))
     drill = at.selectbox(key="fc_drill")
     first_child = drill.options[1]
     drill.select_index(1).run()
     assert not at.exception
     assert at.session_state["scope_region"] is not None
-    at.number_input(key="fc_commit_amount").set_value(1234000.0)
-    at.text_input(key="fc_commit_note").input("from the test")
+    box = next(n for n in at.number_input if n.label.startswith("Commit for"))
+    _, person, quarter = box.key.split(":")
+    names = dict(db.read_table("people", engine, columns=["person_id", "name"]).values)
+    assert names[person] == first_child and box.key != company_box.key
+    own = fc.figures(engine, fc.nodes_at(engine), [person], quarter).iloc[0]
+    expected = own.commit_usd if pd.notna(own.commit_usd) else float(round(own.p50_usd, -3))
+    assert box.value == expected, (box.value, expected, company_box.value)  # this node's number, not the company's
+    box.set_value(1234000.0)
+    next(t for t in at.text_input if t.label == "Note").input("from the test")
     at.button[0].click().run()
     assert not at.exception
-    saved = fc.commits(db.get_engine(trained_db_url))
+    saved = fc.commits(engine)
     row = saved[saved.source == "app"]
     assert len(row) == 1 and row.amount_usd.iloc[0] == 1234000.0 and row.note.iloc[0] == "from the test"
-    assert first_child
+    assert row.person_id.iloc[0] == person
+    tile = next(m for m in at.metric if m.label == "Commit")
+    assert tile.value == "$1.2M", tile.value  # the tile reads the new commit on the same click
+    assert any("Saved commit $1,234,000" in s.value for s in at.success)

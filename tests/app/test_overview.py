@@ -7,6 +7,7 @@ import pandas as pd
 from services.db import get_engine, read_table
 from services.hierarchy import managers_in
 from services.overview import as_of_choices
+from ui.format import person_labels
 
 
 def _metric(at, label: str) -> str:
@@ -40,7 +41,8 @@ def test_sidebar_filters_narrow_the_scope(demo_db_url, run_app) -> None:
     assert region in at.caption[0].value
     manager_box = at.sidebar.selectbox(key="scope_manager")
     managers = managers_in(people, region)
-    assert manager_box.options[1:] == list(managers["name"])
+    labels = person_labels(people)  # a name that repeats carries its id
+    assert manager_box.options[1:] == [labels[p] for p in managers["person_id"]]
     manager_box.set_value(managers["person_id"].iloc[0]).run()
     assert not at.exception
     assert _accounts(at) <= in_region

@@ -5,7 +5,7 @@ from collections.abc import Iterator
 
 import pytest
 from fixtures import demo_db
-from fixtures.app_server import open_app_page, serve_demo
+from fixtures.app_server import open_app_page, serve_demo, settle
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 
@@ -25,7 +25,8 @@ def test_open_account_edit_signal_probability_changes(workbench_server, browser_
     page = browser_page
     open_app_page(page, workbench_server, "workbench", "Workbench")
     page.screenshot(path=str(screenshot_dir / "workbench_local.png"), full_page=True)
-    page.get_by_role("tab", name="What-if").click()
+    page.get_by_test_id("stButtonGroup").get_by_text("What-if", exact=True).click()  # one view at a time
+    settle(page, before_ms=300)
     before = _probability(page)
     changed = """(before) => [...document.querySelectorAll('[data-testid="stMetric"]')]
         .some(m => m.innerText.includes('Churn probability (what-if)') && !m.innerText.includes(before))"""

@@ -1,5 +1,7 @@
-"""requirements.txt declares what the code uses: every direct dependency is imported (or is a plugin, driver or
-tool named below), and the pins are exactly the direct dependencies and what they pull in."""
+"""requirements.txt (runtime) and requirements-dev.txt (test and lint tools) declare what the code uses: every
+direct dependency is imported (or is a plugin, driver or tool named below), the runtime pins are exactly its
+direct dependencies and what they pull in, the dev pins exactly what the tools pull in beyond the runtime, and
+the app itself imports nothing from the dev file."""
 from __future__ import annotations
 
 import ast
@@ -27,9 +29,12 @@ def _norm(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def direct_dependencies() -> list[str]:
+RUNTIME, DEV = "requirements.txt", "requirements-dev.txt"
+
+
+def direct_dependencies(file: str = RUNTIME) -> list[str]:
     header = []
-    for line in (REPO_ROOT / "requirements.txt").read_text().splitlines():
+    for line in (REPO_ROOT / file).read_text().splitlines():
         if not line.startswith("#"):
             break
         header.append(line.lstrip("# "))
@@ -39,13 +44,32 @@ def direct_dependencies() -> list[str]:
     return [_norm(n) for n in names]
 
 
-def pins() -> dict[str, str]:
+def pins(file: str = RUNTIME) -> dict[str, str]:
     out = {}
-    for line in (REPO_ROOT / "requirements.txt").read_text().splitlines():
-        if line and not line.startswith("#"):
+    for line in (REPO_ROOT / file).read_text().splitlines():
+        if line and not line.startswith(("#", "-r ")):
             name, version = line.split("==")
             out[_norm(name)] = version
     return out
+
+
+def _closure(names: list[str]) -> set[str]:
+    seen: set[str] = set()
+    todo = list(names)
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        try:
+            requires = distribution(name).requires or []
+        except PackageNotFoundError:
+            continue
+        for spec in requires:
+            r = Requirement(spec)
+            if r.marker is None or r.marker.evaluate({"extra": ""}):
+                todo.append(_norm(r.name))
+    return seen
 
 
 def imported_top_level() -> set[str]:
@@ -61,31 +85,48 @@ def imported_top_level() -> set[str]:
     return names
 
 
+def imported_by(folders: tuple[str, ...]) -> set[str]:
+    names: set[str] = set()
+    for folder in folders:
+        path = REPO_ROOT / folder
+        for p in [path] if path.is_file() else path.rglob("*.py"):
+            for node in ast.walk(ast.parse(p.read_text())):
+                if isinstance(node, ast.Import):
+                    names |= {a.name.split(".")[0] for a in node.names}
+                elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                    names.add(node.module.split(".")[0])
+    return names
+
+
+def _import_name(d: str) -> str:
+    return IMPORT_NAME.get(d, d.replace("-", "_"))
+
+
 def test_every_direct_dependency_is_used() -> None:
-    direct = direct_dependencies()
-    assert {"streamlit", "lightgbm", "shap", "pandera", "ruff"} <= set(direct), direct
+    runtime, dev = direct_dependencies(RUNTIME), direct_dependencies(DEV)
+    assert {"streamlit", "lightgbm", "shap", "pandera"} <= set(runtime), runtime
+    assert {"pytest", "ruff", "playwright"} <= set(dev), dev
     imported = imported_top_level()
-    unused = [d for d in direct if d not in NOT_IMPORTED and IMPORT_NAME.get(d, d.replace("-", "_")) not in imported]
+    unused = [d for d in runtime + dev if d not in NOT_IMPORTED and _import_name(d) not in imported]
     assert not unused, f"declared but never imported: {unused}"
-    assert set(direct) <= set(pins()), "every direct dependency is pinned"
+    assert set(runtime) <= set(pins(RUNTIME)) and set(dev) <= set(pins(DEV)), "every direct dependency is pinned"
+
+
+def test_the_app_needs_no_test_or_lint_tool() -> None:
+    app = imported_by(("app.py", "services", "models", "ui", "pages"))
+    dev_only = set(pins(DEV))
+    leaked = sorted(d for d in dev_only if _import_name(d) in app)
+    assert not leaked, f"the app imports packages only requirements-dev.txt installs: {leaked}"
+    assert not set(pins(RUNTIME)) & dev_only, "a package pinned in both files"
+    assert "-r requirements.txt" in (REPO_ROOT / DEV).read_text().splitlines()
 
 
 def test_pins_are_the_direct_dependencies_and_what_they_pull_in() -> None:
-    pinned = pins()
-    seen: set[str] = set()
-    todo = list(direct_dependencies())
-    while todo:
-        name = todo.pop()
-        if name in seen:
-            continue
-        seen.add(name)
-        try:
-            requires = distribution(name).requires or []
-        except PackageNotFoundError:
-            continue
-        for spec in requires:
-            r = Requirement(spec)
-            if r.marker is None or r.marker.evaluate({"extra": ""}):
-                todo.append(_norm(r.name))
-    assert not set(pinned) - seen, f"pinned but nothing needs them: {sorted(set(pinned) - seen)}"
-    assert not seen - set(pinned), f"needed but not pinned: {sorted(seen - set(pinned))}"
+    runtime = _closure(direct_dependencies(RUNTIME))
+    pinned = set(pins(RUNTIME))
+    assert not pinned - runtime, f"pinned but nothing needs them: {sorted(pinned - runtime)}"
+    assert not runtime - pinned, f"needed but not pinned: {sorted(runtime - pinned)}"
+    dev = _closure(direct_dependencies(DEV)) - runtime
+    dev_pinned = set(pins(DEV))
+    assert not dev_pinned - dev, f"dev-pinned but no tool needs them beyond the runtime: {sorted(dev_pinned - dev)}"
+    assert not dev - dev_pinned, f"the tools need these, pinned nowhere: {sorted(dev - dev_pinned)}"
