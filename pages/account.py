@@ -68,7 +68,7 @@ if latest is not None:
 else:
     cols[1].metric("Churn probability", "not scored")
     st.info("No churn score of this account stored at or before the as-of date.", icon=":material/history_toggle_off:")
-trust.cluster_line(url, account_id)
+trust.cluster_line(url, account_id, Scope(within=scope.within))
 
 left, right = st.columns([3, 2])
 with left:

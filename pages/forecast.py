@@ -63,7 +63,7 @@ tiles[5].metric("Pipeline coverage", f"{row.pipeline_coverage:.1f}x" if pd.notna
 st.caption(f"P10-P90: {usd(row.p10_usd)} - {usd(row.p90_usd)}")
 for why in fc.missing_inputs(data.engine()).values():
     st.caption(why)
-trust.mix_line(url, person, quarter)
+trust.mix_line(url, person, quarter, scope)
 horizon = quarters.index(quarter)
 weeks = nodes.loc[nodes.origin_date == origin, "week"] if "week" in nodes else pd.Series(dtype=float)
 live_week = int(weeks.max()) if weeks.notna().any() else 0

@@ -5,6 +5,8 @@
 """
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 import streamlit as st
 
@@ -102,15 +104,15 @@ def health_section(url: str) -> None:
 
 
 @st.cache_data(ttl="10m", max_entries=64, show_spinner=False)
-def _deal_mix(url: str, person_id: str, quarter: str) -> dict | None:
+def _deal_mix(url: str, person_id: str, quarter: str, scope: Any = None) -> dict | None:
     from services.forecast import read as fc
     from ui.data import engine_for
-    return fc.deal_mix(engine_for(url), person_id, quarter)
+    return fc.deal_mix(engine_for(url), person_id, quarter, scope=scope)
 
 
-def mix_line(url: str, person_id: str, quarter: str) -> None:
+def mix_line(url: str, person_id: str, quarter: str, scope: Any = None) -> None:
     """Beside the forecast band: a marker when the node's deal mix is unlike any backtested quarter."""
-    mix = _deal_mix(url, person_id, quarter)
+    mix = _deal_mix(url, person_id, quarter, scope)
     if mix and mix["unusual"]:
         st.markdown(f"**{UNFAMILIAR} deal mix**: {mix['reason']}",
                     help="The band comes from the errors of past quarters; none had one deal this large a share "
@@ -128,15 +130,15 @@ def with_deal_novelty(url: str, deals: pd.DataFrame) -> pd.DataFrame:
 
 
 @st.cache_data(ttl="10m", max_entries=64, show_spinner=False)
-def _cluster_fit(url: str, account_id: str) -> dict | None:
+def _cluster_fit(url: str, account_id: str, scope: Any = None) -> dict | None:
     from services.adoption import read as adoption
     from ui.data import engine_for
-    return adoption.cluster_fit(engine_for(url), account_id)
+    return adoption.cluster_fit(engine_for(url), account_id, scope)
 
 
-def cluster_line(url: str, account_id: str) -> None:
+def cluster_line(url: str, account_id: str, scope: Any = None) -> None:
     """On the account page: a marker when the account is unlike any adoption cluster."""
-    fit = _cluster_fit(url, account_id)
+    fit = _cluster_fit(url, account_id, scope)
     if fit and fit["unlike_any_group"]:
         st.markdown(f"**{UNFAMILIAR} adoption**: unlike any adoption group (its signals are "
                     f"{fit['nearest_ratio']:.1f}× the spread of even the nearest cluster); the cluster shown is "

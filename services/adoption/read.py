@@ -16,7 +16,7 @@ from models.adoption import SIGNALS
 from services import picklists, registry
 from services.adoption import tables as T
 from services.db import read_table
-from services.hierarchy import Scope, filter_accounts, resolve_scope
+from services.hierarchy import Scope, accounts_in_scope, filter_accounts, require_in_scope, resolve_scope
 
 MOVEMENT_MONTHS = 3
 
@@ -158,8 +158,10 @@ def segments(engine: Engine) -> list[str]:
     return picklists.segments(engine)
 
 
-def cluster_fit(engine: Engine, account_id: str) -> dict[str, Any] | None:
-    """How well the account fits its adoption cluster at the latest month (`adoption_fit`; None if not stored)."""
+def cluster_fit(engine: Engine, account_id: str, scope: Scope | None = None) -> dict[str, Any] | None:
+    """How well the account fits its adoption cluster at the latest month (`adoption_fit`; None if not stored);
+    NotInScope outside `scope`."""
+    require_in_scope(accounts_in_scope(engine, scope), account_id)
     import sqlalchemy as sa
 
     if not sa.inspect(engine).has_table(str(T.FIT)) or registry.active_version(engine, T.MODEL) is None:

@@ -323,8 +323,11 @@ def current_quarter(nodes: pd.DataFrame) -> str:
     return quarter_label(nodes.origin_date.max()) if not nodes.empty else ""
 
 
-def deal_mix(engine: Engine, person_id: str, quarter: str, product_id: str = "ALL") -> dict[str, Any] | None:
-    """The node's deal mix against the backtest (`forecast_mix`; None when not stored for this quarter)."""
+def deal_mix(engine: Engine, person_id: str, quarter: str, product_id: str = "ALL",
+             scope: Scope | None = None) -> dict[str, Any] | None:
+    """The node's deal mix against the backtest (`forecast_mix`; None when not stored for this quarter);
+    NotInScope for a person outside `scope`."""
+    require_in_scope(people_in_scope(engine, scope), person_id, "Person")
     if not sa.inspect(engine).has_table(str(T.MIX)) or registry.active_version(engine, MODEL) is None:
         return None
     rows = registry.read_results(engine, T.MIX, MODEL, "person_id = :p AND quarter = :q AND product_id = :r",

@@ -46,7 +46,7 @@ def test_empty_database_reports_every_rule(engine) -> None:
 
 def test_failed_import_is_kept_with_its_rules(loaded, valid_frames) -> None:
     bad = {k: v.copy() for k, v in valid_frames.items()}
-    bad["accounts"].loc[0, "segment"] = "Galactic"
+    bad["accounts"].loc[0, "account_id"] = bad["accounts"].loc[1, "account_id"]  # a duplicate key
     with pytest.raises(ContractViolation):
         import_frames(bad, "bad upload", loaded)
     hist = health.import_history(loaded)

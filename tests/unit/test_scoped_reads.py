@@ -34,9 +34,10 @@ MODULES.append("services.overview")
 PAGE_ONLY = {"services.explain.read": "workbench", "services.outcomes.read": "model_health"}
 # Functions without a scope that return nothing about an account or a person (called and checked below).
 NO_ROWS_ABOUT_ANYONE = {
-    "services.churn.read": {"is_trained", "model_info", "score_dates", "trained_models"},
-    "services.adoption.read": {"profile", "month_of"},  # company-wide population; the month shown
-    "services.forecast.read": {"current_quarter"},
+    "services.churn.read": {"is_trained", "model_info", "score_dates", "trained_models", "has_confidence",
+                            "novelty_over_time"},  # novelty: the company's share of flagged scores per date
+    "services.adoption.read": {"profile", "month_of", "segments"},  # company-wide population; the month shown
+    "services.forecast.read": {"current_quarter", "missing_inputs"},  # which optional tables have no rows
     "services.expansion.read": {"is_trained", "score_dates"},  # whether trained, the score dates
     "services.alerts.read": {"refresh_runs"},  # the refresh log
     "services.overview": {"table_names", "has_accounts", "latest_observed_date", "as_of_choices", "freshness",
@@ -45,9 +46,9 @@ NO_ROWS_ABOUT_ANYONE = {
 # Pure functions over frames or people lists the caller already read through a scope (checked with the
 # rep's own people where they take owners).
 OVER_CALLER_DATA = {
-    "services.churn.read": {"portfolio"},
+    "services.churn.read": {"portfolio", "with_confidence"},
     "services.forecast.read": {"node_for", "figures", "children", "by_product", "quarterly_actuals", "deals",
-                               "waterfall", "save_commit", "track_summary"},
+                               "waterfall", "save_commit", "track_summary", "with_deal_novelty"},
     "services.overview": {"active_subscriptions", "renewals_by_month"},
 }
 # The signed-in person's own rows, selected by their person_id (their inbox, their subscriptions).
