@@ -21,8 +21,9 @@ def _norm(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     out = {}
     for c in columns:
         s = frame[c] if c in frame else pd.Series(None, index=frame.index, dtype=object)
-        if pd.api.types.is_bool_dtype(s):
-            s = s.astype("boolean")
+        if pd.api.types.is_bool_dtype(s):  # as numbers: a database without a boolean type stores 0 and 1
+            s = pd.Series(s.astype("boolean").astype("Float64").to_numpy(dtype=float, na_value=float("nan")),
+                          index=s.index)
         elif pd.api.types.is_numeric_dtype(s):
             s = s.astype(float).round(6)
         elif pd.api.types.is_datetime64_any_dtype(s):

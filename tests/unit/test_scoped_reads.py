@@ -34,7 +34,7 @@ MODULES.append("services.overview")
 PAGE_ONLY = {"services.explain.read": "workbench", "services.outcomes.read": "model_health"}
 # Functions without a scope that return nothing about an account or a person (called and checked below).
 NO_ROWS_ABOUT_ANYONE = {
-    "services.churn.read": {"is_trained", "model_info", "score_dates", "trained_models", "has_confidence",
+    "services.churn.read": {"is_trained", "model_info", "score_dates", "trained_models", "previous_month_end", "has_confidence",
                             "novelty_over_time"},  # novelty: the company's share of flagged scores per date
     "services.adoption.read": {"profile", "month_of", "segments"},  # company-wide population; the month shown
     "services.forecast.read": {"current_quarter", "missing_inputs"},  # which optional tables have no rows
@@ -145,7 +145,7 @@ def _check_rows(name: str, result: Any, w: dict[str, Any]) -> None:
 def _args(fn: Any, w: dict[str, Any], account_id: str) -> dict[str, Any]:
     values = {"engine": w["engine"], "scope": w["scope"], "account_id": account_id, "subject_id": account_id,
               "person_id": w["rep"], "cluster_id": None, "segment": None, "csm_id": None, "as_of": w["as_of"],
-              "quarter": w["quarter"], "h": 0, "week": 4}
+              "quarter": w["quarter"], "h": 0, "week": 4, "text": "a"}  # text: a search matching most names and ids
     params = inspect.signature(fn).parameters
     return {n: values[n] for n, p in params.items() if n in values and (p.default is inspect.Parameter.empty
                                                                       or n == "scope")}
