@@ -120,7 +120,11 @@ def read_arrow(name: str, db: Engine, columns: list[str] | None = None) -> pa.Ta
     if backend == "sqlite" and db.url.database not in (None, "", ":memory:"):
         import adbc_driver_sqlite.dbapi as adbc
 
-        with adbc.connect(db.url.database) as conn, conn.cursor() as cur:
+        # read-only: this is a second SQLite library in the process (ADBC's own); opened read-write, its last
+        # connection closing would checkpoint and delete the WAL files under pysqlite's open connections
+        # ("disk I/O error" on their next connect)
+        uri = Path(db.url.database).resolve().as_uri() + "?mode=ro"
+        with adbc.connect(uri) as conn, conn.cursor() as cur:
             # SQLite is typed per value and ADBC infers a column's type from its first rows: ids, text and
             # dates are read as text (cast by the contract below), NULLs as a sentinel so that a column whose
             # first rows are all NULL still reads as its type
