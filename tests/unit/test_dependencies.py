@@ -73,16 +73,7 @@ def _closure(names: list[str]) -> set[str]:
 
 
 def imported_top_level() -> set[str]:
-    names: set[str] = set()
-    for folder in ("app.py", "services", "models", "ui", "pages", "tests", "bench"):
-        path = REPO_ROOT / folder
-        for p in [path] if path.is_file() else path.rglob("*.py"):
-            for node in ast.walk(ast.parse(p.read_text())):
-                if isinstance(node, ast.Import):
-                    names |= {a.name.split(".")[0] for a in node.names}
-                elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-                    names.add(node.module.split(".")[0])
-    return names
+    return imported_by(("app.py", "services", "models", "ui", "pages", "tests", "bench"))
 
 
 def imported_by(folders: tuple[str, ...]) -> set[str]:
