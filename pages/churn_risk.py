@@ -115,9 +115,9 @@ with tab_list:
             st.info(f"Reasons are stored for the latest score date only ({reasons_date:%d %b %Y}).",
                     icon=":material/history_toggle_off:")
         # the columns a CSM reads first fit a 1024-pixel screen; the rest scroll
-        shown = ["account_link", "name", "tier", "probability", "trust", "probability_range", "change_pp",
-                 "expected_arr_at_risk_usd", "renewal_date",
-                 *(["reason_1"] if with_reasons else []), "arr_usd", "days_to_renewal",
+        shown = ["account_link", "name", "tier", "probability", "change_pp", "expected_arr_at_risk_usd",
+                 "renewal_date", *(["reason_1"] if with_reasons else []), "trust", "probability_range", "arr_usd",
+                 "days_to_renewal",
                  *(["reason_2", "reason_3"] if with_reasons else []), "trust_reason", "csm", "region", "segment"]
         if "adoption_cluster" in view:
             shown.insert(shown.index("csm"), "adoption_cluster")
