@@ -11,7 +11,7 @@ ACCOUNTS ?= 5000
 MONTHS ?= 36
 SEED ?= 0
 AS_OF ?=          # YYYY-MM-DD the demo runs to; empty: the last month-end before today
-PYTEST_ARGS ?= -n 2     # two workers (pytest-xdist): the suite as verified before each stop; `PYTEST_ARGS=` runs it serially
+PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
 .PHONY: help setup setup-dev db run test bench lint
