@@ -7,6 +7,7 @@ import zipfile
 
 import pandas as pd
 import pytest
+from fixtures.app_session import as_person
 
 from services.contract import TABLES
 from services.db import get_engine, read_table
@@ -95,17 +96,6 @@ def test_clean_upload_loads_and_reports_row_counts(demo_db_url, run_app) -> None
     assert set(accounts["account_id"]) == set(frames["accounts"]["account_id"])
 
 
-def _as(person_id: str, page: str):
-    from streamlit.testing.v1 import AppTest
-
-    from ui.auth import DEMO_PERSON
-
-    at = AppTest.from_file(APP, default_timeout=90)
-    at.session_state[DEMO_PERSON] = person_id
-    at.run()
-    at.switch_page(page).run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
 
 
 APP = str(__import__("pathlib").Path(__file__).resolve().parents[2] / "app.py")
@@ -119,8 +109,8 @@ def test_a_failed_upload_warns_the_data_owner_only(demo_db_url, run_app) -> None
     owner = personas.loc[personas.role == auth.DATA_OWNER, "person_id"].iloc[0]
     csm = personas.loc[personas.role == auth.CSM, "person_id"].iloc[0]
     banner = lambda at: " ".join(w.value for w in at.warning if "Data health" in w.value)
-    assert "latest import" in banner(_as(owner, PAGE))
-    assert "latest import" not in banner(_as(csm, "pages/overview.py"))
+    assert "latest import" in banner(as_person(owner, PAGE))
+    assert "latest import" not in banner(as_person(csm, "pages/overview.py"))
 
 
 def test_an_import_after_training_says_the_models_are_older(trained_db_url, run_app) -> None:

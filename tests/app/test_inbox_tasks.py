@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from fixtures.app_session import as_person
 from streamlit.testing.v1 import AppTest
 
 from services import auth, db
@@ -17,13 +18,6 @@ from ui.auth import DEMO_PERSON
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 
 
-def _as(person_id: str, page: str) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=90)
-    at.session_state[DEMO_PERSON] = person_id
-    at.run()
-    at.switch_page(page).run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
 
 
 @pytest.fixture()
@@ -50,7 +44,7 @@ def alerted(demo_db_url: str) -> dict:
 def test_an_alert_in_the_inbox_becomes_a_task_and_is_closed(alerted: dict) -> None:
     engine, manager = alerted["engine"], alerted["manager"]
     assert read.unread_count(engine, manager) == 1
-    at = _as(manager, "pages/inbox.py")
+    at = as_person(manager, "pages/inbox.py")
     assert any(alerted["account"] in m.value for m in at.markdown)
     at.toggle(key="inbox_task_0").set_value(True).run()
     at.text_input(key="inbox_task_reason_0").set_value("Call the sponsor before the renewal")
@@ -61,7 +55,7 @@ def test_an_alert_in_the_inbox_becomes_a_task_and_is_closed(alerted: dict) -> No
     assert made.reason.tolist() == ["Call the sponsor before the renewal"]
     assert read.unread_count(engine, manager) == 0  # the alert was read when it became a task
 
-    at = _as(manager, "pages/tasks.py")
+    at = as_person(manager, "pages/tasks.py")
     assert alerted["account"] in at.dataframe[0].value.account_id.tolist()
     at.selectbox(key="tasks_close_outcome").set_value("customer_saved")
     at.button[[b.label for b in at.button].index("Close task")].click().run()
@@ -70,10 +64,10 @@ def test_an_alert_in_the_inbox_becomes_a_task_and_is_closed(alerted: dict) -> No
 
 
 def test_a_reps_inbox_and_tasks_hold_only_their_own(alerted: dict) -> None:
-    at = _as(alerted["rep"], "pages/inbox.py")
+    at = as_person(alerted["rep"], "pages/inbox.py")
     assert not any(alerted["account"] in m.value for m in at.markdown)
     assert any("No alerts yet" in i.value for i in at.info)
-    at = _as(alerted["rep"], "pages/tasks.py")
+    at = as_person(alerted["rep"], "pages/tasks.py")
     at.text_input(key="tasks_new_account").set_value(alerted["account"])
     at.text_input(key="tasks_new_reason").set_value("not mine")
     at.button[[b.label for b in at.button].index("Create task")].click().run()
@@ -87,7 +81,7 @@ def test_the_inbox_opens_for_every_role(demo_db_url: str, role: str) -> None:
     person = personas.loc[personas.role == role, "person_id"]
     if person.empty:
         pytest.skip(f"the small demo has no {role}")
-    at = _as(person.iloc[0], "pages/inbox.py")
+    at = as_person(person.iloc[0], "pages/inbox.py")
     assert at.title[0].value == "Inbox"
 
 
