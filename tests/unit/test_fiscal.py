@@ -142,3 +142,22 @@ def test_seed_takes_a_fiscal_start_and_refuses_a_bad_one(capsys) -> None:
     assert "--fiscal-start must be a month number from 1 (January) to 12" in capsys.readouterr().err
     assert cli.seed_command(100, 24, 0, D("2026-10-31").date(), fiscal_start=2).endswith("--fiscal-start 2")
     assert "--fiscal-start" not in cli.seed_command(100, 24, 0, D("2026-10-31").date())
+
+
+def test_the_commit_alert_follows_the_fiscal_quarter(engine, valid_frames) -> None:
+    """On 2024-07-10 a February company is in FY2025 Q2 (May-July 2024): the manager's commit for it counts,
+    one keyed by the calendar quarter (2024Q3) does not."""
+    from services.alerts import events
+    from services.importer import import_frames
+
+    people = valid_frames["people"]
+    as_of, th = D("2024-07-10"), {"commit_max_age_days": 7.0}
+    missing = lambda: {r["subject_id"]: r["title"] for r in events.missing_commits(engine, as_of, people, th)}
+    import_frames(valid_frames, "calendar quarters", engine)
+    assert "P0003:2024Q3" not in missing()  # committed on 2024-07-03 for 2024Q3
+    frames = {**valid_frames, "company": fiscal.company_frame(2, "Acme").astype(str)}
+    import_frames(frames, "a year starting in February", engine)
+    assert missing()["P0003:2025Q2"].endswith("has no recent FY2025 Q2 commit (none yet)")
+    frames["commits"] = valid_frames["commits"].assign(quarter="2025Q2")
+    import_frames(frames, "commits keyed by fiscal quarter", engine)
+    assert "P0003:2025Q2" not in missing()
