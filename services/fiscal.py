@@ -45,7 +45,7 @@ class FiscalCalendar:
     start_month: int = 1
 
     def __post_init__(self) -> None:
-        check_start_month(self.start_month)
+        object.__setattr__(self, "start_month", check_start_month(self.start_month))  # "2" -> 2, 13 refused
 
     @property
     def freq(self) -> str:
