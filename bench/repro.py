@@ -59,5 +59,5 @@ def describe_database(engine: Engine) -> str:
         return "not a demo database (no truth_params): figures depend on the imported data"
     p = {k: json.loads(v) for k, v in db.read_table("truth_params", engine).set_index("key").value.items()}
     cmd = seed_command(p["accounts"], p["months"], p["seed"], dt.date.fromisoformat(p["as_of"]), p.get("drift_group"),
-                       p.get("novel", 0))
+                       p.get("novel", 0), p.get("fiscal_start", 1))
     return f"demo seeded with: {cmd}"

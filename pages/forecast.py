@@ -6,7 +6,6 @@ import streamlit as st
 
 from services.forecast import read as fc
 from services.forecast.arr import CHURN_HORIZON_DAYS
-from services.forecast.data import quarter_label
 from services.hierarchy import scope_people
 from ui import confidence as trust
 from ui import data, filters
@@ -19,12 +18,13 @@ from ui.widgets import money_column, no_snapshot, page_with_data, usd
 
 url = page_with_data("Forecast")
 as_of, cutoff, scope = filters.current_as_of(), filters.inputs_cutoff(), filters.current_scope()
+cal = data.calendar(url)  # the company's fiscal quarters: "FY2027 Q1" where the year does not start in January
 nodes = uf.nodes_at(url, as_of, scope)
 if nodes.empty and uf.nodes_at(url, None, scope).empty:
     st.info("No forecast yet: run `python -m services.cli train`.", icon=":material/info:")
     st.stop()
 if nodes.empty:
-    no_snapshot(f"forecast for {quarter_label(pd.Timestamp(as_of))}", as_of)
+    no_snapshot(f"forecast for {cal.label(pd.Timestamp(as_of))}", as_of)
     st.stop()
 origin = nodes.attrs["origin"]
 
@@ -35,9 +35,11 @@ owners = tuple(sorted(p for p in scope_people(people, person) if p in set(people
 quarters = sorted(nodes.quarter.unique())
 if st.session_state.get("fc_quarter") not in quarters:  # another as-of date: other quarters
     st.session_state.pop("fc_quarter", None)
-quarter = st.segmented_control("Quarter", quarters, default=quarters[0], key="fc_quarter") or quarters[0]
+quarter = st.segmented_control("Quarter", quarters, default=quarters[0], key="fc_quarter",
+                               format_func=cal.label) or quarters[0]
 made = "" if origin == pd.Timestamp(as_of) else f" · latest forecast made {origin:%d %b %Y}"
-st.caption(f"As of {as_of:%d %B %Y}{made} · {md(names.get(person, person))} · {md(filters.scope_label())}")
+span = "" if cal.is_calendar else f" · {cal.describe(quarter)}"
+st.caption(f"As of {as_of:%d %B %Y}{made}{span} · {md(names.get(person, person))} · {md(filters.scope_label())}")
 
 fig = fc.figures(data.engine(), nodes, [person], quarter, cutoff)
 row = fig.iloc[0]
@@ -132,7 +134,8 @@ actual = uf.actuals(url, owners, as_of)
 fut = nodes[(nodes.person_id == person) & (nodes.product_id == "ALL") & (nodes.origin_date == origin)]
 commits = fc.commits(data.engine(), cutoff, scope)
 commits = commits[(commits.person_id == person) & commits.quarter.isin(list(actual.quarter) + quarters)]
-st.plotly_chart(forecast_charts.forecast_chart(actual, fut, commits), width="stretch")
+labelled = lambda f: f.assign(quarter=f.quarter.map(cal.label)) if not f.empty else f
+st.plotly_chart(forecast_charts.forecast_chart(labelled(actual), labelled(fut), labelled(commits)), width="stretch")
 
 st.subheader("Ending ARR")
 arr = uf.ending_arr(url, as_of, scope)
@@ -143,6 +146,7 @@ if arr.empty and stored is not None and stored > pd.Timestamp(as_of):
 elif arr.empty:
     st.caption("No ending-ARR forecast in the active version: retrain with `python -m services.cli train`.")
 else:
+    arr = labelled(arr)
     st.plotly_chart(forecast_charts.arr_chart(arr), width="stretch")
     arr_right = st.container()
     sources = {"churn_model": "churn model", "historical_rate": "historical renewal rate",
@@ -188,7 +192,7 @@ tr = uf.track_record(url, person, as_of, scope)
 if tr.empty:
     st.caption("No backtest for this node yet.")
 else:
-    st.dataframe(tr, hide_index=True, width="stretch", column_config={**money, "quarter": "Quarter",
+    st.dataframe(labelled(tr), hide_index=True, width="stretch", column_config={**money, "quarter": "Quarter",
                                                                       "closer": "Closer to actual"})
 
 if not can("enter_commit"):
@@ -202,20 +206,20 @@ current = row.commit_usd if pd.notna(row.commit_usd) else float(round(row.p50_us
 source = "their latest commit" if pd.notna(row.commit_usd) else "the forecast P50 (no commit yet)"
 with st.form(f"commit_form_{person}_{quarter}"):
     # One widget per node and quarter: a value typed for one person never pre-fills another's box.
-    amount = st.number_input(f"Commit for {quarter}: {who_name} (USD)", min_value=0.0, value=float(current),
+    amount = st.number_input(f"Commit for {cal.label(quarter)}: {who_name} (USD)", min_value=0.0, value=float(current),
                              step=1000.0, format="%.0f", key=f"fc_commit_amount:{person}:{quarter}",
                              help=f"Pre-filled with {source}: {usd_full(current)}.")
     note = st.text_input("Note", key=f"fc_commit_note:{person}:{quarter}")
     if st.form_submit_button("Save commit"):
         fc.save_commit(data.engine(), person, quarter, amount, note, submitted_by=who())
         uf.commit_bias.clear()
-        st.session_state["fc_commit_saved"] = f"Saved commit {usd_full(amount)} for {who_name}, {quarter}."
+        st.session_state["fc_commit_saved"] = f"Saved commit {usd_full(amount)} for {who_name}, {cal.label(quarter)}."
         st.rerun()  # the Commit and gap tiles above read the new commit
 history = fc.commit_history(data.engine(), person, quarter, scope)
 if not history.empty:
     last = history.iloc[0]
     note_text = f": “{last.note}”" if isinstance(last.note, str) and last.note else ""
-    st.caption(f"Latest commit for {quarter}: {usd(last.amount_usd)} by {md(names.get(last.submitted_by, last.submitted_by))}"
+    st.caption(f"Latest commit for {cal.label(quarter)}: {usd(last.amount_usd)} by {md(names.get(last.submitted_by, last.submitted_by))}"
                f" on {pd.Timestamp(last.submitted_at):%d %b %Y %H:%M}{md(note_text)}")
     with st.expander(f"Commit history ({len(history)})"):
         st.dataframe(history, hide_index=True, width="stretch", column_config={

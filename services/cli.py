@@ -21,6 +21,7 @@ from sqlalchemy.engine import Engine
 
 from services import audit, contract, db, joblock
 from services.csv_out import safe_frame
+from services.fiscal import COLUMN, check_start_month
 from services.importer import (
     ContractViolation,
     ImportFileError,
@@ -54,29 +55,38 @@ def cmd_seed(args: argparse.Namespace, engine: Engine) -> int:
     t0 = time.perf_counter()
     try:
         frames = generate(accounts=args.accounts, months=args.months, seed=args.seed, as_of=as_of,
-                          drift=args.drift, novel=args.novel)
+                          drift=args.drift, novel=args.novel, fiscal_start=args.fiscal_start)
     except ValueError as exc:  # the simulator rejects its arguments
         print(f"error: {exc}", file=sys.stderr)
         return 2
     log.info("Generated in %.1fs", time.perf_counter() - t0)
     source = f"demo seed: accounts={args.accounts} months={args.months} seed={args.seed} as_of={as_of}" + (
-        f" drift={args.drift}" if args.drift else "") + (f" novel={args.novel}" if args.novel else "")
+        f" drift={args.drift}" if args.drift else "") + (f" novel={args.novel}" if args.novel else "") + (
+        f" fiscal_start={args.fiscal_start}" if args.fiscal_start != 1 else "")
     data = {k: v for k, v in frames.items() if k in contract.SPECS}
     extra = {k: v for k, v in frames.items() if k not in contract.SPECS}
     report = import_frames(data, source, engine, extra_tables=extra)
     _audit(args, engine, "import", source=source, row_counts=report.row_counts)
     print(f"Seeded the demo company into {db.mask_url(engine.url)}:")
     _print_counts(report.row_counts)
-    print(f"Reproduce: {seed_command(args.accounts, args.months, args.seed, as_of, args.drift, args.novel)}")
+    print(f"Reproduce: {seed_command(args.accounts, args.months, args.seed, as_of, args.drift, args.novel, args.fiscal_start)}")
     return 0
 
 
 def seed_command(accounts: int, months: int, seed: int, as_of: dt.date, drift: str | None = None,
-                 novel: int = 0) -> str:
+                 novel: int = 0, fiscal_start: int = 1) -> str:
     """The one command that seeds exactly this demo company again, on any day."""
     return (f"python -m services.cli seed --accounts {accounts} --months {months} --seed {seed} "
             f"--as-of {as_of.isoformat()}" + (f" --drift {drift}" if drift else "")
-            + (f" --novel {novel}" if novel else ""))
+            + (f" --novel {novel}" if novel else "") + (f" --fiscal-start {fiscal_start}" if fiscal_start != 1 else ""))
+
+
+def fiscal_month(text: str) -> int:
+    """argparse type: a month number 1-12 (the first month of the fiscal year), or a clear error."""
+    try:
+        return check_start_month(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc).replace(COLUMN, "--fiscal-start")) from None
 
 
 def iso_date(text: str) -> dt.date:
@@ -249,6 +259,9 @@ def build_parser() -> argparse.ArgumentParser:
     seed.add_argument("--as-of", type=iso_date, default=None,
                       help="YYYY-MM-DD the data runs to; default: the last month-end before today")
     seed.add_argument("--if-empty", action="store_true", help="do nothing if accounts exist")
+    seed.add_argument("--fiscal-start", type=fiscal_month, default=1, metavar="MONTH",
+                      help="first month of the company's fiscal year, 1-12 (default 1: calendar quarters; "
+                           "2: the year starts in February)")
     imp = sub.add_parser("import", help="validate a folder or zip of CSV files and load it")
     imp.add_argument("source", help="folder of <table>.csv files, or a .zip of them")
     imp.add_argument("--mapping", metavar="FILE.toml",

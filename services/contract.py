@@ -291,7 +291,8 @@ TABLES: tuple[TableSpec, ...] = (
         "Quarterly forecast commits submitted by reps and managers (optional).",
         (
             Col("person_id", "id", "Who committed."),
-            Col("quarter", "str", "Quarter, e.g. 2026Q4.", pattern=r"^\d{4}Q[1-4]$"),
+            Col("quarter", "str", "Fiscal quarter (the `company` table's fiscal year), e.g. 2026Q4.",
+                pattern=r"^\d{4}Q[1-4]$"),
             Col("amount_usd", "float", "Committed bookings in USD.", ge=0),
             Col("submitted_at", "datetime", "When the commit was submitted."),
         ),
@@ -304,11 +305,32 @@ TABLES: tuple[TableSpec, ...] = (
         "Quarterly bookings quotas (optional).",
         (
             Col("person_id", "id", "Whose quota."),
-            Col("quarter", "str", "Quarter, e.g. 2026Q4.", pattern=r"^\d{4}Q[1-4]$"),
+            Col("quarter", "str", "Fiscal quarter (the `company` table's fiscal year), e.g. 2026Q4.",
+                pattern=r"^\d{4}Q[1-4]$"),
             Col("amount_usd", "float", "Quota in USD.", ge=0),
         ),
         key=("person_id", "quarter"),
         foreign_keys=(FK("person_id", "people", "person_id"),),
+        optional=True,
+    ),
+    TableSpec(
+        "company",
+        "The company's settings, one row (optional: without it the fiscal year starts in January). A fiscal "
+        "year is named by the calendar year it ends in: starting in February, FY2027 runs February 2026 to "
+        "January 2027, and the quarters of `commits` and `quotas` are its quarters (2027Q1 = February-April 2026).",
+        (
+            Col("name", "str", "The company's name.", unique=True),
+            Col("fiscal_year_start_month", "int", "First month of the fiscal year: 1 (January, the default) to "
+                "12 (December); 2 for a year starting in February.", nullable=True),
+        ),
+        key=("name",),
+        row_rules=(
+            RowRule("fiscal_year_start_month is a month number from 1 (January) to 12 (December)",
+                    lambda df: df["fiscal_year_start_month"].isna() | df["fiscal_year_start_month"].between(1, 12),
+                    ("fiscal_year_start_month",)),
+            RowRule("one row only (the company's settings)",
+                    lambda df: pd.Series(len(df) <= 1, index=df.index), ("name",)),
+        ),
         optional=True,
     ),
 )

@@ -28,6 +28,13 @@ the consumption metric of per-seat products (seats bought, seats active), which 
 Tables in the source that carry a contract name and are not mapped are read as they are (`passthrough`,
 true unless the file says false), so a CRM's mapping can sit beside usage and billing files already in the
 contract's shape.
+
+The company's settings (the `company` table) may be mapped from a source table like any other, or set in
+the file itself; values set here win over the source's:
+
+    [company]
+    name = "Ledgerly"
+    fiscal_year_start_month = 2             # the fiscal year starts in February (1-12; default 1)
 """
 
 from __future__ import annotations
@@ -38,7 +45,7 @@ from typing import Any
 
 import pandas as pd
 
-from services import contract
+from services import contract, fiscal
 from services.import_files import ImportFileError
 
 MAX_AGGREGATED = ("capacity",)
@@ -58,7 +65,34 @@ def load(path: str | Path) -> dict[str, Any]:
     if unknown:
         raise MappingError(f"{path}: maps unknown contract table(s) {', '.join(unknown)} "
                            f"(expected: {', '.join(contract.SPECS)})")
+    _check_company(mapping.get("company"), str(path))
     return mapping
+
+
+def _check_company(company: Any, where: str) -> None:
+    """The `[company]` section: known settings only, a fiscal year start month 1-12."""
+    if company is None:
+        return
+    if not isinstance(company, dict):
+        raise MappingError(f"{where}: [company] must be a table of settings, got {company!r}")
+    known = set(contract.SPECS[fiscal.TABLE].column_names)
+    unknown = sorted(set(company) - known)
+    if unknown:
+        raise MappingError(f"{where}: [company] has unknown setting(s) {', '.join(unknown)} "
+                           f"(expected: {', '.join(sorted(known))})")
+    if fiscal.COLUMN in company:
+        try:
+            fiscal.check_start_month(company[fiscal.COLUMN])
+        except ValueError as exc:
+            raise MappingError(f"{where}: [company] {exc}") from None
+
+
+def _company(frame: pd.DataFrame | None, settings: dict[str, Any]) -> pd.DataFrame:
+    """The `company` table: the source's row (if any) with the file's `[company]` settings over it."""
+    row = frame.iloc[0].to_dict() if frame is not None and len(frame) else {}
+    row = {**row, **settings}
+    row.setdefault("name", "Company")
+    return pd.DataFrame([{c: row.get(c) for c in contract.SPECS[fiscal.TABLE].column_names}])
 
 
 def _column(src: pd.DataFrame, name: str, spec: Any, table: str, roles: dict[str, str]) -> pd.Series:
@@ -146,6 +180,9 @@ def apply(raw: dict[str, pd.DataFrame], mapping: dict[str, Any]) -> dict[str, pd
         for name, frame in raw.items():
             if name in contract.SPECS and name not in out and name not in used:
                 out[name] = frame
+    if mapping.get("company"):
+        _check_company(mapping["company"], "mapping")
+        out[fiscal.TABLE] = _company(out.get(fiscal.TABLE), mapping["company"])
     daily = tables.get("usage_monthly", {}).get("grain") == "day"
     if daily and {"usage_monthly", "metric_catalog", "products"} <= set(out):
         out["usage_monthly"] = _monthly(out["usage_monthly"], out["metric_catalog"], out["products"])

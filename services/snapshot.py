@@ -1,7 +1,7 @@
 """Which data snapshot results were built from, and whether it is still the data in the database.
 
 Every successful import records the snapshot it loaded in its `imports` row (`report["snapshot"]`):
-`data`, a content fingerprint (row counts, the account ids and names, sums of the amounts), and
+`data`, a content fingerprint (row counts, the account ids and names, sums of the amounts, the fiscal year), and
 `lineage`, the import that started this company's data (a replacing import starts a new lineage, an
 appending one - `refresh` - continues the one before). Every model version records the same fingerprint
 (`train` computes it under the data lock). A version built from another snapshot is
@@ -42,6 +42,9 @@ def data_fingerprint(conn: Connection | Engine) -> str:
             h.update(f"{int(total or 0)};".encode())
     for account_id, name in conn.execute(sa.text('SELECT account_id, name FROM accounts ORDER BY account_id')):
         h.update(f"{account_id}\x1f{name}\x1e".encode())
+    if sa.inspect(conn).has_table("company"):  # the fiscal year: another one moves every quarter (no rows: as before)
+        for name, month in conn.execute(sa.text('SELECT name, fiscal_year_start_month FROM company ORDER BY name')):
+            h.update(f"company\x1f{name}\x1f{month}\x1e".encode())
     return h.hexdigest()[:16]
 
 

@@ -12,6 +12,7 @@ import pandas as pd
 import streamlit as st
 from sqlalchemy.engine import Engine
 
+from services import fiscal
 from services import overview as ov
 from services.config import database_url
 from services.db import get_engine, read_table
@@ -64,6 +65,12 @@ def product_names(url: str) -> dict[str, str]:
 def person_name(person_id: str | None) -> str:
     """The label of one person in the configured database (the id itself when unknown)."""
     return person_labels(current_url()).get(person_id, person_id or "")
+
+
+@st.cache_data(ttl=TTL, max_entries=8, show_spinner=False)
+def calendar(url: str) -> fiscal.FiscalCalendar:
+    """The company's fiscal quarters (services/fiscal.py): keys, labels, spans."""
+    return fiscal.read(engine_for(url))
 
 
 @st.cache_data(ttl=TTL, max_entries=8, show_spinner="Reading the calendar...")

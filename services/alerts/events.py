@@ -22,7 +22,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from services import db, picklists, registry
+from services import db, fiscal, picklists, registry
 from services.adoption import tables as adoption_tables
 from services.alerts import tables as T
 from services.churn import tables as churn_tables
@@ -120,21 +120,18 @@ def forecast_conditions(engine: Engine, people: pd.DataFrame, th: dict[str, floa
     m = pick(now).merge(pick(week)[[*key, "p50_usd"]], on=key, suffixes=("", "_week"))
     m = m[m.p50_usd_week > 0]
     m["drop_pct"] = (1 - m.p50_usd / m.p50_usd_week) * 100
-    names = people.set_index("person_id")["name"]
+    names, cal = people.set_index("person_id")["name"], fiscal.read(engine)
     return [{"event_type": "forecast_drop", "subject_id": f"{r.person_id}:{r.quarter}", "account_id": None,
              "person_id": r.person_id, "value": float(r.drop_pct),
-             "title": f"{names.get(r.person_id, r.person_id)}'s {r.quarter} forecast fell {r.drop_pct:.0f}% in a "
+             "title": f"{names.get(r.person_id, r.person_id)}'s {cal.label(r.quarter)} forecast fell {r.drop_pct:.0f}% in a "
                       f"week (${r.p50_usd_week:,.0f} to ${r.p50_usd:,.0f})", "detail": "{}"}
             for r in m[m.drop_pct >= th["forecast_drop_pct"]].itertuples()]
 
 
-def _quarter(ts: pd.Timestamp) -> pd.Period:
-    return pd.Timestamp(ts).to_period("Q")
-
-
 def slipped_commits(engine: Engine, as_of: pd.Timestamp, accounts: pd.DataFrame) -> list[dict]:
     """Deals in commit with a close date in the as-of's quarter a week ago, now closing after it (still open)."""
-    q_end = _quarter(as_of).end_time.normalize()
+    cal = fiscal.read(engine)
+    q_end = cal.end(as_of)
     week = as_of - pd.Timedelta(days=7)
     with engine.connect() as conn:
         h = pd.read_sql(sa.text("SELECT opportunity_id, snapshot_date, stage, close_date, forecast_category, "
@@ -162,13 +159,14 @@ def slipped_commits(engine: Engine, as_of: pd.Timestamp, accounts: pd.DataFrame)
         rows.append({"event_type": "commit_slipped", "subject_id": str(opp_id), "account_id": acct,
                      "person_id": opps.owner_id.get(opp_id), "value": float(r.amount_usd),
                      "title": f"{name}: ${r.amount_usd:,.0f} commit deal moved from {r.close_date:%Y-%m-%d} to "
-                              f"{r.close_date_now:%Y-%m-%d}, out of {_quarter(as_of)}", "detail": "{}"})
+                              f"{r.close_date_now:%Y-%m-%d}, out of {cal.label(as_of)}", "detail": "{}"})
     return rows
 
 
 def missing_commits(engine: Engine, as_of: pd.Timestamp, people: pd.DataFrame, th: dict[str, float]) -> list[dict]:
     """Managers whose latest commit for the as-of's quarter is older than `commit_max_age_days` (or absent)."""
-    quarter = str(_quarter(as_of))  # e.g. 2026Q4, the contract's spelling
+    cal = fiscal.read(engine)
+    quarter = cal.key(as_of)  # e.g. 2026Q4, the contract's spelling (the company's fiscal quarter)
     frames = [db.read_table(t, engine, columns=["person_id", "quarter", "submitted_at"])
               for t in ("commits", "leader_commits") if db.table_exists(t, engine)]
     c = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["person_id", "quarter",
@@ -183,7 +181,7 @@ def missing_commits(engine: Engine, as_of: pd.Timestamp, people: pd.DataFrame, t
             seen = "none yet" if last is None else f"the last on {pd.Timestamp(last):%Y-%m-%d}"
             rows.append({"event_type": "commit_missing", "subject_id": f"{p.person_id}:{quarter}",
                          "account_id": None, "person_id": p.person_id, "value": None,
-                         "title": f"{p.name} has no recent {quarter} commit ({seen})", "detail": "{}"})
+                         "title": f"{p.name} has no recent {cal.label(quarter)} commit ({seen})", "detail": "{}"})
     return rows
 
 

@@ -131,7 +131,7 @@ def explain_winprob(engine: Engine, as_of: pd.Timestamp) -> tuple[pd.DataFrame, 
 
     wp = registry.load_artifact(engine, "forecast")["winprob"]
     data = fd.load(engine)
-    snap = fd.expand_horizons(fd.state_at(data, [as_of], fd._history_features(data.hist)), 1)
+    snap = fd.expand_horizons(fd.state_at(data, [as_of], fd._history_features(data.hist)), 1, cal=data.cal)
     snap = snap[snap["h"] == 0].reset_index(drop=True)
     X = wp._prepare(snap[fd.FEATURES])
     contrib = explain.tree_shap(wp.booster_.booster_, X)

@@ -18,7 +18,7 @@ import pandas as pd
 from sqlalchemy.engine import Engine
 
 from models.simulate import leaf_paths, summarize
-from services import db
+from services import db, fiscal
 from services.forecast.engine import Tree, _per_leaf
 
 log = logging.getLogger(__name__)
@@ -84,7 +84,8 @@ def churn_probabilities(renewing: pd.DataFrame, churn: pd.DataFrame, as_of: pd.T
 
 
 def ending_arr(subs: pd.DataFrame, churn: pd.DataFrame, tree: Tree, as_of: pd.Timestamp,
-               bookings_paths: list[np.ndarray], seed: int = 0) -> tuple[pd.DataFrame, dict]:
+               bookings_paths: list[np.ndarray], seed: int = 0, *,
+               cal: fiscal.FiscalCalendar) -> tuple[pd.DataFrame, dict]:
     """Ending ARR per node for each quarter that `bookings_paths` covers (as_of's quarter first).
 
     bookings_paths[h] is the (n_nodes, n_paths) matrix of not-yet-closed bookings in quarter h."""
@@ -102,10 +103,10 @@ def ending_arr(subs: pd.DataFrame, churn: pd.DataFrame, tree: Tree, as_of: pd.Ti
     n_leaves, n_paths = len(tree.leaves), bookings_paths[0].shape[1]
     start_node = tree.membership @ _per_leaf(tree, running.owner_id, running.product_id, running.arr_usd)
     cum = np.repeat(start_node[:, None], n_paths, axis=1)
-    q0, ratio, out = pd.Period(as_of, "Q"), hist["renewal_arr_ratio"], []
+    q0, ratio, out = cal.quarter(as_of), hist["renewal_arr_ratio"], []
     lo = as_of
     for h, book in enumerate(bookings_paths):
-        hi = (q0 + h).end_time.normalize()
+        hi = cal.end(q0 + h)
         r = ((running.end_date > lo) & (running.end_date <= hi)).to_numpy()
         arr = running.arr_usd.to_numpy()[r]
         renew = leaf_paths(n_leaves, leaf[r], -arr * ratio, p[r], np.zeros(n_leaves), [], n_paths=n_paths,
@@ -135,7 +136,8 @@ def arr_at(subs: pd.DataFrame, day: pd.Timestamp) -> float:
     return float(subs.loc[(subs.start_date <= day) & (subs.end_date > day), "arr_usd"].sum())
 
 
-def backtest(subs: pd.DataFrame, churn: pd.DataFrame, bt_nodes: pd.DataFrame, trend_quarters: int = 4) -> dict:
+def backtest(subs: pd.DataFrame, churn: pd.DataFrame, bt_nodes: pd.DataFrame, trend_quarters: int = 4, *,
+             cal: fiscal.FiscalCalendar) -> dict:
     """Company ending ARR forecast at the start of each backtest quarter (expected value: ARR running the
     day before + expected renewal change + the week-0 bookings P50) against the ARR running on the
     quarter's last day. Renewals use the churn scores dated on or before the origin (the scores of the
@@ -146,8 +148,8 @@ def backtest(subs: pd.DataFrame, churn: pd.DataFrame, bt_nodes: pd.DataFrame, tr
     company = bt_nodes[(bt_nodes.role == "cro") & (bt_nodes.product_id == "ALL") & (bt_nodes.week == 0)]
     first = subs.start_date.min()
     for quarter, bookings in company.groupby("quarter")["p50_usd"].first().items():
-        q = pd.Period(quarter, "Q")
-        origin, end = q.start_time.normalize() - pd.Timedelta(days=1), q.end_time.normalize()
+        q = cal.period(quarter)
+        origin, end = cal.start(q) - pd.Timedelta(days=1), cal.end(q)
         try:
             hist = renewal_history(subs, origin)
         except ValueError:

@@ -38,14 +38,9 @@ def data_start(data: fd.SalesData) -> pd.Timestamp:
     return window_start(data) + pd.DateOffset(months=RAMP_MONTHS)
 
 
-def last_complete(as_of: pd.Timestamp) -> pd.Period:
-    if (as_of + pd.Timedelta(days=1)).to_period("Q") != pd.Period(as_of, "Q"):
-        return pd.Period(as_of, "Q")  # as_of is a quarter's last day: that quarter is complete
-    return pd.Period(as_of, "Q") - 1
-
-
 def origin_quarters(data: fd.SalesData, as_of: pd.Timestamp, n: int = ORIGIN_QUARTERS) -> list[pd.Period]:
-    last = last_complete(as_of)
+    """The last `n` fiscal quarters complete at `as_of` with `MIN_HISTORY_MONTHS` of history before them."""
+    last = data.cal.last_complete(as_of)
     first = window_start(data) + pd.DateOffset(months=MIN_HISTORY_MONTHS)
     chosen = [q for q in (last - k for k in range(n - 1, -1, -1)) if q.start_time >= first]
     if not chosen:
@@ -56,13 +51,13 @@ def origin_quarters(data: fd.SalesData, as_of: pd.Timestamp, n: int = ORIGIN_QUA
 def run(data: fd.SalesData, hf: pd.DataFrame, tree: fe.Tree, as_of: pd.Timestamp, commits: pd.DataFrame,
         n: int = ORIGIN_QUARTERS, weeks: tuple[int, ...] = CURRENT_WEEKS) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Backtest rows (forecast, actual, baselines, commit, band source) and the scored open deals."""
-    last = last_complete(as_of)
+    last = data.cal.last_complete(as_of)
     w0, d0 = window_start(data), data_start(data)
     levels = pd.Series(tree.levels, index=tree.nodes.index)
     actuals, states, rows, deal_parts = {}, {}, [], []
     scored = pd.DataFrame(columns=["level", "h", "week", "target_end", "score"])
     for q in origin_quarters(data, as_of, n):
-        qs = q.start_time.normalize()
+        qs = data.cal.start(q)
         wp = fe.train_winprob(data, hf, qs)
         for week in weeks:
             origin = qs + pd.Timedelta(days=7 * week)
@@ -74,11 +69,11 @@ def run(data: fd.SalesData, hf: pd.DataFrame, tree: fe.Tree, as_of: pd.Timestamp
                      for h in sorted(nodes.h.unique())]
             done = pd.concat(parts, ignore_index=True)
             rows.append(done)
-            new = bands.scores(done.assign(target_end=pd.PeriodIndex(done.quarter, freq="Q").end_time))
+            new = bands.scores(done.assign(target_end=data.cal.periods(done.quarter).end_time))
             scored = new if scored.empty else pd.concat([scored, new], ignore_index=True)
             if week in DEAL_WEEKS:
                 d = deals[deals.h == 0]
-                deal_parts.append(d.assign(week=week, won_in_quarter=fd.label(d, data.opps).to_numpy()))
+                deal_parts.append(d.assign(week=week, won_in_quarter=fd.label(d, data.opps, cal=data.cal).to_numpy()))
         log.info("backtest origin %s done (%d rows)", q, sum(len(r) for r in rows))
     return pd.concat(rows, ignore_index=True), pd.concat(deal_parts, ignore_index=True)
 

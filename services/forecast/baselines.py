@@ -25,7 +25,7 @@ _leaf_sum, _won_in = fresh.leaf_sum, fresh.won_in
 
 def last_quarter(data: fd.SalesData, leaves: pd.DataFrame, origin: pd.Timestamp,
                  data_start: pd.Timestamp) -> np.ndarray:
-    src = pd.Period(origin, "Q") - 1
+    src = data.cal.quarter(origin) - 1
     if src.start_time < data_start:
         return np.full(len(leaves), np.nan)
     return _leaf_sum(leaves, _won_in(data, src))

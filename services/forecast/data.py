@@ -15,7 +15,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from services import contract, db, picklists
+from services import contract, db, fiscal, picklists
 from services.churn import tables as churn_tables
 
 log = logging.getLogger(__name__)
@@ -35,6 +35,7 @@ class SalesData:
     people: pd.DataFrame
     churn: pd.DataFrame  # account_id, score_date, probability (may be empty)
     stages: pd.DataFrame | None = None  # the company's `stages`; derived from the deals when not given
+    cal: fiscal.FiscalCalendar = fiscal.CALENDAR  # the company's fiscal quarters (services/fiscal.py)
 
     def __post_init__(self) -> None:
         if self.stages is None:
@@ -43,14 +44,6 @@ class SalesData:
     @property
     def won(self) -> pd.DataFrame:
         return self.opps[self.opps.is_won]
-
-
-def quarter_start(ts: pd.Timestamp | str) -> pd.Timestamp:
-    return pd.Period(pd.Timestamp(ts), freq="Q").start_time.normalize()
-
-
-def quarter_label(ts: pd.Timestamp | str) -> str:
-    return str(pd.Period(pd.Timestamp(ts), freq="Q"))
 
 
 def load(engine: Engine) -> SalesData:
@@ -66,7 +59,8 @@ def load(engine: Engine) -> SalesData:
     hist = hist[hist["opportunity_id"].isin(opps["opportunity_id"])]
     hist = hist.sort_values(["opportunity_id", "snapshot_date"], kind="stable").reset_index(drop=True)
     people = db.read_table("people", engine)
-    return SalesData(opps.reset_index(drop=True), hist, people, _churn_scores(engine), picklists.read_stages(engine))
+    return SalesData(opps.reset_index(drop=True), hist, people, _churn_scores(engine), picklists.read_stages(engine),
+                     fiscal.read(engine))
 
 
 def _churn_scores(engine: Engine) -> pd.DataFrame:
@@ -155,10 +149,10 @@ def _with_churn(snap: pd.DataFrame, churn: pd.DataFrame) -> pd.DataFrame:
     return merged.drop(columns=["origin_c"]).rename(columns={"probability": "churn_probability"})
 
 
-def expand_horizons(snap: pd.DataFrame, horizons: int = 3) -> pd.DataFrame:
+def expand_horizons(snap: pd.DataFrame, horizons: int = 3, *, cal: fiscal.FiscalCalendar) -> pd.DataFrame:
     """One row per deal, origin and target quarter (h = 0: the origin's quarter, 1, 2: the next ones)."""
     parts = []
-    q0 = snap["origin"].dt.to_period("Q")
+    q0 = cal.quarters(snap["origin"])
     for h in range(horizons):
         target = q0 + h
         p = snap.assign(h=h, target_quarter=target.astype(str))
@@ -170,11 +164,11 @@ def expand_horizons(snap: pd.DataFrame, horizons: int = 3) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
-def label(rows: pd.DataFrame, opps: pd.DataFrame) -> pd.Series:
+def label(rows: pd.DataFrame, opps: pd.DataFrame, *, cal: fiscal.FiscalCalendar) -> pd.Series:
     """1 when the deal was won with its close date inside the row's target quarter."""
     won = opps.loc[opps.is_won, ["opportunity_id", "close_date"]].set_index("opportunity_id")["close_date"]
     close = rows["opportunity_id"].map(won)
-    return (close.notna() & (close.dt.to_period("Q").astype(str) == rows["target_quarter"])).astype(int)
+    return (close.notna() & (cal.keys(close) == rows["target_quarter"])).astype(int)
 
 
 def bookings(data: SalesData, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
@@ -193,8 +187,8 @@ def monthly_series(data: SalesData, cutoff: pd.Timestamp, horizons: int = 3) -> 
     are left out; series start at the first month with any booking (the data window's start)."""
     w = data.won[data.won.close_date < cutoff]
     month = w["close_date"].dt.to_period("M")
-    q_start = w["close_date"].dt.to_period("Q")
-    created_q = w["created_date"].dt.to_period("Q")
+    q_start = data.cal.quarters(w["close_date"])
+    created_q = data.cal.quarters(w["created_date"])
     first = month.min() if len(w) else pd.Period(cutoff, "M") - 1
     months = pd.period_range(first, pd.Period(cutoff, "M") - 1, freq="M")
     keys = data.opps.loc[data.opps.created_date < cutoff, ["owner_id", "product_id"]].drop_duplicates()
@@ -218,8 +212,8 @@ def fresh_share_after(data: SalesData, cutoff: pd.Timestamp, offset_days: int, h
 
     Measured over the last `quarters` target quarters that ended before `cutoff`; one share per h."""
     w = data.won[data.won.close_date < cutoff]
-    target = w["close_date"].dt.to_period("Q")
-    last_done = pd.Period(cutoff, "Q") - 1
+    target = data.cal.quarters(w["close_date"])
+    last_done = data.cal.quarter(cutoff) - 1
     out = np.ones(horizons)
     if offset_days <= 0:
         return out

@@ -81,12 +81,12 @@ def train_winprob(data: fd.SalesData, hist_feats: pd.DataFrame, cutoff: pd.Times
     """Fit on deal states at origins every `step_days` before `cutoff`, labels of quarters ended by then."""
     start = data.hist["snapshot_date"].min() + pd.Timedelta(days=60)
     origins = list(pd.date_range(start, cutoff - pd.Timedelta(days=1), freq=f"{step_days}D"))
-    rows = fd.expand_horizons(fd.state_at(data, origins, hist_feats))
-    end = pd.PeriodIndex(rows["target_quarter"], freq="Q").end_time.normalize()
+    rows = fd.expand_horizons(fd.state_at(data, origins, hist_feats), cal=data.cal)
+    end = data.cal.periods(rows["target_quarter"]).end_time.normalize()
     rows = rows[end < cutoff]
     if len(rows) > TRAIN_ROWS_MAX:
         rows = rows.sample(TRAIN_ROWS_MAX, random_state=seed)
-    y = fd.label(rows, data.opps)
+    y = fd.label(rows, data.opps, cal=data.cal)
     log.info("win probability: %d training rows from %d origins before %s", len(rows), len(origins), cutoff.date())
     return WinProbModel(random_state=seed).fit(rows[fd.FEATURES], y, groups=rows["origin"].to_numpy())
 
@@ -95,7 +95,7 @@ def size_pools(data: fd.SalesData, tree: Tree, cutoff: pd.Timestamp) -> list[np.
     """Per leaf: amounts of fresh deals (created in their close quarter) won in the 4 quarters before cutoff."""
     w = data.won
     w = w[(w.close_date < cutoff) & (w.close_date >= cutoff - pd.DateOffset(months=12))]
-    w = w[w.created_date.dt.to_period("Q") == w.close_date.dt.to_period("Q")]
+    w = w[data.cal.quarters(w.created_date) == data.cal.quarters(w.close_date)]
     by_prod = {p: g["amount_usd"].to_numpy() for p, g in w.groupby("product_id")}
     allp = w["amount_usd"].to_numpy()
     return [by_prod.get(p, allp) for p in tree.leaves.product_id]
@@ -116,8 +116,8 @@ def forecast_at(data: fd.SalesData, hist_feats: pd.DataFrame, tree: Tree, origin
     is the target's distance in quarters. `paths_out`, when given, receives the node paths of the
     not-yet-closed bookings per quarter (closed-won excluded), for the ending-ARR simulation."""
     origin = pd.Timestamp(origin).normalize()
-    q0 = pd.Period(origin, "Q")
-    snap = fd.expand_horizons(fd.state_at(data, [origin], hist_feats), quarters)
+    q0 = data.cal.quarter(origin)
+    snap = fd.expand_horizons(fd.state_at(data, [origin], hist_feats), quarters, cal=data.cal)
     snap["p_model"] = wp.predict_proba(snap[fd.FEATURES])[:, 1] if len(snap) else np.zeros(0)
     snap["p_win"] = snap["p_model"]
     states = {} if states is None else states
@@ -134,7 +134,7 @@ def forecast_at(data: fd.SalesData, hist_feats: pd.DataFrame, tree: Tree, origin
     out = []
     for h in range(quarters):
         q = q0 + h
-        qs, qe = q.start_time.normalize(), q.end_time.normalize()
+        qs, qe = data.cal.start(q), data.cal.end(q)
         closed = fd.bookings(data, qs, min(origin, qe)) if h == 0 else fd.bookings(data, qs, qs - pd.Timedelta(1))
         deals = snap[snap.h == h]
         n = len(tree.leaves)

@@ -25,7 +25,7 @@ def analogs(origin: pd.Timestamp, target: pd.Period, window_start: pd.Timestamp,
             n: int = ANALOGS) -> list[tuple[pd.Period, pd.Timestamp]]:
     """(target quarter, origin date) pairs analogous to (target, origin), complete before `origin`."""
     origin = pd.Timestamp(origin).normalize()
-    o_q = pd.Period(origin, "Q")
+    o_q = pd.Period(origin, freq=target.freq)  # the target's calendar (services/fiscal.py)
     offset = origin - o_q.start_time.normalize()
     at = lambda k: min((o_q - k).start_time.normalize() + offset, (o_q - k).end_time.normalize())
     out, k = [], 1

@@ -43,14 +43,13 @@ def run(engine: Engine, version: registry.Version, run_inputs: Any = None) -> tu
     bt_nodes, bt_deals = bt.run(data, hf, tree, as_of, commits)
     metrics = score(bt_nodes, bt_deals)
     wp = fe.train_winprob(data, hf, as_of)
-    scored = bands.scores(bt_nodes.assign(target_end=pd.PeriodIndex(bt_nodes.quarter, freq="Q").end_time))
-    qs = fd.quarter_start(as_of)
+    scored = bands.scores(bt_nodes.assign(target_end=data.cal.periods(bt_nodes.quarter).end_time))
     live, deals, paths, states = [], None, [], {}
     for origin in (as_of - pd.Timedelta(days=7), as_of):
         paths = []
         nodes, d = fe.forecast_at(data, hf, tree, origin, wp, bt.window_start(data), quarters=bt.HORIZONS,
                                   paths_out=paths, states=states)
-        week = int((origin - qs).days // 7)
+        week = int((origin - data.cal.start(as_of)).days // 7)  # weeks into the as-of's quarter
         nodes = nodes.assign(level=np.tile(tree.levels, bt.HORIZONS), week=week)
         live.append(bands.apply(nodes, scored, origin, week, tree.band_fallback).assign(kind="live"))
         deals = d
@@ -58,16 +57,16 @@ def run(engine: Engine, version: registry.Version, run_inputs: Any = None) -> tu
     metrics["coherence_max_abs_gap_usd"] = coherence_gap(nodes)
     registry.write_results(engine, T.NODES, nodes, version)
     registry.write_results(engine, T.DEALS, deals[T.DEALS.column_names], version)
-    mix = forecast_mix.flags(tree, bt_deals, deals, str(pd.Period(as_of, "Q")))  # services/forecast/mix.py
+    mix = forecast_mix.flags(tree, bt_deals, deals, data.cal.key(as_of))  # services/forecast/mix.py
     registry.write_results(engine, T.MIX, mix, version)
     metrics["nodes_unusual_mix"] = int(mix.unusual.sum())
     novel_deals = deal_novelty.flags(bt_deals, deals)  # services/forecast/deal_novelty.py
     registry.write_results(engine, T.DEAL_NOVELTY, novel_deals, version)
     metrics["share_novel_deals"] = float(novel_deals.novel.mean()) if len(novel_deals) else 0.0
-    arr, arr_info = fa.ending_arr(fa.load_subscriptions(engine), data.churn, tree, as_of, paths)
+    arr, arr_info = fa.ending_arr(fa.load_subscriptions(engine), data.churn, tree, as_of, paths, cal=data.cal)
     registry.write_results(engine, T.ARR, arr, version)
     metrics.update(arr_info)
-    metrics.update(fa.backtest(fa.load_subscriptions(engine), data.churn, bt_nodes[bt_nodes.h == 0]))
+    metrics.update(fa.backtest(fa.load_subscriptions(engine), data.churn, bt_nodes[bt_nodes.h == 0], cal=data.cal))
     now = nodes[(nodes.kind == "live") & (nodes.origin_date == as_of) & (nodes.role == "cro")
                 & (nodes.product_id == fe.ALL)]
     log.info("forecast for %s: P50 %.0f", now.quarter.tolist(), now.p50_usd.sum())

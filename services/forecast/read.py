@@ -9,10 +9,9 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from services import audit, db, picklists, registry
+from services import audit, db, fiscal, picklists, registry
 from services.forecast import commit_bias as cb
 from services.forecast import tables as T
-from services.forecast.data import quarter_label
 from services.hierarchy import Scope, people_in_scope, require_in_scope, scope_people
 from services.results import ResultTable
 
@@ -67,7 +66,7 @@ def nodes_at(engine: Engine, as_of: Any = None, scope: Scope | None = None) -> p
     earlier quarter would mislead). `attrs`: `origin` (the origin shown, or None)."""
     now = registry.read_snapshot(engine, T.NODES, "origin_date", as_of, MODEL)
     origin = now.attrs["snapshot"]
-    if origin is None or (as_of is not None and quarter_label(pd.Timestamp(as_of)) not in set(now.quarter)):
+    if origin is None or (as_of is not None and fiscal.read(engine).key(as_of) not in set(now.quarter)):
         out = now.iloc[0:0]
         out.attrs["origin"] = None
         return out
@@ -102,13 +101,11 @@ def _all_commits(engine: Engine, as_of: Any = None) -> pd.DataFrame:
 
 def save_commit(engine: Engine, person_id: str, quarter: str, amount_usd: float, note: str = "",
                 submitted_by: str | None = None) -> str:
-    """Append a leader's commit (never overwrites: the latest per person and quarter counts)."""
+    """Append a leader's commit (never overwrites: the latest per person and quarter counts); `quarter` is a
+    key of the company's fiscal quarters ("2027Q1", services/fiscal.py)."""
     if not person_id:
         raise ValueError("a commit needs a person")
-    try:
-        pd.Period(quarter, "Q")
-    except ValueError as exc:
-        raise ValueError(f"quarter must look like 2026Q4, got {quarter!r}") from exc
+    fiscal.read(engine).period(quarter)  # a ValueError that shows the spelling expected
     if amount_usd is None or amount_usd < 0:
         raise ValueError("the commit amount must be zero or more")
     commit_id = uuid.uuid4().hex
@@ -198,7 +195,7 @@ def quarterly_actuals(engine: Engine, owners: list[str], quarters: int = 8, as_o
     o = o[o.is_won & o.type.isin(["new", "expansion"]) & o.owner_id.isin(owners)]
     if as_of is not None:
         o = o[o.close_date <= _day_end(as_of)]
-    s = o.groupby(o.close_date.dt.to_period("Q").astype(str))["amount_usd"].sum()
+    s = o.groupby(fiscal.read(engine).keys(o.close_date))["amount_usd"].sum()
     return s.tail(quarters).rename("actual_usd").rename_axis("quarter").reset_index()
 
 
@@ -220,7 +217,8 @@ def track_record(engine: Engine, person_id: str, as_of: Any = None, scope: Scope
     require_in_scope(people_in_scope(engine, scope), person_id, "Person")
     b = _backtest(engine, person_id)
     if as_of is not None and not b.empty:
-        ended = b.quarter.map(lambda q: pd.Period(q, "Q").end_time.normalize()) <= pd.Timestamp(as_of)
+        cal = fiscal.read(engine)
+        ended = b.quarter.map(cal.end) <= pd.Timestamp(as_of)
         b = b[ended]
     if b.empty:
         return b
@@ -303,7 +301,8 @@ def waterfall(engine: Engine, owners: list[str], as_of: pd.Timestamp, quarter: s
     after = h[h.snapshot_date <= pd.Timestamp(as_of)].groupby("opportunity_id").last()
     stages = picklists.read_stages(engine)
     closed = picklists.closed_stages(stages)
-    in_q = lambda f: f.close_date.dt.to_period("Q").astype(str).eq(quarter) & ~f.stage.isin(closed)
+    cal = fiscal.read(engine)
+    in_q = lambda f: cal.keys(f.close_date).eq(quarter) & ~f.stage.isin(closed)
     b = before[in_q(before)].amount_usd.reindex(after.index).fillna(0.0)
     a_open = after[in_q(after)].amount_usd.reindex(after.index).fillna(0.0)
     was_in = b > 0
@@ -320,7 +319,11 @@ def waterfall(engine: Engine, owners: list[str], as_of: pd.Timestamp, quarter: s
 
 
 def current_quarter(nodes: pd.DataFrame) -> str:
-    return quarter_label(nodes.origin_date.max()) if not nodes.empty else ""
+    """The quarter the newest origin of `nodes` lies in (its h = 0 rows' quarter)."""
+    if nodes.empty:
+        return ""
+    now = nodes[nodes.origin_date == nodes.origin_date.max()]
+    return str(now.loc[now.h == 0, "quarter"].iloc[0])
 
 
 def deal_mix(engine: Engine, person_id: str, quarter: str, product_id: str = "ALL",

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy.engine import Engine
 
-from services import db, registry
+from services import db, fiscal, registry
 from services.forecast import accuracy, read
 from services.forecast import commit_bias as cb
 from services.forecast import tables as T
@@ -23,7 +23,7 @@ ORACLE_KNOWS = ("the planted expected bookings per rep and quarter (truth_bookin
 BARS = {"vs_best_baseline_max_ratio": 0.85, "vs_oracle_max_ratio": 1.2, "coverage_p10_p90": [0.75, 0.88]}
 
 
-def with_oracle(rows: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
+def with_oracle(rows: pd.DataFrame, truth: pd.DataFrame, cal: fiscal.FiscalCalendar = fiscal.CALENDAR) -> pd.DataFrame:
     """`rows` (backtest, `ALL` products) with `oracle_usd` from the planted expected bookings."""
     parent = dict(zip(rows.person_id, rows.parent_id))
     reps = rows.loc[rows.role == "rep", "person_id"].unique()
@@ -36,7 +36,7 @@ def with_oracle(rows: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
             p = parent.get(p)
     anc = pd.DataFrame(pairs, columns=["owner_id", "person_id"])
     exp = truth.merge(anc, on="owner_id").groupby(["person_id", "quarter"])["expected_bookings_usd"].sum()
-    q = pd.PeriodIndex(rows.quarter, freq="Q")
+    q = cal.periods(rows.quarter)
     qs, qe = q.start_time.normalize(), q.end_time.normalize()
     origin = pd.DatetimeIndex(pd.to_datetime(rows.origin_date)).normalize()
     start = pd.DatetimeIndex(np.maximum(origin.values, (qs - pd.Timedelta(days=1)).values))
@@ -54,7 +54,7 @@ def section(engine: Engine) -> dict[str, Any]:
     if db.table_exists("truth_bookings", engine):
         rows = registry.read_results(engine, T.NODES, T.MODEL, "kind = 'backtest' AND product_id = 'ALL'")
         if not rows.empty and "h" in rows:
-            out.update(accuracy.report(with_oracle(rows, db.read_table("truth_bookings", engine))))
+            out.update(accuracy.report(with_oracle(rows, db.read_table("truth_bookings", engine), fiscal.read(engine))))
             out["oracle_knows"] = ORACLE_KNOWS
             out["commits"] = commit_track(rows, read.commits(engine))
     out["bars"] = bars(out)

@@ -13,6 +13,8 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 
+from services import fiscal
+
 from . import expansion, lifecycle
 from . import novel as novel_accounts
 from .accounts import PRE_WINDOW_SHARE, SEGMENTS, make_accounts, seasonal_weights
@@ -42,9 +44,11 @@ def default_as_of(today: date | None = None) -> date:
 
 
 def generate(accounts: int = 5000, months: int = 36, seed: int = 0, as_of: date | str | None = None,
-             drift: str | None = None, novel: int = 0) -> dict[str, pd.DataFrame]:
+             drift: str | None = None, novel: int = 0, fiscal_start: int = 1) -> dict[str, pd.DataFrame]:
     """Simulate the demo company. `accounts` customer accounts (plus prospects from lost deals).
     `novel` > 0 plants that many recent accounts unlike any training row (`novel.plant`, `truth_novel`).
+    `fiscal_start` is the first month of its fiscal year (the `company` table): bookings peak at the end of
+    its fiscal quarters and its fiscal Q4, and commits, quotas and `truth_bookings` are keyed by its quarters.
 
     The same arguments give the same tables on any day; only `as_of=None` reads the clock
     (`default_as_of`)."""
@@ -52,18 +56,19 @@ def generate(accounts: int = 5000, months: int = 36, seed: int = 0, as_of: date 
         raise ValueError(f"unknown drift group {drift!r}; choose one of {', '.join(DRIFT_GROUPS)}")
     if accounts < 50 or months < 18:
         raise ValueError("the demo needs at least 50 accounts and 18 months of history")
+    cal = fiscal.FiscalCalendar(fiscal.check_start_month(fiscal_start))
     rng = np.random.default_rng(seed)
     as_of_ts = pd.Timestamp(as_of or default_as_of()).normalize()
     as_of_day = int(as_of_ts.to_datetime64().astype("datetime64[D]").astype(np.int64))
     # the first month not complete at as_of (a month-end as_of completes its own month)
     base = np.datetime64((as_of_ts + pd.Timedelta(days=1)).strftime("%Y-%m"), "M") - months
     total = months + FUTURE_MONTHS
-    w = seasonal_weights(base, total)
+    w = seasonal_weights(base, total, cal.start_month)
     n_total = round(accounts / (1 - (1 - PRE_WINDOW_SHARE) * w[months:].sum()))
     log.info("simulating %d customer accounts over %d months (as of %s)", n_total, total, as_of_ts.date())
 
     people = make_people(rng, accounts)
-    acc = make_accounts(rng, n_total, people, base, total)
+    acc = make_accounts(rng, n_total, people, base, total, cal.start_month)
     ev, metric_ids = lifecycle.run(rng, acc, total, months, drift)
     created_day = acc["month_day"](acc["created_month"], acc["day"])
     window_start = int(acc["month_day"](0, 1))
@@ -118,8 +123,8 @@ def generate(accounts: int = 5000, months: int = 36, seed: int = 0, as_of: date 
         "created_date": _days(np.concatenate([created_day[cust], pro_created.to_numpy()])),
     })
 
-    truth_bookings = _truth_bookings(ev, deals, acc, w, base, window_start, total)
-    commits, quotas, bias = commits_and_quotas(rng, people, truth_bookings, as_of_ts)
+    truth_bookings = _truth_bookings(ev, deals, acc, w, base, window_start, total, cal)
+    commits, quotas, bias = commits_and_quotas(rng, people, truth_bookings, as_of_ts, cal)
     renewals = _renewals(ev, acct_ids)
     actions = _actions(rng, ev, acct_ids, acc, as_of_day)
     truth_params = {
@@ -128,13 +133,13 @@ def generate(accounts: int = 5000, months: int = 36, seed: int = 0, as_of: date 
         "action_effect": lifecycle.ACTION_EFFECT, "drift_group": drift, "drift_months": 2, "novel": novel,
         "archetype_names": ARCHETYPE_NAMES,
         "expansion_drivers": expansion.EXPANSION_DRIVERS, "cross_sell_drivers": expansion.CROSS_SELL_DRIVERS,
-        "expansion_horizon_months": expansion.HORIZON_MONTHS,
+        "expansion_horizon_months": expansion.HORIZON_MONTHS, "fiscal_start": cal.start_month,
     }
     frames = {
         "people": people, "products": products_frame(), "metric_catalog": metric_catalog_frame(),
         "accounts": accounts_df, "subscriptions": subs, "usage_monthly": usage,
         "stages": stages_frame(), "opportunities": opportunities_df, "opportunity_history": history, "support_cases": cases,
-        "commits": commits, "quotas": quotas,
+        "commits": commits, "quotas": quotas, "company": fiscal.company_frame(cal.start_month, "Demo company"),
         "csm_actions": actions,
         "truth_params": pd.DataFrame({"key": list(truth_params),
                                       "value": [json.dumps(v) for v in truth_params.values()]}),
@@ -215,12 +220,12 @@ def _severe_flags(ev) -> np.ndarray:
     return np.concatenate(out)
 
 
-def _truth_bookings(ev, deals, acc, w, base, window_start, total) -> pd.DataFrame:
-    """Planted expected bookings (new + expansion) per rep and quarter, and the actual incl. the future."""
+def _truth_bookings(ev, deals, acc, w, base, window_start, total, cal: fiscal.FiscalCalendar) -> pd.DataFrame:
+    """Planted expected bookings (new + expansion) per rep and fiscal quarter, and the actual incl. the future."""
     book = deals["won"] & (deals["type"] < 2) & (deals["close"] >= window_start)
     acct = deals["acct"][book]
     owner = acc["owner_idx"][acct]
-    quarter = pd.PeriodIndex(_days(deals["close"][book]), freq="Q").astype(str)
+    quarter = pd.PeriodIndex(_days(deals["close"][book]), freq=cal.freq).astype(str)
     actual = pd.DataFrame({"owner": owner, "quarter": quarter, "usd": deals["amount"][book]}).groupby(
         ["owner", "quarter"])["usd"].sum()
     # expected: cross-sell and expansion intensities from the lifecycle, plus new-logo intensity
@@ -232,10 +237,10 @@ def _truth_bookings(ev, deals, acc, w, base, window_start, total) -> pd.DataFram
     rows = []
     for m, per_owner in ev.expected:
         e = per_owner + n_in_window * w[m] * rep_share * mean_new
-        q = str(pd.Period((base + m).astype("datetime64[D]"), freq="Q"))
+        q = cal.key((base + m).astype("datetime64[D]"))
         rows.append(pd.DataFrame({"owner": np.arange(acc["n_owners"]), "quarter": q, "usd": e}))
     expected = pd.concat(rows).groupby(["owner", "quarter"])["usd"].sum()
-    full_q = pd.PeriodIndex((base + np.arange(total)).astype("datetime64[D]"), freq="Q")
+    full_q = pd.PeriodIndex((base + np.arange(total)).astype("datetime64[D]"), freq=cal.freq)
     complete = full_q.value_counts()
     complete = set(complete[complete == 3].index.astype(str))
     out = pd.DataFrame({"expected_bookings_usd": expected}).join(actual.rename("actual_bookings_usd")).fillna(0.0)

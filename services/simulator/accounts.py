@@ -22,25 +22,31 @@ MONTH_OF_QUARTER = np.array([0.80, 0.90, 1.30])
 Q4_BOOST = 1.25
 
 
-def seasonal_weights(base_month: np.datetime64, months_total: int) -> np.ndarray:
-    """Relative bookings intensity per month: growth, quarter-end peaks and a Q4 peak."""
+def fiscal_month(month: np.ndarray, fiscal_start: int = 1) -> np.ndarray:
+    """Month of the fiscal year (0 = its first month) of months counted from 1970-01 (`datetime64[M]` as int)."""
+    return (np.asarray(month).astype(int) - (fiscal_start - 1)) % 12
+
+
+def seasonal_weights(base_month: np.datetime64, months_total: int, fiscal_start: int = 1) -> np.ndarray:
+    """Relative bookings intensity per month: growth, fiscal quarter-end peaks and a fiscal Q4 peak."""
     m = np.arange(months_total)
-    cal = (base_month + m).astype(int) % 12  # 0 = January
-    w = (1 + GROWTH_PER_YEAR) ** (m / 12) * MONTH_OF_QUARTER[cal % 3] * np.where(cal >= 9, Q4_BOOST, 1.0)
+    fm = fiscal_month(base_month + m, fiscal_start)  # 0 = the fiscal year's first month (January by default)
+    w = (1 + GROWTH_PER_YEAR) ** (m / 12) * MONTH_OF_QUARTER[fm % 3] * np.where(fm >= 9, Q4_BOOST, 1.0)
     return w / w.sum()
 
 
-def make_accounts(rng, n: int, people: pd.DataFrame, base_month: np.datetime64, months_total: int) -> dict:
+def make_accounts(rng, n: int, people: pd.DataFrame, base_month: np.datetime64, months_total: int,
+                  fiscal_start: int = 1) -> dict:
     """Per-account arrays used by the lifecycle; `n` customers in all (some arrive after as_of)."""
     acc: dict = {"n": n}
     pre = rng.random(n) < PRE_WINDOW_SHARE
-    w = seasonal_weights(base_month, months_total)
+    w = seasonal_weights(base_month, months_total, fiscal_start)
     created = np.where(pre, -rng.integers(1, 73, n), rng.choice(months_total, size=n, p=w))
-    cal = (base_month + created).astype(int) % 12
+    fm = fiscal_month(base_month + created, fiscal_start)
     late = rng.integers(1, 29, n)
     skew = 1 + np.floor(27.99 * rng.beta(2.5, 1, n)).astype(int)
     acc["created_month"] = created
-    acc["day"] = np.where(cal % 3 == 2, skew, late)
+    acc["day"] = np.where(fm % 3 == 2, skew, late)  # deals in a quarter's last month close late in it
     acc["segment"] = rng.choice(3, size=n, p=SEGMENT_P)
     acc["region"] = rng.choice(len(REGIONS), size=n, p=REGION_WEIGHTS)
     reps = people[people.role == "rep"].reset_index(drop=True)

@@ -4,6 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from services.fiscal import CALENDAR, FiscalCalendar
+
 STAGES = np.array(["Qualify", "Discover", "Propose", "Negotiate", "Closed Won", "Closed Lost"])
 STAGE_PROBABILITY = [0.1, 0.25, 0.5, 0.75, 1.0, 0.0]  # the CRM's default probability per stage
 CATEGORIES = ["pipeline", "best_case", "commit", "closed", "omitted"]
@@ -145,8 +147,10 @@ def _ffill(values: np.ndarray, valid: np.ndarray) -> np.ndarray:
     return values[idx]
 
 
-def commits_and_quotas(rng, people: pd.DataFrame, expected_rep_q: pd.DataFrame, as_of: pd.Timestamp):
-    """Quarterly commits with planted per-person biases, and quotas, for every sales leader and rep."""
+def commits_and_quotas(rng, people: pd.DataFrame, expected_rep_q: pd.DataFrame, as_of: pd.Timestamp,
+                       cal: FiscalCalendar = CALENDAR):
+    """Quarterly commits with planted per-person biases, and quotas, for every sales leader and rep (keyed
+    by the company's fiscal quarters, `cal`)."""
     sales = people[people.role.isin(["rep", "manager", "regional_vp", "cro"])]
     parent = dict(zip(people.person_id, people.manager_id))
     rows = []
@@ -166,7 +170,7 @@ def commits_and_quotas(rng, people: pd.DataFrame, expected_rep_q: pd.DataFrame, 
         "person_id": tree.person_id,
         "quarter": tree.quarter,
         "amount_usd": np.round(tree.expected * bias * rng.lognormal(0, noise), -2),
-        "submitted_at": pd.PeriodIndex(tree.quarter, freq="Q").start_time + pd.Timedelta(days=10, hours=9),
+        "submitted_at": cal.periods(tree.quarter).start_time + pd.Timedelta(days=10, hours=9),
     })
     commits = commits[commits.submitted_at <= as_of].reset_index(drop=True)
     quotas = pd.DataFrame({"person_id": tree.person_id, "quarter": tree.quarter,

@@ -1,7 +1,8 @@
 """Two generated companies that share nothing with the demo but the contract (tests/fixtures/companies.py):
 their own stage picklists, products and pricing models, segments and regions; a two-level
-hierarchy; 18 and 24 months of history; no commits; one without support cases, one without quotas.
-Each imports, every model trains, every scorecard section is filled, every page renders."""
+hierarchy; 18 and 24 months of history; no commits; one without support cases, one without quotas; one
+(Ledgerly) with a fiscal year starting in February. Each imports, every model trains, every scorecard
+section is filled, every page renders, and the forecast follows the company's quarters."""
 
 from __future__ import annotations
 
@@ -12,12 +13,16 @@ import pytest
 from fixtures import companies
 from streamlit.testing.v1 import AppTest
 
-from services import db, jobs
+from services import db, fiscal, jobs, registry
+from services.forecast import tables as forecast_tables
 from services.importer import import_frames
 from services.scorecard import MODEL_SECTIONS, scorecard
 from ui.auth import DEMO_PERSON
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
+# the Forecast page's quarters at each company's as-of: this quarter and the next two, in the company's words
+QUARTER_LABELS = {"Ledgerly": ["FY2027 Q3", "FY2027 Q4", "FY2028 Q1"],  # Aug-Oct 2026, Nov-Jan, Feb-Apr 2027
+                  "Fleetwise": ["2026Q3", "2026Q4", "2027Q1"]}
 PAGES = {"cro": ["overview", "churn_risk", "account", "adoption", "forecast", "where_to_grow"],
          "data_scientist": ["workbench", "model_health"], "admin": ["data", "audit"]}
 
@@ -42,6 +47,25 @@ def test_imports_with_its_own_stages_and_without_commits(company: dict) -> None:
     assert db.read_table("stages", engine).sort_values("stage_order")["stage"].tolist() == list(spec.stages)
     assert db.read_table("commits", engine).empty
     assert db.read_table("support_cases", engine).empty is not spec.support_cases
+    assert fiscal.read(engine).start_month == spec.fiscal_year_start_month
+
+
+def test_the_forecast_follows_the_fiscal_year(company: dict) -> None:
+    """Backtest origins at week 0 fall on the first day of the company's quarters (February, May, August,
+    November for a year starting in February) and the actual is what was won in the three months after."""
+    engine, spec = company["engine"], company["spec"]
+    rows = registry.read_results(engine, forecast_tables.NODES, forecast_tables.MODEL,
+                                 "kind = 'backtest' AND product_id = 'ALL' AND week = 0 AND h = 0")
+    rows = rows[rows.role == "cro"]
+    origins = pd.to_datetime(rows.origin_date)
+    first = spec.fiscal_year_start_month
+    assert len(rows) >= 3 and (origins.dt.day == 1).all()
+    assert set(origins.dt.month) <= {(first - 1 + 3 * k) % 12 + 1 for k in range(4)}, sorted(origins)
+    opps = db.read_table("opportunities", engine)
+    won = opps[opps.is_won & opps.type.isin(["new", "expansion"])]
+    for origin, actual in zip(origins, rows.actual_usd):
+        end = origin + pd.DateOffset(months=3) - pd.Timedelta(days=1)
+        assert actual == pytest.approx(won.loc[won.close_date.between(origin, end), "amount_usd"].sum())
 
 
 def test_every_model_trains_and_states_its_history(company: dict) -> None:
@@ -83,5 +107,9 @@ def test_every_page_renders(company: dict, role: str, monkeypatch: pytest.Monkey
         assert not [e for e in at.error], (page, [e.value for e in at.error])
         if page == "forecast":
             captions = " ".join(c.value for c in at.caption)
+            spec = company["spec"]
+            assert at.segmented_control(key="fc_quarter").options == QUARTER_LABELS[spec.name]
+            if spec.fiscal_year_start_month != 1:
+                assert f"{QUARTER_LABELS[spec.name][0]} (Aug-Oct 2026)" in captions
             assert "No commits imported or entered yet" in captions
             assert ("No quotas in the imported data" in captions) is not company["spec"].quotas

@@ -9,6 +9,7 @@ import pytest
 from models.forecast import wape
 from models.simulate import leaf_paths, node_summary
 from models.winprob import WinProbModel, auc, expected_calibration_error
+from services.fiscal import CALENDAR
 from services.forecast import arr as fa
 from services.forecast import data as fd
 from services.forecast import engine as fe
@@ -173,7 +174,7 @@ def test_ending_arr_is_coherent_and_has_the_expected_mean():
         renewal_of=lambda f: f.renewal_of.where(f.renewal_of.isna(), f.renewal_of + "b"), owner_id="R2")])
     as_of = pd.Timestamp("2025-09-30")
     book = [np.full((len(tree.nodes), 400), 0.0) for _ in range(3)]
-    arr, info = fa.ending_arr(subs, pd.DataFrame(), tree, as_of, book)
+    arr, info = fa.ending_arr(subs, pd.DataFrame(), tree, as_of, book, cal=CALENDAR)
     cro = arr[(arr.person_id == "C") & (arr.product_id == fe.ALL)].set_index("quarter")
     reps = arr[(arr.role == "rep") & (arr.product_id == fe.ALL)].groupby("quarter")["p50_usd"].sum()
     np.testing.assert_allclose(cro.p50_usd.loc[reps.index], reps, rtol=1e-12)
@@ -220,11 +221,11 @@ def test_arr_backtest_scores_the_expected_ending_arr_against_the_actual():
     subs = subs_frame()
     nodes = pd.DataFrame({"role": ["cro"], "product_id": ["ALL"], "week": [0], "quarter": ["2025Q3"],
                           "p50_usd": [0.0]})
-    m = fa.backtest(subs, pd.DataFrame(), nodes)
+    m = fa.backtest(subs, pd.DataFrame(), nodes, cal=CALENDAR)
     # as of 2025-06-30 (history: S1 renewed +10%, S3 churned): running S2 110 + S5 200, nothing renews in Q3
     assert m["arr_backtest_quarters"] == 1
     assert m["arr_wape_company"] == pytest.approx(0.0) and m["arr_wape_company_flat"] == pytest.approx(0.0)
     # trend baseline: ARR at the 5 quarter ends up to the origin 310, 310, 400, 400, 400 -> net new -22.5 a quarter
     assert m["arr_wape_company_trend"] == pytest.approx(22.5 / 310)
-    m = fa.backtest(subs, pd.DataFrame(), nodes.assign(p50_usd=31.0))
+    m = fa.backtest(subs, pd.DataFrame(), nodes.assign(p50_usd=31.0), cal=CALENDAR)
     assert m["arr_wape_company"] == pytest.approx(31 / 310)

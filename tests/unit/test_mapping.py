@@ -35,6 +35,8 @@ def test_the_salesforce_export_passes_the_contract_and_equals_the_company(mapped
         assert len(got[table]) == len(want), table
     assert got["people"].set_index("person_id")["role"].equals(direct["people"].set_index("person_id")["role"])
     assert got["stages"]["stage"].tolist() == direct["stages"]["stage"].tolist()
+    if "company" in direct:  # the org's fiscal year, from Organization.FiscalYearStartMonth
+        assert got["company"].to_dict("records") == direct["company"].to_dict("records")
     assert np.allclose(got["stages"]["default_probability"], direct["stages"]["default_probability"])
     key = ["opportunity_id"]
     for col in ("type", "forecast_category", "stage", "is_won", "created_date", "close_date"):

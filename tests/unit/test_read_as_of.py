@@ -9,8 +9,8 @@ from services.adoption import read as adoption
 from services.churn import read as churn
 from services.churn import tables as churn_tables
 from services.explain import read as explain
+from services.fiscal import CALENDAR
 from services.forecast import read as fc
-from services.forecast.data import quarter_label
 from services.hierarchy import Scope, regions
 
 
@@ -82,7 +82,7 @@ def test_forecast_nodes_at_an_origin_of_the_as_of_quarter(engine) -> None:
     backtest = registry.read_results(engine, fc.T.NODES, fc.MODEL, "kind = 'backtest'")
     day = backtest.origin_date.max() + pd.Timedelta(days=2)
     at = fc.nodes_at(engine, day)
-    assert quarter_label(day) in set(at.quarter)  # the last backtest origin lies inside its quarter
+    assert CALENDAR.key(day) in set(at.quarter)  # the last backtest origin lies inside its quarter
     assert at.attrs["origin"] == backtest.origin_date.max() and set(at.kind) == {"backtest"}
     first = backtest.origin_date.min() - pd.Timedelta(days=1)
     assert fc.nodes_at(engine, first).empty and fc.nodes_at(engine, first).attrs["origin"] is None
@@ -103,7 +103,7 @@ def test_commits_and_actuals_are_cut_at_the_as_of(engine) -> None:
     cut = fc.commits(engine, day)
     assert 0 < len(cut) < len(everyone) and (pd.to_datetime(cut.submitted_at) < day + pd.Timedelta(days=1)).all()
     owners = db.read_table("people", engine).person_id.tolist()
-    assert fc.quarterly_actuals(engine, owners, 50, day).quarter.max() == quarter_label(day)
+    assert fc.quarterly_actuals(engine, owners, 50, day).quarter.max() == CALENDAR.key(day)
 
 
 def test_workbench_subjects_in_scope(engine, region) -> None:
