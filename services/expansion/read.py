@@ -43,8 +43,30 @@ def _pick_date(dates: list[pd.Timestamp], as_of: Any) -> pd.Timestamp | None:
     return ok[-1] if ok else dates[0]
 
 
-def _reasons(engine: Engine) -> pd.DataFrame:
-    why = registry.read_results(engine, T.REASONS)
+MAX_IDS_IN_QUERY = 900  # ids bound per query (SQLite's old limit is 999 variables)
+SCOPED_READ_LIMIT = 20_000  # above this many accounts in scope, the score date is read whole and joined
+
+
+def _rows_of(engine: Engine, table: Any, account_ids: list[str] | None, where: str = "",
+             params: dict | None = None) -> pd.DataFrame:
+    """The active version's rows of `table` for these accounts (None: every account), by the version +
+    account index in chunks of bound ids; a very large scope reads the rows matching `where` once."""
+    if account_ids is None or len(account_ids) > SCOPED_READ_LIMIT:
+        rows = registry.read_results(engine, table, where=where, params=params or {})
+        return rows if account_ids is None else rows[rows.account_id.isin(account_ids)]
+    parts = []
+    for lo in range(0, len(account_ids), MAX_IDS_IN_QUERY):
+        chunk = account_ids[lo:lo + MAX_IDS_IN_QUERY]
+        marks = ", ".join(f":a{i}" for i in range(len(chunk)))
+        cond = f"account_id IN ({marks})" + (f" AND {where}" if where else "")
+        parts.append(registry.read_results(engine, table, where=cond,
+                                           params={**(params or {}), **{f"a{i}": a for i, a in enumerate(chunk)}}))
+    parts = [p for p in parts if not p.empty]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def _reasons(engine: Engine, account_ids: list[str] | None = None) -> pd.DataFrame:
+    why = _rows_of(engine, T.REASONS, account_ids)
     if why.empty:
         return pd.DataFrame(columns=["account_id", "product_id", "reason_1", "reason_2", "reason_3"])
     wide = why.pivot_table(index=["account_id", "product_id"], columns="rank", values="reason", aggfunc="first")
@@ -55,25 +77,36 @@ def _reasons(engine: Engine) -> pd.DataFrame:
     return wide.reset_index()
 
 
+def _scores_at(engine: Engine, when: pd.Timestamp, account_ids: list[str] | None) -> pd.DataFrame:
+    rows = _rows_of(engine, T.SCORES, account_ids, "score_date = :d", {"d": str(when)})
+    if rows.empty:  # dates stored with a time part (some drivers)
+        rows = _rows_of(engine, T.SCORES, account_ids)
+        rows = rows[rows.score_date == when] if not rows.empty else rows
+    return rows
+
+
 def where_to_grow(engine: Engine, scope: Scope | None = None, as_of: Any = None, products: list[str] | None = None,
                   segments: list[str] | None = None, include_open: bool = True) -> pd.DataFrame:
     """Accounts x products in scope, sorted by expected ARR (largest first).
 
     Columns: account_id, name, segment, owner, product_id, product, kind (Expansion / Cross-sell),
     probability, expected_arr_usd, expected_deal_usd, product_arr_usd, open_opportunity_id, suggest
-    (False where an opportunity is already open), reason_1..3 (latest score date only), score_date."""
-    when = _pick_date(score_dates(engine), as_of)
+    (False where an opportunity is already open), reason_1..3 (latest score date only), score_date.
+    Only the accounts in scope are read (by the version + account index), never the whole score date."""
+    dates = score_dates(engine)
+    when = _pick_date(dates, as_of)
     if when is None:
         return pd.DataFrame()
-    rows = registry.read_results(engine, T.SCORES, where="score_date = :d", params={"d": str(when)})
-    if rows.empty:  # dates stored with a time part (some drivers)
-        rows = registry.read_results(engine, T.SCORES)
-        rows = rows[rows.score_date == when]
     accounts = read_table("accounts", engine, columns=["account_id", "name", "segment", "owner_id", "csm_id"])
     people = read_table("people", engine)
-    accounts = filter_accounts(accounts, resolve_scope(people, scope or Scope())).drop(columns="csm_id")
+    owners = resolve_scope(people, scope or Scope())
+    accounts = filter_accounts(accounts, owners).drop(columns="csm_id")
     if segments:
         accounts = accounts[accounts.segment.isin(segments)]
+    ids = None if owners is None and not segments else accounts.account_id.tolist()
+    rows = _scores_at(engine, when, ids)
+    if rows.empty:
+        return pd.DataFrame()
     if products:
         rows = rows[rows.product_id.isin(products)]
     names = dict(zip(people.person_id, people.name))
@@ -83,8 +116,8 @@ def where_to_grow(engine: Engine, scope: Scope | None = None, as_of: Any = None,
     out["suggest"] = out.open_opportunity_id.isna()
     if not include_open:
         out = out[out.suggest]
-    if when == max(score_dates(engine)):
-        out = out.merge(_reasons(engine), on=["account_id", "product_id"], how="left")
+    if when == max(dates):
+        out = out.merge(_reasons(engine, ids), on=["account_id", "product_id"], how="left")
     else:
         out = out.assign(reason_1=None, reason_2=None, reason_3=None)
     out["kind"] = out["kind"].map(KIND_LABELS).fillna(out["kind"])
@@ -92,6 +125,20 @@ def where_to_grow(engine: Engine, scope: Scope | None = None, as_of: Any = None,
             "expected_arr_usd", "expected_deal_usd", "product_arr_usd", "open_opportunity_id", "suggest",
             "reason_1", "reason_2", "reason_3", "score_date"]
     return out[cols].sort_values("expected_arr_usd", ascending=False, ignore_index=True)
+
+
+def potential_pipeline(engine: Engine, scope: Scope | None = None, as_of: Any = None) -> dict[str, Any]:
+    """Pipeline that does not exist yet: the suggestions in scope (no growth opportunity open) with their
+    summed expected ARR, overall and per product. Not counted in the forecast; the forecast page shows it
+    beside it. Empty dict when the expansion model is not trained or nothing is scored."""
+    rows = where_to_grow(engine, scope, as_of, include_open=False)
+    if rows.empty:
+        return {}
+    by_product = rows.groupby("product", dropna=False).agg(suggestions=("account_id", "size"),
+                                                            expected_arr_usd=("expected_arr_usd", "sum"))
+    return {"score_date": pd.Timestamp(rows.score_date.iloc[0]), "suggestions": len(rows),
+            "accounts": int(rows.account_id.nunique()), "expected_arr_usd": float(rows.expected_arr_usd.sum()),
+            "by_product": by_product.sort_values("expected_arr_usd", ascending=False).reset_index()}
 
 
 def next_best_product(engine: Engine, account_id: str, as_of: Any = None,

@@ -117,6 +117,28 @@ def test_read_side_marks_open_opportunities_and_next_best_skips_them(engine) -> 
     assert len(smb) and set(smb.segment) == {"SMB"}
 
 
+def test_a_reps_read_is_the_company_read_cut_to_their_book_and_potential_sums_its_suggestions(engine,
+                                                                                              monkeypatch) -> None:
+    from services.db import read_table
+    from services.hierarchy import Scope
+
+    rows = expansion.where_to_grow(engine)
+    accounts = read_table("accounts", engine, columns=["account_id", "owner_id", "csm_id"])
+    rep = accounts.set_index("account_id").owner_id[rows.account_id.iloc[0]]
+    book = set(accounts[(accounts.owner_id == rep) | (accounts.csm_id == rep)].account_id)
+    monkeypatch.setattr(expansion, "MAX_IDS_IN_QUERY", 7)  # several chunks of bound ids
+    mine = expansion.where_to_grow(engine, Scope(within=rep))
+    want = rows[rows.account_id.isin(book)].reset_index(drop=True)
+    assert 0 < len(mine) < len(rows)
+    pd.testing.assert_frame_equal(mine, want)
+    monkeypatch.setattr(expansion, "SCOPED_READ_LIMIT", 3)  # a large scope: the score date read once, then cut
+    pd.testing.assert_frame_equal(expansion.where_to_grow(engine, Scope(within=rep)), want)
+    pot = expansion.potential_pipeline(engine, Scope(within=rep))
+    assert pot["suggestions"] == int(mine.suggest.sum()) > 0
+    assert pot["expected_arr_usd"] == pytest.approx(mine.loc[mine.suggest, "expected_arr_usd"].sum())
+    assert pot["by_product"].expected_arr_usd.sum() == pytest.approx(pot["expected_arr_usd"])
+
+
 def test_scorecard_compares_with_the_planted_oracle(engine) -> None:
     out = section(engine)
     for key in ("auc", "auc_oracle", "ece", "lift_top_decile", "auc_baseline_base_rate", "auc_baseline_logreg",
