@@ -32,6 +32,7 @@ from services import feature_catalog, registry
 from services.churn import features as cf
 from services.expansion import confidence as expansion_confidence
 from services.expansion import features as xf
+from services.expansion import prospects
 from services.expansion import tables as T
 from services.gates import Gate
 
@@ -198,6 +199,9 @@ def run(engine: Engine, version: registry.Version, run_inputs: Any = None) -> tu
     metrics.update(conf_metrics)
     metrics.update(n_scored=int((scores.score_date == as_of).sum()),
                    deal_sizes=sizes.round(4).to_dict("records"))
+    # the lead score of lost prospects, with the same machinery and month-end layout
+    metrics["prospects"] = prospects.run(engine, version, split_dates(as_of, inputs.churn.month0.to_timestamp()),
+                                         as_of)
     log.info("expansion: auc %.3f (logistic %.3f, base rate %.3f), ece %.3f, %d rows scored", metrics["auc"],
              metrics["auc_baseline_logreg"], metrics["auc_baseline_base_rate"], metrics["ece"], metrics["n_scored"])
     return metrics, {"model": model, "features": model.feature_names_, "deal_sizes": sizes}

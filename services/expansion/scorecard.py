@@ -43,12 +43,42 @@ def drivers_recovered(top_features: list, drivers: list[str], top_n: int = 10) -
     return (len(hit) / len(drivers) if drivers else float("nan")), hit
 
 
+PROSPECT_KEYS = ("status", "auc", "ece", "lift_top_decile", "auc_baseline_logreg", "ece_baseline_logreg",
+                 "auc_baseline_recency", "rate_test", "n_train", "n_test", "n_scored")
+
+
+def prospect_oracle(backtest: pd.DataFrame, truth: pd.DataFrame) -> np.ndarray:
+    """Planted p_180d of each prospect backtest row (its account and score month; 0 where none)."""
+    month = pd.to_datetime(backtest["score_date"]).dt.to_period("M").dt.to_timestamp()
+    keys = pd.DataFrame({"account_id": backtest["account_id"].to_numpy(), "month": month.to_numpy()})
+    t = truth.assign(month=pd.to_datetime(truth["month"]))[["account_id", "month", "p_180d"]]
+    return keys.merge(t, on=["account_id", "month"], how="left")["p_180d"].fillna(0.0).to_numpy()
+
+
+def prospect_section(engine: Engine, metrics: dict[str, Any]) -> dict[str, Any]:
+    """The lead score's out-of-time figures; on demo data the planted oracle's AUC on the same rows."""
+    out = {k: metrics[k] for k in PROSPECT_KEYS if k in metrics}
+    bt = registry.read_results(engine, T.PROSPECT_BACKTEST)
+    if bt.empty or not sa.inspect(engine).has_table("truth_prospects"):
+        return out
+    with engine.connect() as conn:
+        truth = pd.read_sql(sa.text("SELECT account_id, month, p_180d FROM truth_prospects"), conn)
+    out["auc_oracle"] = float(roc_auc_score(bt.label, prospect_oracle(bt, truth)))
+    out["bars"] = {"auc_within_0.02_of_oracle": out["auc"] >= out["auc_oracle"] - BARS["auc_gap_to_oracle"],
+                   "ece_at_most_0.02": out["ece"] <= BARS["ece"],
+                   "auc_above_logistic": out["auc"] > out.get("auc_baseline_logreg", 1.0),
+                   "auc_above_recency": out["auc"] > out.get("auc_baseline_recency", 1.0)}
+    return out
+
+
 def section(engine: Engine) -> dict[str, Any]:
     metrics = registry.active_metrics(engine, T.MODEL)
     if not metrics:
         return {}
     out: dict[str, Any] = {k: metrics[k] for k in KEYS if k in metrics}
     out["top_features"] = [f for f, _, _ in metrics.get("top_features", [])[:10]]
+    if metrics.get("prospects"):
+        out["prospects"] = prospect_section(engine, metrics["prospects"])
     truth = db.truth_params(engine)
     if truth and sa.inspect(engine).has_table("truth_expansion"):
         bt = registry.read_results(engine, T.BACKTEST)
