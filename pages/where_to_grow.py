@@ -5,7 +5,7 @@ import streamlit as st
 
 from services.expansion.features import HORIZON_DAYS
 from ui import expansion as ux
-from ui import filters
+from ui import filters, prospects
 from ui.auth import export_button
 from ui.format import MONEY_FORMAT
 from ui.widgets import page_with_data, usd
@@ -61,3 +61,5 @@ if len(view) > ux.SHOWN_ROWS:
     st.caption(f"The top {ux.SHOWN_ROWS:,} of {len(view):,} rows by expected ARR; the CSV holds them all.")
 export_button(view.drop(columns=["account_link"]), f"where_to_grow_{score_date:%Y%m%d}.csv",
               f"where to grow, {filters.scope_label(scope)}")
+
+prospects.section(url, scope, filters.current_as_of(), filters.scope_label(scope))

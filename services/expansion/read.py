@@ -162,3 +162,42 @@ def next_best_product(engine: Engine, account_id: str, as_of: Any = None,
             "kind": KIND_LABELS.get(best.kind, best.kind), "probability": float(best.probability),
             "expected_arr_usd": float(best.expected_arr_usd), "score_date": pd.Timestamp(best.score_date),
             "reasons": why.reason.tolist() if when == max(score_dates(engine)) else []}
+
+
+def prospects(engine: Engine, scope: Scope | None = None, as_of: Any = None) -> pd.DataFrame:
+    """Lost prospects in scope by their lead score (expected ARR = probability of re-engaging within 180 days
+    x the lost deal's amount), with three reasons in words. Stored at the data's as-of only: an earlier
+    as-of gives an empty frame with `attrs["stored"]` the date that is stored.
+
+    Columns: account_id, name, segment, industry, owner, product, probability, expected_arr_usd,
+    lost_amount_usd, days_since_loss, lost_opportunity_id, reason_1..3, score_date."""
+    cols = ["account_id", "name", "segment", "industry", "owner", "product", "probability", "expected_arr_usd",
+            "lost_amount_usd", "days_since_loss", "lost_opportunity_id", "reason_1", "reason_2", "reason_3",
+            "score_date"]
+    people = read_table("people", engine)
+    owners = resolve_scope(people, scope or Scope())
+    accounts = filter_accounts(read_table("accounts", engine, columns=["account_id", "name", "segment", "industry",
+                                                                       "owner_id", "csm_id"]), owners)
+    ids = None if owners is None else accounts.account_id.tolist()
+    rows = _rows_of(engine, T.PROSPECT_SCORES, ids)
+    if rows.empty:
+        return pd.DataFrame(columns=cols)
+    stored = pd.Timestamp(rows.score_date.max())
+    if as_of is not None and pd.Timestamp(as_of) < stored:
+        out = pd.DataFrame(columns=cols)
+        out.attrs["stored"] = stored
+        return out
+    names = dict(zip(people.person_id, people.name))
+    product_names = dict(read_table("products", engine, columns=["product_id", "name"]).itertuples(index=False))
+    out = rows.merge(accounts.drop(columns="csm_id"), on="account_id")
+    out["owner"] = out.owner_id.map(names)
+    out["product"] = out.lost_product_id.map(product_names).fillna(out.lost_product_id)
+    why = _rows_of(engine, T.PROSPECT_REASONS, ids)
+    if not why.empty:
+        wide = why.pivot_table(index="account_id", columns="rank", values="reason", aggfunc="first")
+        wide.columns = [f"reason_{int(c)}" for c in wide.columns]
+        out = out.merge(wide.reset_index(), on="account_id", how="left")
+    for c in ("reason_1", "reason_2", "reason_3"):
+        if c not in out:
+            out[c] = None
+    return out[cols].sort_values("expected_arr_usd", ascending=False, ignore_index=True)
