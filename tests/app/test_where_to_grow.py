@@ -1,6 +1,8 @@
 """AppTest: the Where to grow page and the account's next best product, on the demo with expansion trained."""
 from __future__ import annotations
 
+from streamlit.testing.v1 import AppTest
+
 from services.db import get_engine, read_table
 from services.expansion import read as expansion
 from ui.expansion import SHOWN_ROWS
@@ -64,3 +66,40 @@ def test_account_page_shows_the_next_best_product(expansion_db_url: str, run_app
     assert not at.exception, [e.value for e in at.exception]
     assert any(s.value == "Next best product" for s in at.subheader)
     assert any(m.value == best["product"] for m in at.metric)
+
+
+def test_where_to_grow_shows_prospects_by_lead_score_in_scope(expansion_db_url: str, run_app) -> None:
+    engine = get_engine(expansion_db_url)
+    rows = expansion.prospects(engine)
+    assert len(rows) > 0
+    at = run_app("pages/where_to_grow.py")
+    assert any(s.value == "Prospects" for s in at.subheader)
+    table = at.dataframe[1].value
+    assert len(table) == min(len(rows), SHOWN_ROWS)
+    assert list(table["expected_arr_usd"]) == sorted(table["expected_arr_usd"], reverse=True)
+    assert table["reason_1"].notna().any()
+    assert len(at.get("download_button")) == 2  # suggestions and prospects, each with its CSV
+    accounts = read_table("accounts", engine, columns=["account_id", "owner_id"])
+    rep = accounts.set_index("account_id").owner_id[rows.account_id.iloc[0]]
+    at.selectbox(key="scope_rep").set_value(rep).run()
+    assert not at.exception
+    mine = at.dataframe[1].value
+    assert 0 < len(mine) < len(rows)
+    assert set(mine["account_link"].str.split("=").str[1]) <= set(accounts[accounts.owner_id == rep].account_id)
+
+
+def test_the_forecast_s_potential_line_is_the_suggestions_not_yet_pipeline(expansion_db_url: str) -> None:
+    def script() -> None:
+        import os
+
+        from services.hierarchy import Scope
+        from ui.expansion import potential_line
+
+        potential_line(os.environ["FORESIGHT_DATABASE_URL"], Scope(), None)
+
+    at = AppTest.from_function(script).run()
+    assert not at.exception
+    pot = expansion.potential_pipeline(get_engine(expansion_db_url))
+    line = " ".join(c.value for c in at.caption)
+    assert "not in the forecast" in line and f"${pot['expected_arr_usd']:,.0f}" in line
+    assert f"{pot['suggestions']:,} Where to grow suggestions" in line
