@@ -37,7 +37,7 @@ def section(url: str, scope: Scope, as_of: dt.date | None, scope_label: str) -> 
     cols = st.columns(3)
     cols[0].metric("Prospects", f"{len(rows):,}")
     cols[1].metric("Expected ARR", f"${rows.expected_arr_usd.sum():,.0f}")
-    cols[2].metric(f"Likely to come back (>= 30% in {HORIZON_DAYS} days)", f"{(rows.probability >= 0.3).sum():,}")
+    cols[2].metric("Amount of the lost deals", f"${rows.lost_amount_usd.sum():,.0f}")
     view = rows.assign(account_link="account?account_id=" + rows.account_id)
     st.dataframe(view[["account_link", "name", "product", "probability", "expected_arr_usd", "lost_amount_usd",
                        "days_since_loss", "reason_1", "reason_2", "reason_3", "segment", "industry", "owner"]]
