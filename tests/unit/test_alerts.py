@@ -296,7 +296,7 @@ def test_expansion_ready_fires_on_entry_clears_on_exit_and_never_repeats(company
     _version(engine, "expansion", [(X.SCORES, _expansion_scores([
         ("A000001", "CRM", 0.40, 20_000.0, None), ("A000001", "MKT", 0.60, 40_000.0, "O000001"),  # open: not it
         ("A000002", "CRM", 0.10, 9_000.0, None),  # probability under the threshold
-        ("A000003", "MKT", 0.30, 1_000.0, None)]))])  # expected ARR under the threshold
+        ("A000003", "MKT", 0.30, 500.0, None)]))])  # expected ARR under the threshold
     found = events.conditions(engine)
     ready = found[found.event_type == "expansion_ready"]
     assert ready.subject_id.tolist() == ["A000001"]
@@ -307,12 +307,12 @@ def test_expansion_ready_fires_on_entry_clears_on_exit_and_never_repeats(company
     assert _expansion_events(engine, "R2") == set()  # still standing: not repeated
     _version(engine, "expansion", [(X.SCORES, _expansion_scores([  # a new version: A000002 enters,
         ("A000001", "CRM", 0.45, 25_000.0, None), ("A000002", "CRM", 0.30, 9_000.0, None),  # A000001 stays
-        ("A000003", "MKT", 0.30, 1_000.0, None)]))])
+        ("A000003", "MKT", 0.30, 500.0, None)]))])
     assert _expansion_events(engine, "R3") == {("fired", "A000002")}
     _version(engine, "expansion", [(X.SCORES, _expansion_scores([
-        ("A000001", "CRM", 0.20, 12_000.0, None), ("A000002", "CRM", 0.30, 9_000.0, "O000009")]))])
+        ("A000001", "CRM", 0.10, 6_000.0, None), ("A000002", "CRM", 0.30, 9_000.0, "O000009")]))])
     assert _expansion_events(engine, "R4") == {("cleared", "A000001"), ("cleared", "A000002")}  # fell / opened
-    monkeypatch.setenv("FORESIGHT_ALERT_EXPANSION_READY_PROBABILITY", "0.15")
+    monkeypatch.setenv("FORESIGHT_ALERT_EXPANSION_READY_PROBABILITY", "0.05")
     assert _expansion_events(engine, "R5") == {("fired", "A000001")}  # a lower threshold from the environment
     assert "expansion_ready" in set(subscriptions.defaults("P0004", "rep").event_type)
     assert "expansion_ready" in set(subscriptions.defaults("P0006", "csm").event_type)
