@@ -12,9 +12,11 @@ month-ends before it (`expansion_scores`), three reasons per account x product a
 (`expansion_reasons`, sentences as long as the job's), about 3% of rows with an open opportunity. The
 scores are random: only their volume matters for the read.
 
-Timed, for the rep that demo sign-in offers (the first rep by id; about 1/72 of the accounts): the service read (`services.expansion.read.where_to_grow`, the
-median of `--repeat`), and the page's AppTest render signed in as that rep (switch to the page and run;
-cold = Streamlit's caches cleared first, warm = the next run), each the median of `--repeat`.
+Timed, for the rep that demo sign-in offers (the first rep by id; about 1/72 of the accounts): the service
+read (`services.expansion.read.where_to_grow`), and the page's AppTest run signed in as that rep (switch to
+the page and run; "list cold": the page's own cached reads cleared, as when the rep first opens the list;
+"all caches cold": every cache of the app cleared, the sidebar's and the banner's reads too; "warm": a
+rerun), each the median of `--repeat`.
 """
 from __future__ import annotations
 
@@ -92,18 +94,26 @@ def fill(url: str, n_accounts: int, seed: int = 0) -> dict:
     return {"accounts": n, "score_rows": len(scores), "reason_rows": len(reasons)}
 
 
-def render(person: str, cold: bool) -> float:
+def render(person: str, cold: str) -> float:
+    """Seconds of the page's run for `person` after signing in (the app's first run, not timed): `cold`
+    "list" clears the page's own cached reads (the list as a rep first opens it), "all" every cache of the
+    app (also the sidebar's and the banner's), "" none (a rerun)."""
     import streamlit as st
     from fixtures.app_session import APP
     from streamlit.testing.v1 import AppTest
 
+    from ui import expansion as ux
+    from ui import prospects as up
     from ui.auth import DEMO_PERSON
 
     at = AppTest.from_file(APP, default_timeout=120)
     at.session_state[DEMO_PERSON] = person
     at.run()
-    if cold:
+    if cold == "all":
         st.cache_data.clear()
+    elif cold == "list":
+        for cached in (ux.is_trained, ux.where_to_grow, ux.potential_pipeline, up.prospects):
+            cached.clear()
     t0 = time.perf_counter()
     at.switch_page("pages/where_to_grow.py").run()
     seconds = time.perf_counter() - t0
@@ -144,13 +154,16 @@ def main() -> None:
         t0 = time.perf_counter()
         rows = len(read.where_to_grow(engine, Scope(within=rep)))
         reads.append(time.perf_counter() - t0)
-    cold = [render(rep, cold=True) for _ in range(args.repeat)]
-    warm = [render(rep, cold=False) for _ in range(args.repeat)]
+    cold = [render(rep, "list") for _ in range(args.repeat)]
+    every = [render(rep, "all") for _ in range(args.repeat)]
+    warm = [render(rep, "") for _ in range(args.repeat)]
     print(f"rep {rep}: {book:,} accounts, {rows:,} rows (account x product) of {len(accounts):,} accounts")
     print(f"service read   median {statistics.median(reads):.3f}s  (all: {', '.join(f'{x:.3f}' for x in reads)})")
-    print(f"page cold      median {statistics.median(cold):.3f}s  (all: {', '.join(f'{x:.3f}' for x in cold)})")
+    print(f"page, list cold median {statistics.median(cold):.3f}s  (all: {', '.join(f'{x:.3f}' for x in cold)})")
+    print(f"page, all caches cold median {statistics.median(every):.3f}s  "
+          f"(all: {', '.join(f'{x:.3f}' for x in every)})")
     print(f"page warm      median {statistics.median(warm):.3f}s  (all: {', '.join(f'{x:.3f}' for x in warm)})")
-    print(f"bar: the list for a rep renders in <= {BAR_S:.0f} s (cold page): {statistics.median(cold) <= BAR_S}")
+    print(f"bar: the list for a rep renders in <= {BAR_S:.0f} s (list cold): {statistics.median(cold) <= BAR_S}")
 
 
 if __name__ == "__main__":

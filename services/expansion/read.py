@@ -77,12 +77,50 @@ def _reasons(engine: Engine, account_ids: list[str] | None = None) -> pd.DataFra
     return wide.reset_index()
 
 
-def _scores_at(engine: Engine, when: pd.Timestamp, account_ids: list[str] | None) -> pd.DataFrame:
-    rows = _rows_of(engine, T.SCORES, account_ids, "score_date = :d", {"d": str(when)})
-    if rows.empty:  # dates stored with a time part (some drivers)
-        rows = _rows_of(engine, T.SCORES, account_ids)
-        rows = rows[rows.score_date == when] if not rows.empty else rows
-    return rows
+def _day_range(when: pd.Timestamp) -> dict[str, str]:
+    """Bounds of one day as text (a date column compares with them on SQLite, stored with or without a time
+    part, and on PostgreSQL, cast)."""
+    day = pd.Timestamp(when).normalize()
+    return {"lo": str(day.date()), "hi": str((day + pd.Timedelta(days=1)).date())}
+
+
+def _scores_at(engine: Engine, stored: Any, account_ids: list[str] | None) -> pd.DataFrame:
+    """Rows of one score date, `stored` as the database returned it (equality: the version + date +
+    account index is searched, never the whole date)."""
+    return _rows_of(engine, T.SCORES, account_ids, "score_date = :d", {"d": stored})
+
+
+def _latest_dates(engine: Engine, as_of: Any) -> tuple[Any, pd.Timestamp | None]:
+    """(the score date to show, as stored: the latest on or before `as_of`, else the first; the latest
+    stored, as a day), by MAX/MIN over the version + score date index instead of listing every date."""
+    version = registry.shown_version(engine, T.MODEL)
+    if version is None or not sa.inspect(engine).has_table(str(T.SCORES)):
+        return None, None
+    sql = f'SELECT {{f}}(score_date) FROM "{T.SCORES}" WHERE model_version = :v'
+    with engine.connect() as conn:
+        latest = conn.execute(sa.text(sql.format(f="MAX")), {"v": version}).scalar()
+        if latest is None:
+            return None, None
+        when = latest
+        if as_of is not None:
+            hi = _day_range(pd.Timestamp(as_of))["hi"]
+            when = conn.execute(sa.text(sql.format(f="MAX") + " AND score_date < :hi"), {"v": version, "hi": hi}
+                                ).scalar() or conn.execute(sa.text(sql.format(f="MIN")), {"v": version}).scalar()
+    return when, pd.Timestamp(latest).normalize()
+
+
+def _accounts_in(engine: Engine, owners: set[str] | None, extra: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Accounts owned or looked after (CSM) by someone in `owners` (all when None), filtered in SQL on the
+    owner and CSM indexes."""
+    cols = ["account_id", "name", "segment", *extra, "owner_id", "csm_id"]
+    if owners is None:
+        return read_table("accounts", engine, columns=cols)
+    if not owners:
+        return read_table("accounts", engine, columns=cols).head(0)
+    names = sorted(owners)
+    marks = ", ".join(f":p{i}" for i in range(len(names)))
+    return read_table("accounts", engine, columns=cols, where=f"owner_id IN ({marks}) OR csm_id IN ({marks})",
+                      params={f"p{i}": p for i, p in enumerate(names)})
 
 
 def where_to_grow(engine: Engine, scope: Scope | None = None, as_of: Any = None, products: list[str] | None = None,
@@ -93,18 +131,17 @@ def where_to_grow(engine: Engine, scope: Scope | None = None, as_of: Any = None,
     probability, expected_arr_usd, expected_deal_usd, product_arr_usd, open_opportunity_id, suggest
     (False where an opportunity is already open), reason_1..3 (latest score date only), score_date.
     Only the accounts in scope are read (by the version + account index), never the whole score date."""
-    dates = score_dates(engine)
-    when = _pick_date(dates, as_of)
-    if when is None:
+    stored, latest = _latest_dates(engine, as_of)
+    if stored is None:
         return pd.DataFrame()
-    accounts = read_table("accounts", engine, columns=["account_id", "name", "segment", "owner_id", "csm_id"])
+    when = pd.Timestamp(stored).normalize()
     people = read_table("people", engine)
     owners = resolve_scope(people, scope or Scope())
-    accounts = filter_accounts(accounts, owners).drop(columns="csm_id")
+    accounts = filter_accounts(_accounts_in(engine, owners), owners).drop(columns="csm_id")
     if segments:
         accounts = accounts[accounts.segment.isin(segments)]
     ids = None if owners is None and not segments else accounts.account_id.tolist()
-    rows = _scores_at(engine, when, ids)
+    rows = _scores_at(engine, stored, ids)
     if rows.empty:
         return pd.DataFrame()
     if products:
@@ -112,11 +149,12 @@ def where_to_grow(engine: Engine, scope: Scope | None = None, as_of: Any = None,
     names = dict(zip(people.person_id, people.name))
     product_names = read_table("products", engine, columns=["product_id", "name"])
     out = rows.merge(accounts.assign(owner=accounts.owner_id.map(names)).drop(columns="owner_id"), on="account_id")
+    out["score_date"] = pd.to_datetime(out["score_date"]).dt.normalize()
     out["product"] = out.product_id.map(dict(zip(product_names.product_id, product_names.name)))
     out["suggest"] = out.open_opportunity_id.isna()
     if not include_open:
         out = out[out.suggest]
-    if when == max(dates):
+    if when == latest:
         out = out.merge(_reasons(engine, ids), on=["account_id", "product_id"], how="left")
     else:
         out = out.assign(reason_1=None, reason_2=None, reason_3=None)
@@ -176,8 +214,7 @@ def prospects(engine: Engine, scope: Scope | None = None, as_of: Any = None) -> 
             "score_date"]
     people = read_table("people", engine)
     owners = resolve_scope(people, scope or Scope())
-    accounts = filter_accounts(read_table("accounts", engine, columns=["account_id", "name", "segment", "industry",
-                                                                       "owner_id", "csm_id"]), owners)
+    accounts = filter_accounts(_accounts_in(engine, owners, ("industry",)), owners)
     ids = None if owners is None else accounts.account_id.tolist()
     rows = _rows_of(engine, T.PROSPECT_SCORES, ids)
     if rows.empty:
