@@ -25,6 +25,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sklearn.metrics import roc_auc_score
 
+from models.churn_metrics import lift_top_decile
 from services import db, jobs
 from services.churn import features as cf
 from services.cli import main as cli
@@ -45,8 +46,9 @@ def backtest_only(engine, as_of: str) -> tuple[dict, float]:
     with engine.connect() as conn:
         te = pd.read_sql(sa.text("SELECT account_id, product_id, month, p_180d FROM truth_expansion"), conn)
     drivers = sorted(set(truth.get("expansion_drivers", {})) | set(truth.get("cross_sell_drivers", {})))
-    card = {**metrics, "auc_oracle": float(roc_auc_score(bt.label, oracle_probability(bt, te))),
-            **recovered(metrics, drivers)}
+    po = oracle_probability(bt, te)
+    card = {**metrics, "auc_oracle": float(roc_auc_score(bt.label, po)),
+            "lift_oracle": lift_top_decile(bt.label, po), **recovered(metrics, drivers)}
     parts = xj.split_dates(pd.Timestamp(as_of), inputs.churn.month0.to_timestamp())
     _, pm, pbt = prospects.fit_and_backtest(prospects.load(engine), parts)
     card["prospects"] = pm
@@ -81,7 +83,7 @@ def run_seed(seed: int, accounts: int, months: int, as_of: str, reuse: bool = Fa
         read_s = time.perf_counter() - t1
     return {"seed": seed, "status": result["status"], "auc": card["auc"], "oracle": card["auc_oracle"],
             "base_rate": card["auc_baseline_base_rate"], "logreg": card["auc_baseline_logreg"], "ece": card["ece"],
-            "lift": card["lift_top_decile"], "drivers": card["planted_drivers_recovered"],
+            "lift": card["lift_top_decile"], "lift_oracle": card.get("lift_oracle", float("nan")), "drivers": card["planted_drivers_recovered"],
             "found": ",".join(card["planted_drivers_found"]), "ranks": card.get("planted_driver_ranks", {}),
             "n_groups": card.get("n_groups"), "by_feature": card.get("planted_drivers_recovered_by_feature"), "train_s": train_s, "read_s": read_s,
             "rep_rows": len(rows), "prospects": card.get("prospects", {})}
@@ -107,7 +109,7 @@ def main() -> None:
         r = rows[-1]
         print(f"seed {r['seed']}: auc {r['auc']:.4f} oracle {r['oracle']:.4f} gap {r['oracle'] - r['auc']:+.4f} "
               f"base rate {r['base_rate']:.4f} logreg {r['logreg']:.4f} ece {r['ece']:.4f} lift {r['lift']:.2f} "
-              f"drivers {r['drivers']:.2f} ({r['found']}) train {r['train_s']:.1f}s read {r['read_s']:.2f}s",
+              f"(oracle lift {r['lift_oracle']:.2f}) drivers {r['drivers']:.2f} ({r['found']}) train {r['train_s']:.1f}s read {r['read_s']:.2f}s",
               flush=True)
     out = rows
     head = (f"{'seed':>4} {'auc':>6} {'oracle':>6} {'gap':>6} {'base':>6} {'logreg':>6} {'ece':>6} {'lift':>5} "
