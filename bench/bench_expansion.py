@@ -25,13 +25,14 @@ import pandas as pd
 import sqlalchemy as sa
 from sklearn.metrics import roc_auc_score
 
+from models.churn_metrics import lift_top_decile
 from services import db, jobs
 from services.churn import features as cf
 from services.cli import main as cli
 from services.expansion import features as xf
 from services.expansion import job as xj
-from services.expansion import read
-from services.expansion.scorecard import BARS, drivers_recovered, oracle_probability, section
+from services.expansion import prospects, read
+from services.expansion.scorecard import BARS, oracle_probability, prospect_oracle, recovered, section
 from services.hierarchy import Scope
 
 
@@ -45,9 +46,16 @@ def backtest_only(engine, as_of: str) -> tuple[dict, float]:
     with engine.connect() as conn:
         te = pd.read_sql(sa.text("SELECT account_id, product_id, month, p_180d FROM truth_expansion"), conn)
     drivers = sorted(set(truth.get("expansion_drivers", {})) | set(truth.get("cross_sell_drivers", {})))
-    found = drivers_recovered(metrics.get("top_features", []), drivers)
-    card = {**metrics, "auc_oracle": float(roc_auc_score(bt.label, oracle_probability(bt, te))),
-            "planted_drivers_recovered": found[0], "planted_drivers_found": found[1]}
+    po = oracle_probability(bt, te)
+    card = {**metrics, "auc_oracle": float(roc_auc_score(bt.label, po)),
+            "lift_oracle": lift_top_decile(bt.label, po), **recovered(metrics, drivers)}
+    parts = xj.split_dates(pd.Timestamp(as_of), inputs.churn.month0.to_timestamp())
+    _, pm, pbt = prospects.fit_and_backtest(prospects.load(engine), parts)
+    card["prospects"] = pm
+    if pm.get("status") == "fitted":
+        with engine.connect() as conn:
+            tp = pd.read_sql(sa.text("SELECT account_id, month, p_180d FROM truth_prospects"), conn)
+        pm["auc_oracle"] = float(roc_auc_score(pbt.label, prospect_oracle(pbt, tp)))
     return card, seconds
 
 
@@ -75,9 +83,10 @@ def run_seed(seed: int, accounts: int, months: int, as_of: str, reuse: bool = Fa
         read_s = time.perf_counter() - t1
     return {"seed": seed, "status": result["status"], "auc": card["auc"], "oracle": card["auc_oracle"],
             "base_rate": card["auc_baseline_base_rate"], "logreg": card["auc_baseline_logreg"], "ece": card["ece"],
-            "lift": card["lift_top_decile"], "drivers": card["planted_drivers_recovered"],
-            "found": ",".join(card["planted_drivers_found"]), "train_s": train_s, "read_s": read_s,
-            "rep_rows": len(rows)}
+            "lift": card["lift_top_decile"], "lift_oracle": card.get("lift_oracle", float("nan")), "drivers": card["planted_drivers_recovered"],
+            "found": ",".join(card["planted_drivers_found"]), "ranks": card.get("planted_driver_ranks", {}),
+            "n_groups": card.get("n_groups"), "by_feature": card.get("planted_drivers_recovered_by_feature"), "train_s": train_s, "read_s": read_s,
+            "rep_rows": len(rows), "prospects": card.get("prospects", {})}
 
 
 def main() -> None:
@@ -100,7 +109,7 @@ def main() -> None:
         r = rows[-1]
         print(f"seed {r['seed']}: auc {r['auc']:.4f} oracle {r['oracle']:.4f} gap {r['oracle'] - r['auc']:+.4f} "
               f"base rate {r['base_rate']:.4f} logreg {r['logreg']:.4f} ece {r['ece']:.4f} lift {r['lift']:.2f} "
-              f"drivers {r['drivers']:.2f} ({r['found']}) train {r['train_s']:.1f}s read {r['read_s']:.2f}s",
+              f"(oracle lift {r['lift_oracle']:.2f}) drivers {r['drivers']:.2f} ({r['found']}) train {r['train_s']:.1f}s read {r['read_s']:.2f}s",
               flush=True)
     out = rows
     head = (f"{'seed':>4} {'auc':>6} {'oracle':>6} {'gap':>6} {'base':>6} {'logreg':>6} {'ece':>6} {'lift':>5} "
@@ -114,6 +123,23 @@ def main() -> None:
                                                           "drivers")}
     print(f"mean {mean['auc']:.4f} {mean['oracle']:.4f} {mean['oracle'] - mean['auc']:+.4f} {mean['base_rate']:.4f} "
           f"{mean['logreg']:.4f} {mean['ece']:.4f} {mean['lift']:5.2f} {mean['drivers']:7.2f}")
+    print("planted drivers: rank of each among the explanation groups (grouped importance), and the older count "
+          "over the top ten single features")
+    for r in out:
+        print(f"{r['seed']:>4} of {r['n_groups']} groups: " + ", ".join(f"{d} {k}" for d, k in r["ranks"].items())
+              + f"; by feature {r['by_feature']:.2f}")
+    print("prospects (lead score of lost prospects, out of time):")
+    print(f"{'seed':>4} {'auc':>6} {'oracle':>6} {'gap':>6} {'logreg':>6} {'recency':>7} {'ece':>6} {'ece_lr':>6} "
+          f"{'lift':>5} {'n_test':>6} {'rate':>5}")
+    for r in out:
+        p = r["prospects"]
+        if p.get("status") != "fitted":
+            print(f"{r['seed']:>4} {p.get('status', 'not run')}")
+            continue
+        print(f"{r['seed']:>4} {p['auc']:.4f} {p.get('auc_oracle', float('nan')):.4f} "
+              f"{p.get('auc_oracle', float('nan')) - p['auc']:+.4f} {p['auc_baseline_logreg']:.4f} "
+              f"{p['auc_baseline_recency']:7.4f} {p['ece']:.4f} {p['ece_baseline_logreg']:.4f} "
+              f"{p['lift_top_decile']:5.2f} {p['n_test']:>6} {p['rate_test']:.3f}")
     print("bars (every seed): auc within 0.02 of oracle "
           f"{all(r['oracle'] - r['auc'] <= BARS['auc_gap_to_oracle'] for r in out)}; "
           f"ece <= 0.02 {all(r['ece'] <= BARS['ece'] for r in out)}; "

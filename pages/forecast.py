@@ -12,6 +12,7 @@ from ui import data, filters
 from ui import forecast as uf
 from ui.auth import can, who
 from ui.charts import forecast as forecast_charts
+from ui.expansion import potential_line
 from ui.format import MONEY_FORMAT, usd_full
 from ui.text import md
 from ui.widgets import money_column, no_snapshot, page_with_data, usd
@@ -65,6 +66,7 @@ tiles[5].metric("Pipeline coverage", f"{row.pipeline_coverage:.1f}x" if pd.notna
 st.caption(f"P10-P90: {usd(row.p10_usd)} - {usd(row.p90_usd)}")
 for why in fc.missing_inputs(data.engine()).values():
     st.caption(why)
+potential_line(url, scope, as_of)
 trust.mix_line(url, person, quarter, scope)
 horizon = quarters.index(quarter)
 weeks = nodes.loc[nodes.origin_date == origin, "week"] if "week" in nodes else pd.Series(dtype=float)

@@ -5,7 +5,7 @@ import streamlit as st
 
 from services.expansion.features import HORIZON_DAYS
 from ui import expansion as ux
-from ui import filters
+from ui import filters, prospects
 from ui.auth import export_button
 from ui.format import MONEY_FORMAT
 from ui.widgets import page_with_data, usd
@@ -47,7 +47,7 @@ cols[2].metric("Accounts", f"{view.account_id.nunique():,}")
 cols[3].metric("Already open", f"{(~view['suggest']).sum():,}")
 shown = ["account_link", "name", "product", "kind", "status", "probability", "expected_arr_usd", "product_arr_usd",
          "reason_1", "reason_2", "reason_3", "open_opportunity_id", "segment", "owner"]
-st.dataframe(view[shown], hide_index=True, width="stretch", height=560, key="grow_table", column_config={
+st.dataframe(view[shown].head(ux.SHOWN_ROWS), hide_index=True, width="stretch", height=560, key="grow_table", column_config={
     "account_link": st.column_config.LinkColumn("Account", display_text=r"account_id=(.*)"),
     "name": "Name", "product": "Product", "kind": "Motion", "status": "Status",
     "probability": st.column_config.ProgressColumn(f"Probability ({HORIZON_DAYS} days)", format="percent", min_value=0,
@@ -57,5 +57,9 @@ st.dataframe(view[shown], hide_index=True, width="stretch", height=560, key="gro
     "reason_1": "Top reason", "reason_2": "Second reason", "reason_3": "Third reason",
     "open_opportunity_id": "Open opportunity", "segment": "Segment", "owner": "Owner",
 })
+if len(view) > ux.SHOWN_ROWS:
+    st.caption(f"The top {ux.SHOWN_ROWS:,} of {len(view):,} rows by expected ARR; the CSV holds them all.")
 export_button(view.drop(columns=["account_link"]), f"where_to_grow_{score_date:%Y%m%d}.csv",
               f"where to grow, {filters.scope_label(scope)}")
+
+prospects.section(url, scope, filters.current_as_of(), filters.scope_label(scope))

@@ -30,6 +30,9 @@ ALERT_DEFAULTS: dict[str, float] = {
     "renewal_days": 90.0,  # renewal within this many days at medium or high risk
     "forecast_drop_pct": 10.0,  # a node's forecast (P50, this quarter) down by at least this share week on week
     "commit_max_age_days": 7.0,  # a manager's commit older than this (or none) this quarter is missing
+    # an account is expansion-ready when its best product to grow (no opportunity open on it) reaches both
+    "expansion_ready_probability": 0.15,  # calibrated probability of a won deal within 180 days
+    "expansion_ready_arr_usd": 1000.0,  # expected ARR (probability x the typical won deal)
 }
 
 

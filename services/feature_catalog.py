@@ -48,6 +48,12 @@ PRODUCT_FEATURES = {
                           "{value:.1%} of accounts in its industry bought or grew the product in the last 12 months"),
     "industry": ("Industry", "Similar accounts", "In the {value} industry"),
     "segment": ("Segment", "Segment", "A {value} account"),
+    "lost_amount_log": ("Lost deal amount", "Deal size", "Its lost deal was worth {usd}"),
+    "lost_stage": ("Furthest stage of the lost deal", "Deal stage",
+                   "The lost deal reached stage {value:.0f} of the sales process"),
+    "days_since_loss": ("Days since the loss", "Deal timing", "Lost {value:.0f} days ago"),
+    "lost_cycle_days": ("Days the lost deal was open", "Deal timing", "The lost deal was open for {value:.0f} days"),
+    "lost_deals": ("Lost deals", "Deal stage", "{value:.0f} lost deal(s) so far"),
 }
 # per open deal features of the win-probability model (services/forecast: one row per deal and weekly origin)
 WINPROB_FEATURES = {
@@ -206,7 +212,8 @@ def _sentence(feature: str, row: Mapping[str, Any]) -> str:
     if isinstance(value, (int, float)):
         v = float(value)
         ctx.update(abs=abs(v), dir="rose" if v > 0 else "fell" if v < 0 else "held steady",
-                   usd=_usd(math.expm1(v)) if feature in ("arr_log", "product_arr_log", "log_amount") else "")
+                   usd=_usd(math.expm1(v)) if feature in ("arr_log", "product_arr_log", "log_amount", "lost_amount_log")
+                   else "")
         m = re.fullmatch(r"use_(.+?)_trend_\dm", feature)
         if m:
             now = row.get(f"use_{m.group(1)}_now")

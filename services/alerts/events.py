@@ -4,7 +4,8 @@
 risk up by at least N points since the month before, a renewal within 90 days at medium or high risk, an
 adoption cluster worse than the month before, a commit deal whose close date left the quarter in the last
 week, a node's forecast down by at least X% week on week, a manager with no recent commit this quarter,
-a drifting feature, a model version the gate rejected. Thresholds: `services.config.alert_thresholds()`.
+a drifting feature, a model version the gate rejected, an account ready to grow (its best suggestion of
+Where to grow, no opportunity open on it, at or over a probability and an expected ARR). Thresholds: `services.config.alert_thresholds()`.
 
 `evaluate(engine, run_id)` compares them with `alert_state` in one transaction: a new condition *fires* an
 event, a condition that no longer holds *clears* it, one that still stands emits nothing. Every comparison
@@ -27,6 +28,7 @@ from services.adoption import tables as adoption_tables
 from services.alerts import tables as T
 from services.churn import tables as churn_tables
 from services.config import alert_thresholds
+from services.expansion import tables as expansion_tables
 from services.forecast import tables as forecast_tables
 from services.monitoring import tables as monitoring_tables
 
@@ -42,6 +44,7 @@ EVENT_TYPES: dict[str, str] = {
     "commit_missing": "Commit missing before the forecast call",
     "drift": "Feature drift flagged",
     "model_rejected": "A new model version was rejected by the quality gate",
+    "expansion_ready": "Account became expansion-ready",
 }
 COLUMNS = ["event_type", "subject_id", "account_id", "person_id", "title", "value", "detail"]
 
@@ -104,6 +107,25 @@ def adoption_conditions(engine: Engine, accounts: pd.DataFrame) -> list[dict]:
     worse = m[(m.cluster_id != m.cluster_id_before) & (m["drop"] > 0)]
     return _account_rows("adoption_worse", worse, accounts,
                          lambda r, n: f"{n} moved from {r.cluster_name_before} to {r.cluster_name}", "drop")
+
+
+def expansion_conditions(engine: Engine, accounts: pd.DataFrame, th: dict[str, float]) -> list[dict]:
+    """Accounts whose best product to grow at the latest score date (highest expected ARR among the products
+    with no growth opportunity open) is at or over `expansion_ready_probability` and
+    `expansion_ready_arr_usd`: one condition per account, whichever product it is."""
+    now = registry.read_snapshot(engine, expansion_tables.SCORES, "score_date")
+    if now.empty:
+        return []
+    free = now[now.open_opportunity_id.isna()]
+    ready = free[(free.probability >= th["expansion_ready_probability"])
+                 & (free.expected_arr_usd >= th["expansion_ready_arr_usd"])]
+    best = ready.sort_values(["expected_arr_usd", "product_id"], ascending=[False, True]).drop_duplicates("account_id")
+    names = dict(db.read_table("products", engine, columns=["product_id", "name"]).itertuples(index=False))
+    motion = {"expansion": "expansion", "cross_sell": "cross-sell"}
+    return _account_rows("expansion_ready", best, accounts,
+                         lambda r, n: f"{n} is ready to grow: {motion.get(r.kind, r.kind)} of "
+                                      f"{names.get(r.product_id, r.product_id)}, {r.probability:.0%} within 180 days, "
+                                      f"expected ARR ${r.expected_arr_usd:,.0f}", "expected_arr_usd")
 
 
 def forecast_conditions(engine: Engine, people: pd.DataFrame, th: dict[str, float]) -> list[dict]:
@@ -217,6 +239,7 @@ def conditions(engine: Engine, as_of: pd.Timestamp | None = None) -> pd.DataFram
     except LookupError:
         return _frame([])
     rows = (churn_conditions(engine, accounts, th) + adoption_conditions(engine, accounts)
+            + expansion_conditions(engine, accounts, th)
             + forecast_conditions(engine, people, th) + slipped_commits(engine, as_of, accounts)
             + missing_commits(engine, as_of, people, th) + model_conditions(engine))
     return _frame(rows).drop_duplicates(["event_type", "subject_id"]).reset_index(drop=True)

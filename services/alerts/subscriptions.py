@@ -22,12 +22,12 @@ from services.hierarchy import region_people, scope_people
 CHANNELS = ("inbox", "email", "webhook")
 SCOPES = ("mine", "team", "region", "all")
 FREQUENCIES = ("immediate", "daily", "weekly")
-ACCOUNT_EVENTS = ("high_risk", "risk_up", "renewal_at_risk", "adoption_worse")
+ACCOUNT_EVENTS = ("high_risk", "risk_up", "renewal_at_risk", "adoption_worse", "expansion_ready")
 MODEL_EVENTS = ("drift", "model_rejected")
 
 # role -> (event types, scope, e-mail frequency); every default also goes to the in-app inbox immediately
 ROLE_DEFAULTS: dict[str, tuple[tuple[str, ...], str, str]] = {
-    auth.REP: (("high_risk", "renewal_at_risk", "commit_slipped"), "mine", "daily"),
+    auth.REP: (("high_risk", "renewal_at_risk", "commit_slipped", "expansion_ready"), "mine", "daily"),
     auth.MANAGER: (("high_risk", "risk_up", "commit_slipped", "forecast_drop", "commit_missing"), "team", "daily"),
     auth.REGIONAL_VP: (("high_risk", "commit_slipped", "forecast_drop", "commit_missing"), "team", "weekly"),
     auth.CRO: (("forecast_drop", "commit_slipped"), "all", "weekly"),

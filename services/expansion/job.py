@@ -32,6 +32,7 @@ from services import feature_catalog, registry
 from services.churn import features as cf
 from services.expansion import confidence as expansion_confidence
 from services.expansion import features as xf
+from services.expansion import prospects
 from services.expansion import tables as T
 from services.gates import Gate
 
@@ -45,6 +46,16 @@ MAX_TRAIN_ROWS = 600_000
 TOP_K = 6
 MIN_REASON_LOG_ODDS = 0.05
 CATEGORICAL_REASONS = ("adoption_cluster", "segment", "industry")
+
+
+# how the expansion explanations group features (reasons, contributions, grouped importance): the catalog's
+# groups, except that owning the product is the row's motion (with the product, its subject) and the number
+# of products owned is a cross-sell signal of its own, not a size of the commercial relationship as in churn
+GROUP_OVERRIDES = {"owned": "Product", "products_owned": "Products owned"}
+
+
+def groups(cols: list[str]) -> dict[str, str]:
+    return {**feature_catalog.groups(cols), **{c: g for c, g in GROUP_OVERRIDES.items() if c in cols}}
 
 
 def kind(owned: pd.Series | np.ndarray) -> np.ndarray:
@@ -133,7 +144,7 @@ def fit_and_backtest(inputs: xf.Inputs, as_of: pd.Timestamp, keep: dict | None =
                    train_window=[str(parts["fit"][0].date()), str(parts["cal"][-1].date())],
                    test_window=[str(parts["test"][0].date()), str(parts["test"][-1].date())],
                    calibration=list(model.calibration_))
-    metrics.update(explain.sample_summary(model, test[cols], feature_catalog.groups(cols)))
+    metrics.update(explain.sample_summary(model, test[cols], groups(cols), with_groups=True))
     backtest = pd.DataFrame({
         "account_id": test.account_id.to_numpy(), "product_id": test.product_id.astype(object).to_numpy(),
         "score_date": test.as_of.to_numpy(), "kind": kind(test.owned), "label": test.label.to_numpy(),
@@ -163,8 +174,8 @@ def reasons(model: ExpansionClassifier, latest: pd.DataFrame, n_reasons: int = 3
     cols = model.feature_names_
     subject = (latest.account_id + ":" + latest.product_id.astype(str)).to_numpy()
     contrib = explain.model_contributions(model, latest[cols])
-    expl = explain.explanation_frame(subject, cols, explain.numeric_values(latest[cols]), contrib,
-                                     feature_catalog.groups(cols), top_k=TOP_K)
+    expl = explain.explanation_frame(subject, cols, explain.numeric_values(latest[cols]), contrib, groups(cols),
+                                     top_k=TOP_K)
     # reasons that raise the propensity, with a measured value; the product itself is not a reason
     top = expl[(expl.feature != explain.OTHER) & (expl.feature != "product_id")
                & (expl.contribution > MIN_REASON_LOG_ODDS)
@@ -198,6 +209,9 @@ def run(engine: Engine, version: registry.Version, run_inputs: Any = None) -> tu
     metrics.update(conf_metrics)
     metrics.update(n_scored=int((scores.score_date == as_of).sum()),
                    deal_sizes=sizes.round(4).to_dict("records"))
+    # the lead score of lost prospects, with the same machinery and month-end layout
+    metrics["prospects"] = prospects.run(engine, version, split_dates(as_of, inputs.churn.month0.to_timestamp()),
+                                         as_of)
     log.info("expansion: auc %.3f (logistic %.3f, base rate %.3f), ece %.3f, %d rows scored", metrics["auc"],
              metrics["auc_baseline_logreg"], metrics["auc_baseline_base_rate"], metrics["ece"], metrics["n_scored"])
     return metrics, {"model": model, "features": model.feature_names_, "deal_sizes": sizes}

@@ -49,3 +49,24 @@ BACKTEST = ResultTable(
      C("label", "int", "1 when a won expansion or cross-sell of the product closed within 180 days"),
      C("probability", "float"), C("probability_baseline", "float", "plain logistic regression"),
      C("probability_base_rate", "float", "the training base rate of the product and kind")))
+PROSPECT_SCORES = ResultTable(
+    "prospect_scores", MODEL,
+    "Lead score of every lost prospect (no subscription, its latest deal lost, none open) at the data's as-of: "
+    "the calibrated probability that it re-engages (a new opportunity opened on it) within 180 days.",
+    (C("account_id", "text"), C("score_date", "date"),
+     C("probability", "float", "calibrated probability of a new opportunity within 180 days"),
+     C("expected_arr_usd", "float", "probability x the lost deal's amount"),
+     C("lost_opportunity_id", "text", "its latest lost deal"), C("lost_amount_usd", "float"),
+     C("lost_product_id", "text"), C("days_since_loss", "float")),
+    keys=("account_id",))
+PROSPECT_REASONS = ResultTable(
+    "prospect_reasons", MODEL, "Top three reasons per prospect that raise its lead score, as sentences.",
+    (C("account_id", "text"), C("feature", "text"), C("contribution", "float", "raw log-odds"),
+     C("reason", "text", "sentence with the prospect's own values"), C("rank", "int", "1-3")),
+    keys=("account_id",))
+PROSPECT_BACKTEST = ResultTable(
+    "prospect_backtest", MODEL, "Out-of-time test rows of the lead score (the scorecard joins them with "
+    "`truth_prospects`).",
+    (C("account_id", "text"), C("score_date", "date"), C("label", "int", "1 when an opportunity was opened on it "
+                                                                       "within 180 days"),
+     C("probability", "float"), C("probability_baseline", "float", "plain logistic regression")))

@@ -17,6 +17,7 @@ from services import fiscal
 
 from . import expansion, lifecycle
 from . import novel as novel_accounts
+from . import prospects as lost_prospects
 from .accounts import PRE_WINDOW_SHARE, SEGMENTS, make_accounts, seasonal_weights
 from .catalog import PRODUCTS, metric_catalog_frame, products_frame
 from .org import REGIONS, make_people
@@ -123,6 +124,17 @@ def generate(accounts: int = 5000, months: int = 36, seed: int = 0, as_of: date 
         "created_date": _days(np.concatenate([created_day[cust], pro_created.to_numpy()])),
     })
 
+    # planted re-engagement of lost prospects (its own random stream: nothing above changes)
+    back_opps, back_hist, truth_prospects = lost_prospects.plant(accounts_df, subs, opportunities_df, history,
+                                                                 list(SEGMENTS), seed, as_of_ts, len(opp_ids))
+    if len(back_opps):
+        opportunities_df = pd.concat([opportunities_df, back_opps.astype(
+            {c: opportunities_df[c].dtype for c in back_opps.columns if c in ("stage", "forecast_category")})],
+            ignore_index=True)
+        ids = pd.Index(history["opportunity_id"].cat.categories).append(pd.Index(back_opps["opportunity_id"]))
+        history = pd.concat([history.astype({"opportunity_id": object}), back_hist[history.columns]],
+                            ignore_index=True)
+        history["opportunity_id"] = pd.Categorical(history["opportunity_id"], categories=ids)
     truth_bookings = _truth_bookings(ev, deals, acc, w, base, window_start, total, cal)
     commits, quotas, bias = commits_and_quotas(rng, people, truth_bookings, as_of_ts, cal)
     renewals = _renewals(ev, acct_ids)
@@ -134,6 +146,7 @@ def generate(accounts: int = 5000, months: int = 36, seed: int = 0, as_of: date 
         "archetype_names": ARCHETYPE_NAMES,
         "expansion_drivers": expansion.EXPANSION_DRIVERS, "cross_sell_drivers": expansion.CROSS_SELL_DRIVERS,
         "expansion_horizon_months": expansion.HORIZON_MONTHS, "fiscal_start": cal.start_month,
+        "prospect_drivers": lost_prospects.DRIVERS, "prospect_horizon_months": lost_prospects.HORIZON_MONTHS,
     }
     frames = {
         "people": people, "products": products_frame(), "metric_catalog": metric_catalog_frame(),
@@ -148,6 +161,7 @@ def generate(accounts: int = 5000, months: int = 36, seed: int = 0, as_of: date 
         "truth_bookings": truth_bookings,
         "truth_commit_bias": bias,
         "truth_expansion": _truth_expansion(ev, acct_ids, base, created_day, as_of_day),
+        "truth_prospects": truth_prospects,
     }
     visible = set(accounts_df.account_id)
     for name in ("truth_renewals", "csm_actions"):

@@ -271,3 +271,48 @@ def test_a_new_subscription_gets_no_backlog(company):
     subscriptions.save(engine, "P0004", pd.DataFrame([("P0004", "high_risk", "inbox", "mine", "daily", True)],
                                                      columns=subscriptions.COLUMNS))
     assert outbox.enqueue(engine, now=t0 + dt.timedelta(days=30)) == 0  # the month-old alert is not sent now
+
+
+def _expansion_scores(rows: list[tuple]) -> pd.DataFrame:
+    """Expansion scores (account, product, probability, expected ARR, open opportunity) at one score date."""
+    df = pd.DataFrame(rows, columns=["account_id", "product_id", "probability", "expected_arr_usd",
+                                     "open_opportunity_id"])
+    return df.assign(score_date=pd.Timestamp("2024-06-30"), kind="cross_sell", product_arr_usd=0.0,
+                     expected_deal_usd=df.expected_arr_usd / df.probability)
+
+
+def _expansion_events(engine, run_id: str) -> set:
+    from services.alerts import events
+
+    return {(e.action, e.subject_id) for e in events.evaluate(engine, run_id).itertuples()
+            if e.event_type == "expansion_ready"}
+
+
+def test_expansion_ready_fires_on_entry_clears_on_exit_and_never_repeats(company, monkeypatch):
+    from services.alerts import events
+    from services.expansion import tables as X
+
+    engine = company
+    _version(engine, "expansion", [(X.SCORES, _expansion_scores([
+        ("A000001", "CRM", 0.40, 20_000.0, None), ("A000001", "MKT", 0.60, 40_000.0, "O000001"),  # open: not it
+        ("A000002", "CRM", 0.10, 9_000.0, None),  # probability under the threshold
+        ("A000003", "MKT", 0.30, 500.0, None)]))])  # expected ARR under the threshold
+    found = events.conditions(engine)
+    ready = found[found.event_type == "expansion_ready"]
+    assert ready.subject_id.tolist() == ["A000001"]
+    row = ready.iloc[0]
+    assert row.value == pytest.approx(20_000.0) and row.person_id == "P0004"  # the owner, not the open deal's
+    assert "Pipeline CRM" in row.title and "40%" in row.title and "Campaigns" not in row.title
+    assert _expansion_events(engine, "R1") == {("fired", "A000001")}
+    assert _expansion_events(engine, "R2") == set()  # still standing: not repeated
+    _version(engine, "expansion", [(X.SCORES, _expansion_scores([  # a new version: A000002 enters,
+        ("A000001", "CRM", 0.45, 25_000.0, None), ("A000002", "CRM", 0.30, 9_000.0, None),  # A000001 stays
+        ("A000003", "MKT", 0.30, 500.0, None)]))])
+    assert _expansion_events(engine, "R3") == {("fired", "A000002")}
+    _version(engine, "expansion", [(X.SCORES, _expansion_scores([
+        ("A000001", "CRM", 0.10, 6_000.0, None), ("A000002", "CRM", 0.30, 9_000.0, "O000009")]))])
+    assert _expansion_events(engine, "R4") == {("cleared", "A000001"), ("cleared", "A000002")}  # fell / opened
+    monkeypatch.setenv("FORESIGHT_ALERT_EXPANSION_READY_PROBABILITY", "0.05")
+    assert _expansion_events(engine, "R5") == {("fired", "A000001")}  # a lower threshold from the environment
+    assert "expansion_ready" in set(subscriptions.defaults("P0004", "rep").event_type)
+    assert "expansion_ready" in set(subscriptions.defaults("P0006", "csm").event_type)

@@ -13,11 +13,13 @@ from models import explain
 from services import registry
 from services.db import get_engine
 from services.expansion import features as xf
+from services.expansion import prospects
 from services.expansion import read as expansion
 from services.expansion import tables as T
-from services.expansion.scorecard import drivers_recovered, oracle_probability, section
+from services.expansion.scorecard import driver_ranks, drivers_recovered, oracle_probability, section
 from services.simulator import expansion as planted
 from services.simulator import generate
+from services.simulator import prospects as planted_prospects
 
 
 @pytest.fixture(scope="module")
@@ -117,6 +119,28 @@ def test_read_side_marks_open_opportunities_and_next_best_skips_them(engine) -> 
     assert len(smb) and set(smb.segment) == {"SMB"}
 
 
+def test_a_reps_read_is_the_company_read_cut_to_their_book_and_potential_sums_its_suggestions(engine,
+                                                                                              monkeypatch) -> None:
+    from services.db import read_table
+    from services.hierarchy import Scope
+
+    rows = expansion.where_to_grow(engine)
+    accounts = read_table("accounts", engine, columns=["account_id", "owner_id", "csm_id"])
+    rep = accounts.set_index("account_id").owner_id[rows.account_id.iloc[0]]
+    book = set(accounts[(accounts.owner_id == rep) | (accounts.csm_id == rep)].account_id)
+    monkeypatch.setattr(expansion, "MAX_IDS_IN_QUERY", 7)  # several chunks of bound ids
+    mine = expansion.where_to_grow(engine, Scope(within=rep))
+    want = rows[rows.account_id.isin(book)].reset_index(drop=True)
+    assert 0 < len(mine) < len(rows)
+    pd.testing.assert_frame_equal(mine, want)
+    monkeypatch.setattr(expansion, "SCOPED_READ_LIMIT", 3)  # a large scope: the score date read once, then cut
+    pd.testing.assert_frame_equal(expansion.where_to_grow(engine, Scope(within=rep)), want)
+    pot = expansion.potential_pipeline(engine, Scope(within=rep))
+    assert pot["suggestions"] == int(mine.suggest.sum()) > 0
+    assert pot["expected_arr_usd"] == pytest.approx(mine.loc[mine.suggest, "expected_arr_usd"].sum())
+    assert pot["by_product"].expected_arr_usd.sum() == pytest.approx(pot["expected_arr_usd"])
+
+
 def test_scorecard_compares_with_the_planted_oracle(engine) -> None:
     out = section(engine)
     for key in ("auc", "auc_oracle", "ece", "lift_top_decile", "auc_baseline_base_rate", "auc_baseline_logreg",
@@ -136,3 +160,70 @@ def test_oracle_join_and_driver_mapping() -> None:
     top = [["product_use_3m", "Capacity use", 1.0], ["products_owned", "Commercial", 0.5], ["arr_log", "Commercial", 0.1]]
     share, hit = drivers_recovered(top, ["capacity_use", "products_owned", "segment"])
     assert hit == ["capacity_use", "products_owned"] and share == pytest.approx(2 / 3)
+
+
+def test_grouped_importance_is_exact_per_group_and_ranks_the_drivers() -> None:
+    rng = np.random.default_rng(0)
+    contrib = np.column_stack([rng.normal(0, 1, 500), rng.normal(0, 1, 500), rng.normal(0, 0.2, 500), np.zeros(500)])
+    groups = {"a": "Capacity use", "b": "Capacity use", "c": "Segment"}
+    imp = explain.group_importance(["a", "b", "c"], contrib, groups).set_index("group").mean_abs_contribution
+    assert imp["Capacity use"] == pytest.approx(np.abs(contrib[:, 0] + contrib[:, 1]).mean())
+    assert imp["Segment"] == pytest.approx(np.abs(contrib[:, 2]).mean())
+    # credit moved between two features of one group leaves the group's importance unchanged
+    moved = contrib.copy()
+    moved[:, 0], moved[:, 1] = contrib[:, 0] + 0.5 * contrib[:, 1], 0.5 * contrib[:, 1]
+    again = explain.group_importance(["a", "b", "c"], moved, groups).set_index("group").mean_abs_contribution
+    assert again["Capacity use"] == pytest.approx(imp["Capacity use"])
+    top = [["Capacity use", 1.0], ["Tenure", 0.5], ["Segment", 0.2], ["Products owned", 0.1]]
+    share, hit, ranks = driver_ranks(top, ["capacity_use", "segment", "products_owned", "usage_trend"], top_n=3)
+    assert hit == ["capacity_use", "segment"] and share == pytest.approx(0.5)
+    assert ranks == {"capacity_use": 1, "segment": 3, "products_owned": 4, "usage_trend": 0}
+
+
+def test_planted_re_engagement_predicts_the_demo_s_new_deals_on_lost_prospects() -> None:
+    z = planted_prospects.monthly_logit(np.array([10_000, 100_000]), np.array([1, 1]), 0.0, np.array([6, 6]))
+    assert z[1] > z[0]  # a larger lost deal comes back more often
+    stage = planted_prospects.monthly_logit(np.full(2, 20_000), np.array([0, 3]), 0.0, np.full(2, 6))
+    assert stage[1] > stage[0]
+    time = planted_prospects.monthly_logit(np.full(3, 20_000), np.ones(3), 0.0, np.array([1, 4, 20]))
+    assert time[0] < time[1] > time[2]  # cooling off, then fading
+    frames = generate(accounts=600, months=30, seed=2, as_of="2026-06-30")
+    truth, opps = frames["truth_prospects"], frames["opportunities"]
+    assert truth.p_180d.between(0, 1).all() and truth.month.nunique() == planted_prospects.TRUTH_MONTHS
+    assert not opps.opportunity_id.duplicated().any()
+    assert set(truth.account_id) <= set(frames["accounts"].account_id) - set(frames["subscriptions"].account_id)
+    month = sorted(truth.month.unique())[-7]  # its 180 days end before as_of
+    rows = truth[truth.month == month]
+    t = pd.Timestamp(month) + pd.offsets.MonthEnd(0)
+    new = opps[(opps.created_date > t) & (opps.created_date <= t + pd.Timedelta(days=180))]
+    label = rows.account_id.isin(set(new.account_id))
+    assert 0.05 < label.mean() < 0.4
+    assert roc_auc_score(label, rows.p_180d) > 0.7
+    assert abs(rows.p_180d.mean() - label.mean()) < 0.05  # the planted probability is calibrated
+
+
+def test_prospect_features_are_point_in_time_and_the_job_scores_them(engine, tmp_path) -> None:
+    t = pd.Timestamp(registry.versions(engine, T.MODEL).iloc[0]["as_of"]) - pd.DateOffset(months=7)
+    t = t + pd.offsets.MonthEnd(0)
+    before = prospects.build(prospects.load(engine), [t], labels=False)
+    copy = tmp_path / "cut.db"
+    with sqlite3.connect(engine.url.database) as a, sqlite3.connect(copy) as b:
+        a.backup(b)
+        day = t.strftime("%Y-%m-%d")
+        b.execute("DELETE FROM opportunity_history WHERE snapshot_date > ?", (day + " 23:59:59",))
+        b.execute("DELETE FROM opportunities WHERE created_date > ?", (day + " 23:59:59",))
+        b.execute("DELETE FROM subscriptions WHERE start_date > ?", (day + " 23:59:59",))
+    after = prospects.build(prospects.load(get_engine(f"sqlite:///{copy}")), [t], labels=False)
+    assert len(before) > 30
+    pd.testing.assert_frame_equal(before.drop(columns=["product_id", "industry", "segment"]),
+                                  after.drop(columns=["product_id", "industry", "segment"]), check_dtype=False)
+    metrics = registry.active_metrics(engine, T.MODEL)["prospects"]
+    assert metrics["status"] == "fitted" and 0.5 < metrics["auc"] <= 1 and metrics["n_scored"] > 0
+    scores = registry.read_results(engine, T.PROSPECT_SCORES)
+    np.testing.assert_allclose(scores.expected_arr_usd, scores.probability * scores.lost_amount_usd)
+    shown = expansion.prospects(engine)
+    assert len(shown) == len(scores) and list(shown.expected_arr_usd) == sorted(shown.expected_arr_usd, reverse=True)
+    assert shown.reason_1.notna().any() and not shown.reason_1.dropna().str.contains("_").any()
+    assert set(shown.account_id).isdisjoint(set(registry.read_results(engine, T.SCORES).account_id))  # no customer
+    card = section(engine)["prospects"]
+    assert 0.5 < card["auc_oracle"] <= 1 and "auc_baseline_recency" in card
