@@ -55,13 +55,29 @@ def _reasons(engine: Engine) -> pd.DataFrame:
     return wide.reset_index()
 
 
+CONFIDENCE_COLUMNS = ["probability_low", "probability_high", "novel", "novelty_reason"]
+
+
+def _confidence(engine: Engine, when: pd.Timestamp) -> pd.DataFrame:
+    """The `expansion_confidence` rows of one score date (none for a version trained before it existed)."""
+    keys = ["account_id", "product_id"]
+    if not sa.inspect(engine).has_table(str(T.CONFIDENCE)):
+        return pd.DataFrame(columns=[*keys, *CONFIDENCE_COLUMNS])
+    conf = registry.read_results(engine, T.CONFIDENCE, where="score_date = :d", params={"d": str(when)})
+    if conf.empty:  # dates stored with a time part (some drivers)
+        conf = registry.read_results(engine, T.CONFIDENCE)
+        conf = conf[pd.to_datetime(conf.score_date) == when]
+    return conf[[*keys, *CONFIDENCE_COLUMNS]] if not conf.empty else pd.DataFrame(columns=[*keys, *CONFIDENCE_COLUMNS])
+
+
 def where_to_grow(engine: Engine, scope: Scope | None = None, as_of: Any = None, products: list[str] | None = None,
                   segments: list[str] | None = None, include_open: bool = True) -> pd.DataFrame:
     """Accounts x products in scope, sorted by expected ARR (largest first).
 
     Columns: account_id, name, segment, owner, product_id, product, kind (Expansion / Cross-sell),
     probability, expected_arr_usd, expected_deal_usd, product_arr_usd, open_opportunity_id, suggest
-    (False where an opportunity is already open), reason_1..3 (latest score date only), score_date."""
+    (False where an opportunity is already open), reason_1..3 (latest score date only), score_date, and the
+    confidence columns (`expansion_confidence`): probability_low/high (the interval), novel, novelty_reason."""
     when = _pick_date(score_dates(engine), as_of)
     if when is None:
         return pd.DataFrame()
@@ -88,9 +104,11 @@ def where_to_grow(engine: Engine, scope: Scope | None = None, as_of: Any = None,
     else:
         out = out.assign(reason_1=None, reason_2=None, reason_3=None)
     out["kind"] = out["kind"].map(KIND_LABELS).fillna(out["kind"])
+    out = out.merge(_confidence(engine, when), on=["account_id", "product_id"], how="left")
+    out["novel"] = out["novel"].fillna(False).astype(bool)
     cols = ["account_id", "name", "segment", "owner", "product_id", "product", "kind", "probability",
             "expected_arr_usd", "expected_deal_usd", "product_arr_usd", "open_opportunity_id", "suggest",
-            "reason_1", "reason_2", "reason_3", "score_date"]
+            "reason_1", "reason_2", "reason_3", "score_date", *CONFIDENCE_COLUMNS]
     return out[cols].sort_values("expected_arr_usd", ascending=False, ignore_index=True)
 
 
