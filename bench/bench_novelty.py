@@ -84,6 +84,12 @@ def _difference_ci(a: pd.DataFrame, b: pd.DataFrame, n: int = 2000, seed: int = 
 
 def evaluate(engine, as_of: pd.Timestamp) -> dict:
     df = _future(engine, as_of)
+    r = _evaluate(df)
+    r["_rows"] = df[["novel", "kind", "churned", "probability"]]
+    return r
+
+
+def _evaluate(df: pd.DataFrame) -> dict:
     planted, ordinary = df[df.kind.notna()], df[df.kind.isna()]
     r = {"n_scored": len(df), "n_planted": len(planted), "catch": float(planted.novel.mean()),
          "ordinary_flags": float(ordinary.novel.mean()),
@@ -162,6 +168,19 @@ def table(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def pooled(results: list[dict]) -> str:
+    """Flagged against not flagged rows of every seed together (each seed's rows on its own demo)."""
+    df = pd.concat([r["_rows"] for r in results], ignore_index=True)
+    out = []
+    for name, d in (("all rows", df), ("ordinary rows", df[df.kind.isna()])):
+        fl, nf = _quality(d[d.novel]), _quality(d[~d.novel])
+        lo, hi = _difference_ci(d[d.novel], d[~d.novel])
+        out.append(f"pooled over seeds {[r['seed'] for r in results]}, {name}: log loss flagged {f(fl.get('log_loss'))} "
+                   f"(n {fl['n']}) vs not {f(nf.get('log_loss'))} (n {nf['n']}), difference 90% CI {f(lo, '+.3f')}.."
+                   f"{f(hi, '+.3f')}; AUC flagged {f(fl.get('auc'))} vs not {f(nf.get('auc'))}")
+    return "\n".join(out)
+
+
 def bars(results: list[dict]) -> str:
     ok = {"catch": all(r["catch"] >= BARS["catch"] for r in results),
           "ordinary_flags": all(r["ordinary_flags"] <= BARS["ordinary_flags"] for r in results),
@@ -191,6 +210,8 @@ def main() -> None:
           f"{BARS['catch']}, ordinary flags <= {BARS['ordinary_flags']}, coverage 0-6m >= {BARS['coverage']}")
     print(table(results))
     print("bars:", bars(results))
+    if len(results) > 1:
+        print(pooled(results))
     if args.expansion:
         print("\n| seed | expansion rows | catch (planted accounts' rows) | ordinary flags |\n|---|---|---|---|")
         for r in results:
