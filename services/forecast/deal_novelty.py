@@ -35,7 +35,8 @@ def win_range(backtest_deals: pd.DataFrame, p_win: np.ndarray, k: int = NEIGHBOR
     nb = intervals.nearest(logit(p_bt)[:, None], logit(p_win)[:, None], k)
     groups = (bt.opportunity_id.astype(str) + "|" + bt.target_quarter.astype(str)).to_numpy()
     sd = intervals.calibration_sd(bt.won_in_quarter.to_numpy(float)[nb], p_bt[nb], p_win, groups[nb])
-    return intervals.interval_sd(logit(p_win), sd, level)
+    low, high = intervals.interval_sd(logit(p_win), sd, level)
+    return np.minimum(low, p_win), np.maximum(high, p_win)  # a probability of exactly 0 or 1 stays inside
 
 
 def flags(backtest_deals: pd.DataFrame, live_deals: pd.DataFrame, seed: int = 0) -> pd.DataFrame:

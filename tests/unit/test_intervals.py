@@ -100,3 +100,6 @@ def test_the_win_range_follows_the_backtest_outcomes_near_the_probability() -> N
                                       live)
     assert hi2[1] >= 0.75 > high[1]
     assert hi2[0] - lo2[0] == pytest.approx(high[0] - low[0], abs=0.1)
+    # a probability of exactly 0 (a deal outside the quarter) lies inside its own range
+    lo0, hi0 = deal_novelty.win_range(_backtest(rng, 500, lambda p: p), np.array([0.0, 1.0]))
+    assert lo0[0] == 0.0 <= hi0[0] and lo0[1] <= 1.0 == hi0[1]
