@@ -58,14 +58,17 @@ def _reasons(engine: Engine) -> pd.DataFrame:
 CONFIDENCE_COLUMNS = ["probability_low", "probability_high", "novel", "novelty_reason"]
 
 
-def _confidence(engine: Engine, when: pd.Timestamp) -> pd.DataFrame:
-    """The `expansion_confidence` rows of one score date (none for a version trained before it existed)."""
+def _confidence(engine: Engine, when: pd.Timestamp, account_id: str | None = None) -> pd.DataFrame:
+    """The `expansion_confidence` rows of one score date, of one account if given (none for a version trained
+    before it existed)."""
     keys = ["account_id", "product_id"]
     if not sa.inspect(engine).has_table(str(T.CONFIDENCE)):
         return pd.DataFrame(columns=[*keys, *CONFIDENCE_COLUMNS])
-    conf = registry.read_results(engine, T.CONFIDENCE, where="score_date = :d", params={"d": str(when)})
+    where, params = ("account_id = :a", {"a": account_id}) if account_id is not None else ("", {})
+    conf = registry.read_results(engine, T.CONFIDENCE, where=" AND ".join(w for w in ("score_date = :d", where) if w),
+                                 params={"d": str(when), **params})
     if conf.empty:  # dates stored with a time part (some drivers)
-        conf = registry.read_results(engine, T.CONFIDENCE)
+        conf = registry.read_results(engine, T.CONFIDENCE, where=where, params=params or None)
         conf = conf[pd.to_datetime(conf.score_date) == when]
     return conf[[*keys, *CONFIDENCE_COLUMNS]] if not conf.empty else pd.DataFrame(columns=[*keys, *CONFIDENCE_COLUMNS])
 
@@ -114,8 +117,9 @@ def where_to_grow(engine: Engine, scope: Scope | None = None, as_of: Any = None,
 
 def next_best_product(engine: Engine, account_id: str, as_of: Any = None,
                       scope: Scope | None = None) -> dict[str, Any] | None:
-    """The account's product with the highest expected ARR and no open opportunity, with its reasons;
-    None when the model is not trained or the account is not scored; NotInScope outside `scope`."""
+    """The account's product with the highest expected ARR and no open opportunity, with its reasons and its
+    confidence (probability_low/high, novel, novelty_reason); None when the model is not trained or the
+    account is not scored; NotInScope outside `scope`."""
     require_in_scope(accounts_in_scope(engine, scope), account_id)
     when = _pick_date(score_dates(engine), as_of)
     if when is None:
@@ -128,7 +132,12 @@ def next_best_product(engine: Engine, account_id: str, as_of: Any = None,
     product_names = read_table("products", engine, columns=["product_id", "name"])
     why = registry.read_results(engine, T.REASONS, where="account_id = :a AND product_id = :p",
                                 params={"a": account_id, "p": best.product_id}).sort_values("rank")
-    return {"product_id": best.product_id,
+    conf = _confidence(engine, when, account_id)
+    conf = conf[conf.product_id == best.product_id]
+    trust = ({c: conf[c].iloc[0] for c in CONFIDENCE_COLUMNS} if not conf.empty else
+             {"probability_low": None, "probability_high": None, "novel": False, "novelty_reason": None})
+    trust["novel"] = bool(trust["novel"]) if trust["novel"] is not None and not pd.isna(trust["novel"]) else False
+    return {**trust, "product_id": best.product_id,
             "product": dict(zip(product_names.product_id, product_names.name)).get(best.product_id),
             "kind": KIND_LABELS.get(best.kind, best.kind), "probability": float(best.probability),
             "expected_arr_usd": float(best.expected_arr_usd), "score_date": pd.Timestamp(best.score_date),
