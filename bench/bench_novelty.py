@@ -84,6 +84,12 @@ def _difference_ci(a: pd.DataFrame, b: pd.DataFrame, n: int = 2000, seed: int = 
 
 def evaluate(engine, as_of: pd.Timestamp) -> dict:
     df = _future(engine, as_of)
+    r = _evaluate(df)
+    r["_rows"] = df[["novel", "kind", "churned", "probability"]]
+    return r
+
+
+def _evaluate(df: pd.DataFrame) -> dict:
     planted, ordinary = df[df.kind.notna()], df[df.kind.isna()]
     r = {"n_scored": len(df), "n_planted": len(planted), "catch": float(planted.novel.mean()),
          "ordinary_flags": float(ordinary.novel.mean()),
@@ -124,10 +130,11 @@ def run_seed(args: argparse.Namespace, seed: int) -> dict:
         cli(["--database-url", url, "seed", "--accounts", str(args.accounts), "--months", str(args.months),
              "--seed", str(seed), "--as-of", args.as_of.isoformat(), "--novel", str(args.novel)])
     engine = db.get_engine(url)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     if not (args.reuse and registry.active_version(engine, T.MODEL) is not None):
         jobs.train_all(engine, only=["churn"], force=True)
-    out = {"seed": seed, "train_s": time.perf_counter() - t0, **evaluate(engine, pd.Timestamp(args.as_of))}
+    out = {"seed": seed, "train_s": time.perf_counter() - t0, "train_cpu_s": time.process_time() - c0,
+           **evaluate(engine, pd.Timestamp(args.as_of))}
     if args.expansion:
         if not (args.reuse and registry.active_version(engine, "expansion") is not None):
             jobs.train_all(engine, only=["adoption", "expansion"], force=True)
@@ -143,7 +150,7 @@ def table(results: list[dict]) -> str:
     head = ("| seed | planted | catch | new market | ARR | usage | ordinary flags | uncertain | log loss flagged (n) "
             "| not flagged | diff 90% CI | AUC flagged | not | gap flagged | not | ordinary flagged log loss (n) "
             "| ordinary diff 90% CI "
-            "| coverage 0-6m (n) | all | median abs err | median width | train s |")
+            "| coverage 0-6m (n) | all | median abs err | median width | train s (CPU) |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for r in results:
         fl, nf, of = r["flagged"], r["not_flagged"], r["ordinary_flagged"]
@@ -156,8 +163,22 @@ def table(results: list[dict]) -> str:
             f"| {f(of.get('log_loss'))} ({of['n']}) "
             f"| {f(r['ordinary_log_loss_diff_ci'][0], '+.3f')}..{f(r['ordinary_log_loss_diff_ci'][1], '+.3f')} "
             f"| {f(r['coverage_window'])} ({r['n_coverage_window']}) "
-            f"| {f(r['coverage_all'])} | {f(r['abs_error_window'])} | {f(r['width_window'])} | {r['train_s']:.0f} |")
+            f"| {f(r['coverage_all'])} | {f(r['abs_error_window'])} | {f(r['width_window'])} | {r['train_s']:.0f} "
+            f"({r['train_cpu_s']:.0f}) |")
     return "\n".join(lines)
+
+
+def pooled(results: list[dict]) -> str:
+    """Flagged against not flagged rows of every seed together (each seed's rows on its own demo)."""
+    df = pd.concat([r["_rows"] for r in results], ignore_index=True)
+    out = []
+    for name, d in (("all rows", df), ("ordinary rows", df[df.kind.isna()])):
+        fl, nf = _quality(d[d.novel]), _quality(d[~d.novel])
+        lo, hi = _difference_ci(d[d.novel], d[~d.novel])
+        out.append(f"pooled over seeds {[r['seed'] for r in results]}, {name}: log loss flagged {f(fl.get('log_loss'))} "
+                   f"(n {fl['n']}) vs not {f(nf.get('log_loss'))} (n {nf['n']}), difference 90% CI {f(lo, '+.3f')}.."
+                   f"{f(hi, '+.3f')}; AUC flagged {f(fl.get('auc'))} vs not {f(nf.get('auc'))}")
+    return "\n".join(out)
 
 
 def bars(results: list[dict]) -> str:
@@ -189,6 +210,8 @@ def main() -> None:
           f"{BARS['catch']}, ordinary flags <= {BARS['ordinary_flags']}, coverage 0-6m >= {BARS['coverage']}")
     print(table(results))
     print("bars:", bars(results))
+    if len(results) > 1:
+        print(pooled(results))
     if args.expansion:
         print("\n| seed | expansion rows | catch (planted accounts' rows) | ordinary flags |\n|---|---|---|---|")
         for r in results:

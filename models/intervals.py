@@ -1,14 +1,19 @@
-"""Intervals for calibrated probabilities from bootstrap refits, and tiers that abstain.
+"""Intervals for calibrated probabilities, and tiers that abstain.
 
-`group_bootstrap(groups, n_boot, seed)` resamples whole groups (accounts: their rows share one renewal)
-with replacement. A caller refits its model on each resample (calibration included) and stacks the
-calibrated log-odds of the rows to score: `interval(point_logit, draws, level)` is then the point
-estimate +- z * the draws' standard deviation on the log-odds scale (normal approximation: steadier than
-percentiles with a dozen draws), mapped back to probabilities, so it is never outside (0, 1) and widens
-where the refits disagree. Refits see only the estimate's variance; `local_misfit_sd` adds the model's
-local misfit, measured on labelled neighbours (the churn rate near the row against the mean prediction). `abstaining_tier` gives the tier of the point estimate, or `uncertain` where
-the row is novel or the interval straddles a tier boundary widely (the boundary lies in the middle
-`1 - 2 * edge` of the interval on the log-odds scale).
+Two parts, combined in quadrature on the log-odds scale (`interval`): the estimate's variance and the local
+calibration. `group_bootstrap(groups, n_boot, seed)` resamples whole groups (accounts: their rows share one
+renewal) with replacement; a caller refits its model on each resample (calibration included) and stacks
+the calibrated log-odds of the rows to score (the draws' standard deviation: normal approximation,
+steadier than percentiles with a dozen draws). Refits see only the estimate's variance, not how far the
+true probability of an account may lie from a model that cannot tell it apart from similar ones; that is
+judged on labelled neighbours (`calibration_sd`): the gap between their event rate and the model's mean
+held-out prediction for them (the local misfit, `local_misfit_sd`) and the sampling error of that rate
+itself, so a probability is taken to be known no better than the outcomes of the k most similar labelled
+rows pin it down (the caller's k defines the range). Intervals are never outside (0, 1).
+`abstaining_tier` gives the tier of the point estimate, or `uncertain` where the row is novel or the
+interval straddles a tier boundary widely (the boundary lies in the middle `1 - 2 * edge` of the interval
+on the log-odds scale; `edge_for(chance, level)` gives the edge at which the chance that the probability
+lies beyond the boundary exceeds `chance`).
 """
 from __future__ import annotations
 
@@ -20,9 +25,12 @@ from scipy.stats import norm
 UNCERTAIN = "uncertain"
 
 
-def _logit(p: np.ndarray) -> np.ndarray:
+def logit(p: np.ndarray) -> np.ndarray:
     p = np.clip(np.asarray(p, dtype=float), 1e-9, 1 - 1e-9)
     return np.log(p / (1 - p))
+
+
+_logit = logit
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
@@ -53,6 +61,30 @@ def _same_group_share(groups: np.ndarray) -> np.ndarray:
     return out
 
 
+def _gap_and_noise(y_neighbors: np.ndarray, p_neighbors: np.ndarray,
+                   groups: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Per row: squared gap between the neighbours' event rate and mean prediction, and its binomial noise."""
+    y, p = np.asarray(y_neighbors, dtype=float), np.asarray(p_neighbors, dtype=float)
+    k = y.shape[1]
+    gap = (y - p).mean(axis=1)
+    share = _same_group_share(groups) if groups is not None else np.full(len(y), 1.0 / k)
+    return gap ** 2, (p * (1 - p)).mean(axis=1) * share
+
+
+def _to_log_odds(sd_prob: np.ndarray, p_rows: np.ndarray) -> np.ndarray:
+    pr = np.clip(np.asarray(p_rows, dtype=float), 0.01, 0.99)
+    return np.asarray(sd_prob, dtype=float) / (pr * (1 - pr))
+
+
+def calibration_sd(y_neighbors: np.ndarray, p_neighbors: np.ndarray, p_rows: np.ndarray,
+                   groups: np.ndarray | None = None) -> np.ndarray:
+    """Log-odds sd of a score judged on held-out labelled neighbours (n, k): the local misfit (`local_misfit_sd`)
+    and the sampling error of the neighbours' event rate itself, in quadrature (so never below the error a
+    calibration on k outcomes carries)."""
+    gap2, noise = _gap_and_noise(y_neighbors, p_neighbors, groups)
+    return _to_log_odds(np.sqrt(np.clip(gap2 - noise, 0, None) + noise), p_rows)
+
+
 def local_misfit_sd(y_neighbors: np.ndarray, p_neighbors: np.ndarray, p_rows: np.ndarray,
                     groups: np.ndarray | None = None) -> np.ndarray:
     """Log-odds sd of the model's local misfit: over each row's k labelled neighbours (shape (n, k)), the
@@ -61,14 +93,23 @@ def local_misfit_sd(y_neighbors: np.ndarray, p_neighbors: np.ndarray, p_rows: np
     (n, k: neighbours of one group share one outcome, e.g. an account's rows at several dates), mean p(1-p)
     x the sum of the groups' squared shares. It covers what refits cannot: a model whose form misses the
     truth misses it the same way on every resample."""
-    y, p = np.asarray(y_neighbors, dtype=float), np.asarray(p_neighbors, dtype=float)
-    k = y.shape[1]
-    gap = (y - p).mean(axis=1)
-    share = _same_group_share(groups) if groups is not None else np.full(len(y), 1.0 / k)
-    noise = (p * (1 - p)).mean(axis=1) * share
-    sd_prob = np.sqrt(np.clip(gap ** 2 - noise, 0, None))
-    pr = np.clip(np.asarray(p_rows, dtype=float), 0.01, 0.99)
-    return sd_prob / (pr * (1 - pr))
+    gap2, noise = _gap_and_noise(y_neighbors, p_neighbors, groups)
+    return _to_log_odds(np.sqrt(np.clip(gap2 - noise, 0, None)), p_rows)
+
+
+def interval_sd(point_logit: np.ndarray, sd: np.ndarray | float, level: float = 0.9) -> tuple[np.ndarray, np.ndarray]:
+    """(low, high) probabilities: point +- z(level) * sd on the log-odds scale."""
+    z = norm.ppf(0.5 + level / 2)
+    point, sd = np.asarray(point_logit, dtype=float), np.asarray(sd, dtype=float)
+    return _sigmoid(point - z * sd), _sigmoid(point + z * sd)
+
+
+def edge_for(chance: float, level: float) -> float:
+    """The `edge` of `abstaining_tier` for a `level` interval (normal on the log-odds) at which a boundary inside
+    the interval's middle part means more than `chance` that the probability lies on its other side."""
+    if not 0 < chance < 0.5:
+        raise ValueError("chance must lie between 0 and 0.5")
+    return float(0.5 - norm.ppf(1 - chance) / (2 * norm.ppf(0.5 + level / 2)))
 
 
 def interval(point_logit: np.ndarray, draws_logit: np.ndarray, level: float = 0.9,

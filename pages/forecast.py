@@ -176,12 +176,13 @@ if d.empty and d.attrs.get("stored") is not None and d.attrs["stored"] > pd.Time
 elif d.empty:
     st.caption("No open deals in scope for this quarter.")
 else:
-    d = trust.with_deal_novelty(url, d)
+    show_unfamiliar = trust.filter_toggle("forecast_show_unfamiliar", "Show unfamiliar deals")
+    d = trust.apply(trust.with_deal_novelty(url, d), show_unfamiliar)
     d = d.assign(product_id=d.product_id.map(lambda p: data.product_names(url).get(p, p)),
                  owner_id=d.owner_id.map(lambda p: names.get(p, p)))
     st.dataframe(d[["account_link", "opportunity_id", "owner_id", "product_id", "stage", "amount_usd", "p_win",
-                    "trust", "trust_reason", "contribution_usd", "close_date", "pushes"]], hide_index=True,
-                 width="stretch",
+                    "trust", "probability_range", "trust_reason", "contribution_usd", "close_date", "pushes"]],
+                 hide_index=True, width="stretch",
                  column_config={**money, **trust.column_config(), "account_link": st.column_config.LinkColumn(
                      "Account", display_text=r"account_id=(.*)"), "opportunity_id": "Deal", "owner_id": "Owner",
                      "product_id": "Product", "stage": "Stage",

@@ -52,25 +52,28 @@ def novelty_columns(scorer: NoveltyScorer, X: pd.DataFrame, labels: dict[str, st
 
 
 def assess(train: pd.DataFrame, groups: np.ndarray, y_train: np.ndarray, p_train: np.ndarray, rows: pd.DataFrame,
-           point_logit: np.ndarray, draws_logit: np.ndarray, tiers, level: float, misfit_neighbors: int,
-           seed: int = 0, coords: tuple[np.ndarray, np.ndarray] | None = None
-           ) -> tuple[pd.DataFrame, NoveltyScorer, np.ndarray]:
-    """The confidence columns of `rows` (same columns as `train`): interval (refit draws + local misfit on the
-    `misfit_neighbors` nearest labelled training rows: nearest in `coords` (train, rows), e.g. the rows'
-    contributions to the log-odds, else in the novelty scorer's feature space), novelty and its reason, and
-    the abstaining tier. Returns (columns, the fitted scorer, the misfit sd per row)."""
+           point_logit: np.ndarray, draws_logit: np.ndarray, tiers, level: float, neighbors: int,
+           seed: int = 0, coords: tuple[np.ndarray, np.ndarray] | None = None, edge: float = 0.25,
+           outcome_groups: np.ndarray | None = None) -> tuple[pd.DataFrame, NoveltyScorer, np.ndarray]:
+    """The confidence columns of `rows` (same columns as `train`): interval (refit draws combined with the local
+    calibration on the `neighbors` nearest labelled training rows, `intervals.calibration_sd`: their outcomes
+    against `p_train`, best held-out predictions; nearest in `coords` (train, rows), e.g. the rows'
+    contributions to the log-odds, else in the novelty scorer's feature space), novelty and its reason, and the
+    abstaining tier (`edge`: see `intervals.abstaining_tier`). `groups`: the training rows' accounts (novelty
+    holds whole accounts out); `outcome_groups`: rows sharing one outcome (default `groups`). Returns
+    (columns, the fitted scorer, the local sd per row)."""
     scorer = NoveltyScorer(random_state=seed).fit(train, groups=groups)
     nov = novelty_columns(scorer, rows)
     p = 1 / (1 + np.exp(-np.asarray(point_logit, dtype=float)))
-    nb = (intervals.nearest(coords[0], coords[1], misfit_neighbors, seed=seed) if coords is not None
-          else scorer.neighbors(rows, misfit_neighbors))
-    misfit = intervals.local_misfit_sd(np.asarray(y_train, float)[nb], np.asarray(p_train, float)[nb], p,
-                                       np.asarray(groups)[nb])
-    low, high = intervals.interval(point_logit, draws_logit, level, extra_sd=misfit)
+    nb = (intervals.nearest(coords[0], coords[1], neighbors, seed=seed) if coords is not None
+          else scorer.neighbors(rows, neighbors))
+    og = np.asarray(groups if outcome_groups is None else outcome_groups)
+    local = intervals.calibration_sd(np.asarray(y_train, float)[nb], np.asarray(p_train, float)[nb], p, og[nb])
+    low, high = intervals.interval(point_logit, draws_logit, level, extra_sd=local)
     out = pd.DataFrame({"probability_low": low, "probability_high": high,
-                        "tier_confident": intervals.abstaining_tier(p, low, high, tiers, nov.novel.to_numpy()),
+                        "tier_confident": intervals.abstaining_tier(p, low, high, tiers, nov.novel.to_numpy(), edge),
                         **{c: nov[c].to_numpy() for c in nov.columns}})
-    return out, scorer, misfit
+    return out, scorer, local
 
 
 def summary(out: pd.DataFrame, latest: np.ndarray, scorer: NoveltyScorer, misfit: np.ndarray, level: float,
@@ -81,4 +84,4 @@ def summary(out: pd.DataFrame, latest: np.ndarray, scorer: NoveltyScorer, misfit
             "share_uncertain_latest": float((out.tier_confident[latest] == intervals.UNCERTAIN).mean()),
             "interval_level": level, "interval_refits": n_boot,
             "interval_width_median": float(np.median(out.probability_high - out.probability_low)),
-            "interval_misfit_sd_median": float(np.median(misfit))}
+            "interval_local_sd_median": float(np.median(misfit))}

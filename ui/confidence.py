@@ -12,7 +12,7 @@ import streamlit as st
 
 from models.intervals import UNCERTAIN
 from models.novelty import NoveltyScorer
-from services.churn.confidence import LEVEL
+from services.churn.confidence import LEVEL, OTHER_TIER_CHANCE
 from ui import churn as uc
 from ui.charts import confidence as charts
 
@@ -26,8 +26,9 @@ def explain() -> str:
     share = NoveltyScorer().contamination
     return (f"{UNFAMILIAR}: unlike the rows the model was trained on (a threshold that flags about {share:.0%} "
             f"of training-like rows); the reason names the features. {UNSURE}: the tier is withheld because the "
-            f"{LEVEL:.0%} range of the probability spans a tier boundary. Range: bootstrap refits of the model "
-            f"plus its local misfit.")
+            f"{LEVEL:.0%} range of the probability leaves more than a {OTHER_TIER_CHANCE:.0%} chance of another "
+            f"tier. Range: refits of the model on resampled accounts, plus how closely the outcomes of the "
+            f"past rows the model scored most alike pin the probability down.")
 
 
 def marker(novel: object, tier_confident: object) -> str:
@@ -47,7 +48,8 @@ def annotate(frame: pd.DataFrame) -> pd.DataFrame:
     """`trust` (marker), `probability_range` and `trust_reason` columns from the confidence columns."""
     if frame.empty or "novel" not in frame:
         return frame.assign(trust="", probability_range="", trust_reason="")
-    trust = [marker(n, t) for n, t in zip(frame["novel"], frame["tier_confident"])]
+    tiers = frame["tier_confident"] if "tier_confident" in frame else [None] * len(frame)  # expansion has no tiers
+    trust = [marker(n, t) for n, t in zip(frame["novel"], tiers)]
     why = [r if isinstance(r, str) and r else ("Tier withheld: the range spans a tier boundary" if m == UNSURE else "")
            for r, m in zip(frame["novelty_reason"], trust)]
     return frame.assign(trust=trust, probability_range=[range_text(a, b) for a, b in
@@ -55,9 +57,9 @@ def annotate(frame: pd.DataFrame) -> pd.DataFrame:
                         trust_reason=why)
 
 
-def filter_toggle(key: str) -> bool:
+def filter_toggle(key: str, label: str = "Show unfamiliar accounts") -> bool:
     """The hide/show switch for flagged rows; True: show them."""
-    return st.toggle("Show unfamiliar accounts", value=True, key=key,
+    return st.toggle(label, value=True, key=key,
                      help="Off: hide scores the model has not seen the like of. " + explain())
 
 
@@ -121,12 +123,14 @@ def mix_line(url: str, person_id: str, quarter: str, scope: Any = None) -> None:
 
 @st.cache_data(ttl="10m", max_entries=32, show_spinner=False)
 def with_deal_novelty(url: str, deals: pd.DataFrame) -> pd.DataFrame:
-    """Forecast deals with `trust` (marker) and `trust_reason` from the win-probability model's novelty."""
+    """Forecast deals with `trust` (marker), `trust_reason` (the win-probability model's novelty) and
+    `probability_range` (the win probability's range)."""
     from services.forecast import read as fc
     from ui.data import engine_for
     out = fc.with_deal_novelty(engine_for(url), deals)
     return out.assign(trust=[UNFAMILIAR if n else "" for n in out["novel"]],
-                      trust_reason=out["novelty_reason"].fillna(""))
+                      trust_reason=out["novelty_reason"].fillna(""),
+                      probability_range=[range_text(a, b) for a, b in zip(out["p_win_low"], out["p_win_high"])])
 
 
 @st.cache_data(ttl="10m", max_entries=64, show_spinner=False)

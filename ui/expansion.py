@@ -65,5 +65,17 @@ def next_best_panel(url: str, account_id: str, as_of: dt.date | None, scope: Sco
     cols[0].metric(best["kind"], best["product"] or best["product_id"])
     cols[1].metric(f"Probability of a won deal ({HORIZON_DAYS} days)", f"{best['probability']:.0%}")
     cols[2].metric("Expected ARR", f"${best['expected_arr_usd']:,.0f}")
+    trust_line(best)
     for i, reason in enumerate(best["reasons"], 1):
         st.markdown(f"{i}. {md(reason)}")
+
+
+def trust_line(best: dict) -> None:
+    """Under the next best product: the probability's range and, when unfamiliar, the marker and its reason."""
+    from ui import confidence as trust
+
+    parts = [f"Range {r}"] if (r := trust.range_text(best.get("probability_low"), best.get("probability_high"))) else []
+    if best.get("novel"):
+        parts.append(f"**{trust.UNFAMILIAR}**: {md(best.get('novelty_reason') or '')}")
+    if parts:
+        st.markdown(" · ".join(parts), help=trust.explain())

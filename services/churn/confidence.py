@@ -7,9 +7,12 @@ Called by the churn job after the production model is fitted and every score dat
   threshold so about 1% of training-like rows are flagged;
 - interval: `N_BOOT` refits of the production model (the job's `refit_resampled`: its own `fit_model`, Platt
   calibration included, on the rows' cross-fitted log-odds from the production fit) on account bootstrap
-  resamples of its training rows, combined with the model's local misfit on
-  the `MISFIT_NEIGHBORS` nearest labelled training rows (nearest in contributions to the log-odds); `LEVEL` interval on the log-odds scale;
-- tier: the job's tier, or `uncertain` when the row is novel or its interval straddles a tier boundary.
+  resamples of its training rows, combined with the local calibration on the `NEIGHBORS` labelled
+  training rows nearest in contributions to the log-odds (rows the model treats alike: about 30 distinct
+  renewals): the gap between their churn rate and their cross-fitted (held-out) probabilities, and that
+  rate's own sampling error (rows of one renewal counted once); `LEVEL` interval on the log-odds scale;
+- tier: the job's tier, or `uncertain` when the row is novel or, by its interval, the chance that the
+  probability lies in a neighbouring tier is above `OTHER_TIER_CHANCE`.
 """
 from __future__ import annotations
 
@@ -29,7 +32,9 @@ from services.db import read_table
 log = logging.getLogger(__name__)
 N_BOOT = 8
 LEVEL = 0.9
-MISFIT_NEIGHBORS = 200
+NEIGHBORS = 50
+OTHER_TIER_CHANCE = 1 / 3
+OOF = "_cross_fitted_logit"  # column of the job's kept production rows: each row's cross-fitted log-odds
 CONTEXT = ("industry",)  # account descriptors the model does not use but a new market shows in
 
 
@@ -55,10 +60,15 @@ def build(engine: Engine, production: Any, known: pd.DataFrame, score_rows: pd.D
     # neighbours for the misfit: rows the model treats alike (their contributions to the log-odds)
     coords = (explain.model_contributions(production, train[cols])[:, :-1],
               explain.model_contributions(production, rows[cols])[:, :-1])
+    # held-out probabilities of the labelled rows: their cross-fitted log-odds, calibrated (in-sample where absent)
+    held_out = production.calibrated_logit(train[OOF].to_numpy(float)) if OOF in train else np.full(len(train), np.nan)
+    in_sample = production.predict_proba(train[cols])[:, 1]
+    p_train = np.where(np.isnan(held_out), in_sample, 1 / (1 + np.exp(-np.nan_to_num(held_out))))
+    renewal = (train.account_id.astype(str) + "|" + train.renewal_date.astype(str)).to_numpy()
     out, scorer, misfit = confidence.assess(
-        train[use], train.account_id.to_numpy(), train.label_churn.to_numpy(float),
-        production.predict_proba(train[cols])[:, 1], rows[use], point, np.vstack(draws), T.TIERS, LEVEL,
-        MISFIT_NEIGHBORS, seed, coords)
+        train[use], train.account_id.to_numpy(), train.label_churn.to_numpy(float), p_train, rows[use], point,
+        np.vstack(draws), T.TIERS, LEVEL, NEIGHBORS, seed, coords,
+        edge=intervals.edge_for(OTHER_TIER_CHANCE, LEVEL), outcome_groups=renewal)
     out.insert(0, "score_date", rows.as_of.to_numpy())
     out.insert(0, "account_id", rows.account_id.to_numpy())
     metrics = confidence.summary(out, (out.score_date == out.score_date.max()).to_numpy(), scorer, misfit, LEVEL,

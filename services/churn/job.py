@@ -167,7 +167,7 @@ def fit_model(known: pd.DataFrame, cols: list[str], oof: np.ndarray | None = Non
     return model
 
 
-OOF = "_cross_fitted_logit"  # column of the kept production rows: each row's cross-fitted log-odds
+OOF = churn_confidence.OOF  # column of the kept production rows: each row's cross-fitted log-odds
 
 
 def refit_resampled(sample: pd.DataFrame, cols: list[str]) -> ChurnClassifier:

@@ -26,15 +26,15 @@ SCORES = ResultTable(
     keys=("score_date", "account_id"), indexes=(("account_id",),))
 CONFIDENCE = ResultTable(
     "churn_confidence", MODEL,
-    "How far to trust each score of `churn_scores`: a bootstrap interval of the calibrated probability, the "
+    "How far to trust each score of `churn_scores`: an interval of the calibrated probability, the "
     "row's novelty against the training rows (`services/churn/confidence.py`) and a tier that abstains.",
     (C("account_id", "text"), C("score_date", "date"),
-     C("probability_low", "float", "lower end of the interval (bootstrap refits, log-odds scale)"),
+     C("probability_low", "float", "lower end of the 90% interval (bootstrap refits + local calibration, log-odds scale)"),
      C("probability_high", "float", "upper end of the interval"),
      C("novelty", "float", "distance from the training rows over the flag threshold (>= 1: flagged)"),
      C("novel", "bool", "the row is unlike the training rows (about 1% of training-like rows are)"),
      C("novelty_reason", "text", "why, in words (empty when not flagged)", optional=True),
-     C("tier_confident", "text", "the tier, or `uncertain` when novel or the interval straddles a tier boundary")),
+     C("tier_confident", "text", "the tier, or `uncertain` when novel or the interval leaves over a 1-in-3 chance of another tier")),
     keys=("score_date", "account_id"))
 REASONS = ResultTable(
     "churn_reasons", MODEL, "Top three reasons per account at the latest score date, as sentences.",

@@ -3,7 +3,8 @@
 Called by the expansion job after scoring (`build`): `services.confidence.assess` on the model's training
 rows (fit and calibration; the features include segment and industry, so a market the model never met is
 flagged), `N_BOOT` refits of the model (`ExpansionClassifier`, early stopping and calibration included) on
-account bootstrap resamples, and the local misfit on the `MISFIT_NEIGHBORS` nearest labelled rows.
+account bootstrap resamples, and the local calibration on the `NEIGHBORS` nearest labelled rows (their
+won rate against the model's probability, and that rate's own sampling error; as for churn).
 Expansion has no tiers, so only novel rows abstain (`tier_confident` is not stored).
 """
 from __future__ import annotations
@@ -21,7 +22,7 @@ from services import confidence
 log = logging.getLogger(__name__)
 N_BOOT = 3
 LEVEL = 0.9
-MISFIT_NEIGHBORS = 200
+NEIGHBORS = 50  # as churn's (services/churn/confidence.py)
 
 
 def build(model: ExpansionClassifier, fit: pd.DataFrame, cal: pd.DataFrame, score_rows: pd.DataFrame,
@@ -40,7 +41,7 @@ def build(model: ExpansionClassifier, fit: pd.DataFrame, cal: pd.DataFrame, scor
     train = pd.concat([fit, cal], ignore_index=True)
     out, scorer, misfit = confidence.assess(
         train[cols], train.account_id.to_numpy(), train.label.to_numpy(float), model.predict_proba(train[cols])[:, 1],
-        rows[cols], point, np.vstack(draws), (("all", 0.0),), LEVEL, MISFIT_NEIGHBORS, seed)
+        rows[cols], point, np.vstack(draws), (("all", 0.0),), LEVEL, NEIGHBORS, seed)
     out = out.drop(columns=["tier_confident"])
     out.insert(0, "score_date", rows.as_of.to_numpy())
     out.insert(0, "product_id", rows.product_id.astype(object).to_numpy())

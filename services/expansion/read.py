@@ -121,6 +121,28 @@ def _accounts_in(engine: Engine, owners: set[str] | None, extra: tuple[str, ...]
     marks = ", ".join(f":p{i}" for i in range(len(names)))
     return read_table("accounts", engine, columns=cols, where=f"owner_id IN ({marks}) OR csm_id IN ({marks})",
                       params={f"p{i}": p for i, p in enumerate(names)})
+CONFIDENCE_COLUMNS = ["probability_low", "probability_high", "novel", "novelty_reason"]
+
+
+def _confidence(engine: Engine, when: pd.Timestamp, account_id: str | None = None, *, stored: Any = None,
+                account_ids: list[str] | None = None) -> pd.DataFrame:
+    """The `expansion_confidence` rows of one score date, of one account if given (none for a version trained
+    before it existed). With `stored` (the date as the database returned it) only `account_ids` are read, by
+    the version + account index."""
+    keys = ["account_id", "product_id"]
+    if not sa.inspect(engine).has_table(str(T.CONFIDENCE)):
+        return pd.DataFrame(columns=[*keys, *CONFIDENCE_COLUMNS])
+    if stored is not None:
+        conf = _rows_of(engine, T.CONFIDENCE, account_ids, "score_date = :d", {"d": stored})
+        if not conf.empty:
+            return conf[[*keys, *CONFIDENCE_COLUMNS]]
+    where, params = ("account_id = :a", {"a": account_id}) if account_id is not None else ("", {})
+    conf = registry.read_results(engine, T.CONFIDENCE, where=" AND ".join(w for w in ("score_date = :d", where) if w),
+                                 params={"d": str(when), **params})
+    if conf.empty:  # dates stored with a time part (some drivers)
+        conf = registry.read_results(engine, T.CONFIDENCE, where=where, params=params or None)
+        conf = conf[pd.to_datetime(conf.score_date) == when]
+    return conf[[*keys, *CONFIDENCE_COLUMNS]] if not conf.empty else pd.DataFrame(columns=[*keys, *CONFIDENCE_COLUMNS])
 
 
 def where_to_grow(engine: Engine, scope: Scope | None = None, as_of: Any = None, products: list[str] | None = None,
@@ -129,7 +151,8 @@ def where_to_grow(engine: Engine, scope: Scope | None = None, as_of: Any = None,
 
     Columns: account_id, name, segment, owner, product_id, product, kind (Expansion / Cross-sell),
     probability, expected_arr_usd, expected_deal_usd, product_arr_usd, open_opportunity_id, suggest
-    (False where an opportunity is already open), reason_1..3 (latest score date only), score_date.
+    (False where an opportunity is already open), reason_1..3 (latest score date only), score_date, and the
+    confidence columns (`expansion_confidence`): probability_low/high (the interval), novel, novelty_reason.
     Only the accounts in scope are read (by the version + account index), never the whole score date."""
     stored, latest = _latest_dates(engine, as_of)
     if stored is None:
@@ -159,9 +182,12 @@ def where_to_grow(engine: Engine, scope: Scope | None = None, as_of: Any = None,
     else:
         out = out.assign(reason_1=None, reason_2=None, reason_3=None)
     out["kind"] = out["kind"].map(KIND_LABELS).fillna(out["kind"])
+    out = out.merge(_confidence(engine, when, stored=stored, account_ids=ids), on=["account_id", "product_id"],
+                    how="left")
+    out["novel"] = out["novel"].fillna(False).astype(bool)
     cols = ["account_id", "name", "segment", "owner", "product_id", "product", "kind", "probability",
             "expected_arr_usd", "expected_deal_usd", "product_arr_usd", "open_opportunity_id", "suggest",
-            "reason_1", "reason_2", "reason_3", "score_date"]
+            "reason_1", "reason_2", "reason_3", "score_date", *CONFIDENCE_COLUMNS]
     return out[cols].sort_values("expected_arr_usd", ascending=False, ignore_index=True)
 
 
@@ -181,8 +207,9 @@ def potential_pipeline(engine: Engine, scope: Scope | None = None, as_of: Any = 
 
 def next_best_product(engine: Engine, account_id: str, as_of: Any = None,
                       scope: Scope | None = None) -> dict[str, Any] | None:
-    """The account's product with the highest expected ARR and no open opportunity, with its reasons;
-    None when the model is not trained or the account is not scored; NotInScope outside `scope`."""
+    """The account's product with the highest expected ARR and no open opportunity, with its reasons and its
+    confidence (probability_low/high, novel, novelty_reason); None when the model is not trained or the
+    account is not scored; NotInScope outside `scope`."""
     require_in_scope(accounts_in_scope(engine, scope), account_id)
     when = _pick_date(score_dates(engine), as_of)
     if when is None:
@@ -195,7 +222,12 @@ def next_best_product(engine: Engine, account_id: str, as_of: Any = None,
     product_names = read_table("products", engine, columns=["product_id", "name"])
     why = registry.read_results(engine, T.REASONS, where="account_id = :a AND product_id = :p",
                                 params={"a": account_id, "p": best.product_id}).sort_values("rank")
-    return {"product_id": best.product_id,
+    conf = _confidence(engine, when, account_id)
+    conf = conf[conf.product_id == best.product_id]
+    trust = ({c: conf[c].iloc[0] for c in CONFIDENCE_COLUMNS} if not conf.empty else
+             {"probability_low": None, "probability_high": None, "novel": False, "novelty_reason": None})
+    trust["novel"] = bool(trust["novel"]) if trust["novel"] is not None and not pd.isna(trust["novel"]) else False
+    return {**trust, "product_id": best.product_id,
             "product": dict(zip(product_names.product_id, product_names.name)).get(best.product_id),
             "kind": KIND_LABELS.get(best.kind, best.kind), "probability": float(best.probability),
             "expected_arr_usd": float(best.expected_arr_usd), "score_date": pd.Timestamp(best.score_date),

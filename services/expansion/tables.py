@@ -23,10 +23,10 @@ SCORES = ResultTable(
     keys=("score_date", "account_id", "product_id"), indexes=(("account_id",),))
 CONFIDENCE = ResultTable(
     "expansion_confidence", MODEL,
-    "How far to trust each score of `expansion_scores`: a bootstrap interval of the calibrated probability "
+    "How far to trust each score of `expansion_scores`: an interval of the calibrated probability "
     "and the row's novelty against the training rows (`services/expansion/confidence.py`).",
     (C("account_id", "text"), C("product_id", "text"), C("score_date", "date"),
-     C("probability_low", "float", "lower end of the interval (bootstrap refits + local misfit, log-odds scale)"),
+     C("probability_low", "float", "lower end of the 90% interval (bootstrap refits + local calibration, log-odds scale)"),
      C("probability_high", "float", "upper end of the interval"),
      C("novelty", "float", "distance from the training rows over the flag threshold (>= 1: flagged)"),
      C("novel", "bool", "the row is unlike the training rows (about 1% of training-like rows are)"),

@@ -5,6 +5,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -343,10 +344,11 @@ def deal_mix(engine: Engine, person_id: str, quarter: str, product_id: str = "AL
 
 
 def with_deal_novelty(engine: Engine, deals_frame: pd.DataFrame) -> pd.DataFrame:
-    """`deals_frame` (rows of `deals`) with novel and novelty_reason (`forecast_deal_novelty`; novel False
-    where not stored: deals of later quarters, or a version trained before it existed)."""
+    """`deals_frame` (rows of `deals`) with novel, novelty_reason and the win probability's range p_win_low/high
+    (`forecast_deal_novelty`; novel False and no range where not stored: deals of later quarters, or a
+    version trained before it existed)."""
     out = deals_frame.copy()
-    out["novel"], out["novelty_reason"] = False, None
+    out["novel"], out["novelty_reason"], out["p_win_low"], out["p_win_high"] = False, None, np.nan, np.nan
     if deals_frame.empty or not sa.inspect(engine).has_table(str(T.DEAL_NOVELTY)):
         return out
     nov = registry.read_results(engine, T.DEAL_NOVELTY, MODEL)
@@ -355,4 +357,7 @@ def with_deal_novelty(engine: Engine, deals_frame: pd.DataFrame) -> pd.DataFrame
     nov = nov.drop_duplicates("opportunity_id").set_index("opportunity_id")
     out["novel"] = out.opportunity_id.map(nov["novel"]).fillna(False).astype(bool)
     out["novelty_reason"] = out.opportunity_id.map(nov["novelty_reason"]).where(out["novel"], None)
+    for c in ("p_win_low", "p_win_high"):
+        if c in nov:
+            out[c] = pd.to_numeric(out.opportunity_id.map(nov[c]), errors="coerce")
     return out

@@ -55,9 +55,12 @@ MIX = ResultTable(
 DEAL_NOVELTY = ResultTable(
     "forecast_deal_novelty", MODEL,
     "Novelty of the current quarter's open deals against the deals the win-probability model learned from "
-    "(`services/forecast/deal_novelty.py`).",
+    "and the range of their win probability (`services/forecast/deal_novelty.py`).",
     (C("opportunity_id", "text"), C("target_quarter", "text"),
      C("novelty", "float", "distance from the past deals over the flag threshold (>= 1: flagged)"),
      C("novel", "bool", "the deal is unlike the past deals (about 1% of past-like deals are)"),
-     C("novelty_reason", "text", "why, in words (empty when not flagged)", optional=True)),
+     C("novelty_reason", "text", "why, in words (empty when not flagged)", optional=True),
+     C("p_win_low", "float", "lower end of the win probability's range (the backtest deals' outcomes near it)",
+       optional=True),
+     C("p_win_high", "float", "upper end of that range", optional=True)),
     keys=("opportunity_id",))

@@ -60,12 +60,14 @@ def test_account_page_shows_the_next_best_product(expansion_db_url: str, run_app
     account = rows.account_id.iloc[0]
     best = expansion.next_best_product(engine, account)
     assert best is not None and best["product_id"] == rows.product_id.iloc[0]
+    assert best["probability_low"] <= best["probability"] <= best["probability_high"]
     at = run_app(None)
     at.query_params["account_id"] = account
     at.switch_page("pages/account.py").run()
     assert not at.exception, [e.value for e in at.exception]
     assert any(s.value == "Next best product" for s in at.subheader)
     assert any(m.value == best["product"] for m in at.metric)
+    assert any(m.value.startswith("Range ") and "%" in m.value for m in at.markdown)  # its range beside it
 
 
 def test_where_to_grow_shows_prospects_by_lead_score_in_scope(expansion_db_url: str, run_app) -> None:
