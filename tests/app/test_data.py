@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import time
 import zipfile
 
 import pandas as pd
@@ -13,6 +14,7 @@ from services.contract import TABLES
 from services.db import get_engine, read_table
 
 PAGE = "pages/data.py"
+JOB = "upload_job"
 
 
 def _zip_of(frames: dict[str, pd.DataFrame], suffix: str = ".csv") -> bytes:
@@ -28,11 +30,32 @@ def _contract_frames(url: str) -> dict[str, pd.DataFrame]:
     return {spec.name: read_table(spec.name, engine) for spec in TABLES if not spec.optional}
 
 
+@pytest.fixture(autouse=True)
+def _uploads(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FORESIGHT_UPLOAD_DIR", str(tmp_path / "uploads"))
+
+
+def _wait(at, timeout_s: float = 120):
+    """Rerun the page (as the progress fragment does every second) until its upload worker has ended."""
+    deadline = time.monotonic() + timeout_s
+    while JOB in at.session_state and time.monotonic() < deadline:
+        time.sleep(0.3)
+        at.run()
+    assert JOB not in at.session_state, "the upload worker did not end"
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
 def _upload(at, name: str, payload: bytes):
     at.file_uploader(key="upload_zip").set_value((name, payload, "application/zip")).run()
     at.button(key="upload_import").click().run()
     assert not at.exception, [e.value for e in at.exception]
-    return at
+    return _wait(at)
+
+
+def _confirm(at):
+    at.button(key="upload_confirm").click().run()
+    return _wait(at)
 
 
 def _account_ids(url: str) -> set[str]:
@@ -88,7 +111,7 @@ def test_clean_upload_loads_and_reports_row_counts(demo_db_url, run_app) -> None
     assert changes.loc["accounts", "changed"] == 1 and changes.loc["accounts", ["added", "removed"]].sum() == 0
     assert changes.drop(index="accounts")["changed"].sum() == 0
     assert changes.loc["accounts", "incoming"] == len(frames["accounts"])
-    at.button(key="upload_confirm").click().run()
+    _confirm(at)
     assert not at.exception and at.success, [e.value for e in at.error]
     assert any(s.value.startswith("Imported clean") for s in at.success)
     accounts = read_table("accounts", get_engine(demo_db_url))
@@ -118,6 +141,6 @@ def test_an_import_after_training_says_the_models_are_older(trained_db_url, run_
     frames = {spec.name: read_table(spec.name, engine) for spec in TABLES}  # optional tables too: the same data
     at = _upload(run_app(PAGE), "same.zip", _zip_of(frames))
     assert any("changes nothing" in i.value for i in at.info)
-    at.button(key="upload_confirm").click().run()
+    _confirm(at)
     assert not at.exception
     assert any("models are older than the data" in w.value for w in at.warning)
