@@ -83,8 +83,9 @@ def _start(upload, mode: str, folder: str | None = None) -> None:
     st.session_state.pop(OUTCOME, None)
     reason = _refusal(mode)
     if reason is not None:
-        if mode == "import":  # logged as every refused import is
+        if mode == "import":  # logged as every refused import is; the upload is checked again next time
             record_failure(data.engine(), _label(upload.name), error=f"the import was refused: {reason}")
+            import_worker.discard(folder)
             data.clear()
         st.session_state[OUTCOME] = {"name": upload.name, "size": upload.size, "mode": mode,
                                      "result": {"status": "busy", "error": reason}}

@@ -246,14 +246,15 @@ def _write(path: Path, body: dict[str, Any]) -> None:
 
 
 class _Reporter:
-    """Writes progress.json: at every new stage or table, else at most every `every_s` seconds."""
+    """Writes progress.json: at every new stage or table and at the end of each, else at most every `every_s`
+    seconds."""
 
     def __init__(self, folder: Path, every_s: float = 0.25) -> None:
         self.path, self.every_s, self.last, self.key = folder / PROGRESS, every_s, 0.0, None
 
     def __call__(self, step: progress.Step) -> None:
         key, now = (step.stage, step.table, step.part), time.monotonic()
-        if key == self.key and now - self.last < self.every_s:
+        if key == self.key and now - self.last < self.every_s and step.done < step.total:
             return
         self.key, self.last = key, now
         _write(self.path, {**step.as_dict(), "at": dt.datetime.now(dt.UTC).isoformat()})

@@ -67,7 +67,8 @@ def holder(engine: Engine, name: str = NAME) -> dict | None:
 def describe(purpose: str, owner: dict[str, Any], acquired_at: dt.datetime) -> str:
     """'a train run (process 12, started 2026-11-30 10:00:00 UTC)', with what it is working on when known."""
     what = f" of {owner['what']}" if owner.get("what") else ""
-    return (f"a {purpose} run{what} (process {owner.get('pid')}, started {acquired_at:%Y-%m-%d %H:%M:%S} UTC)")
+    article = "an" if purpose[:1] in "aeiou" else "a"
+    return (f"{article} {purpose} run{what} (process {owner.get('pid')}, started {acquired_at:%Y-%m-%d %H:%M:%S} UTC)")
 
 
 def _acquire(engine: Engine, name: str, purpose: str, me: dict[str, Any]) -> str:
