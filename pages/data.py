@@ -1,5 +1,5 @@
-"""Data: the import log with validation reports, a zip upload through the same contract (previewed, then
-confirmed), the contract itself."""
+"""Data: the import log with validation reports, a zip upload through the same contract (checked, previewed,
+then confirmed; both steps run in a worker process, services.import_worker), the contract itself."""
 
 from __future__ import annotations
 
@@ -7,14 +7,13 @@ import os
 import subprocess
 import sys
 
+import pandas as pd
 import streamlit as st
 
-from services import audit, contract
+from services import audit, import_worker, joblock
 from services.config import REPO_ROOT
 from services.contract import contract_markdown
-from services.import_files import read_source
-from services.import_preview import preview
-from services.importer import ContractViolation, ImportFileError, import_source, record_failure
+from services.importer import record_failure
 from ui import data
 from ui.auth import can, who
 from ui.health import models_older_than_data
@@ -22,8 +21,10 @@ from ui.reports import show_import_log, show_report
 from ui.text import md
 from ui.widgets import empty_state, when
 
-PREVIEW = "upload_preview"
+PREVIEW = "upload_preview"  # the check's result: what the upload changes, waiting for confirmation
 FLASH = "upload_flash"
+JOB = "upload_job"  # the running worker (services.import_worker) of this session
+OUTCOME = "upload_outcome"  # why the last check or import changed nothing
 
 st.title("Data")
 url = data.current_url()
@@ -56,89 +57,167 @@ imports_tab, upload_tab, contract_tab = st.tabs(["Imports", "Upload", "Data cont
 log_area = imports_tab.container()  # filled last, so that it includes an upload made in this run
 
 
-def _check(upload) -> None:
-    """Read and validate the upload, and keep what it would change; a failure is logged and changes nothing."""
-    label = f"upload: {upload.name}"
-    st.session_state.pop(PREVIEW, None)
+def _label(name: str) -> str:
+    return f"upload: {name}"
+
+
+def _refusal(mode: str) -> str | None:
+    """Why an upload worker cannot start now (another upload is checked or imported, a training run or a
+    refresh holds the data), naming what runs; None when it can."""
     engine = data.engine()
-    try:
-        with st.spinner("Reading and validating the upload..."):
-            frames = read_source(upload.getvalue())
-            report = contract.validate(frames)
-            if not report.ok:
-                record_failure(engine, label, report)
-                raise ContractViolation(report)
-            changes = preview(report.frames, engine)
-        st.session_state[PREVIEW] = {"name": upload.name, "size": upload.size, "changes": changes}
-    except ContractViolation as violation:
-        st.error("The upload breaks the data contract; nothing was changed.", icon=":material/error:")
-        show_report(violation.report)
-    except ImportFileError as exc:  # not a zip, not CSV files, ...
-        record_failure(engine, label, error=str(exc))
-        st.error(f"Could not read the upload; nothing was changed. {exc}", icon=":material/error:")
-    finally:
-        data.clear()  # the import log changed either way
+    for name, purposes in ((joblock.UPLOAD, ("check", "import")), (joblock.NAME, ("import",))):
+        if mode not in purposes:
+            continue
+        busy = joblock.holder(engine, name)
+        if busy is not None:
+            return (f"{joblock.describe(busy['purpose'], busy['owner'], busy['acquired_at'])} is using the "
+                    f"{'data' if name == joblock.NAME else 'upload worker'}; this {mode} did not start")
+    return None
 
 
-def _confirm(upload) -> None:
-    result = None
-    try:
-        with st.spinner("Replacing the data..."):
-            result = import_source(upload.getvalue(), data.engine(), label=f"upload: {upload.name}",
-                                   allow_shrink=True)  # the person saw what it removes and confirmed
-    except ContractViolation as violation:
+def _start(upload, mode: str, folder: str | None = None) -> None:
+    """Start the worker on the upload (a check, or the confirmed import); it runs in its own process."""
+    if not can("data"):
+        st.error("Only the data owner or an admin can load data.", icon=":material/lock:")
+        return
+    st.session_state.pop(OUTCOME, None)
+    reason = _refusal(mode)
+    if reason is not None:
+        if mode == "import":  # logged as every refused import is; the upload is checked again next time
+            record_failure(data.engine(), _label(upload.name), error=f"the import was refused: {reason}")
+            import_worker.discard(folder)
+            data.clear()
+        st.session_state[OUTCOME] = {"name": upload.name, "size": upload.size, "mode": mode,
+                                     "result": {"status": "busy", "error": reason}}
+        return
+    if folder is None:
+        folder = str(import_worker.save_upload(upload.getvalue()))
+    job = import_worker.start(folder, mode, _label(upload.name), who(), data.current_url(), allow_shrink=True)
+    st.session_state[JOB] = {**job, "name": upload.name, "size": upload.size}
+
+
+def _finish(job: dict, result: dict) -> None:
+    """A worker ended: keep what the person must see (the changes to confirm, or why nothing changed)."""
+    st.session_state.pop(JOB, None)
+    data.clear()  # the import log changed either way
+    kept = {"name": job["name"], "size": job["size"], "mode": job["mode"], "result": result}
+    if job["mode"] == "check" and result.get("status") == "checked":
+        st.session_state[PREVIEW] = {"name": job["name"], "size": job["size"], "dir": job["dir"],
+                                     "changes": pd.DataFrame(result["changes"])}
+        return
+    import_worker.discard(job)  # the upload is not needed any more
+    if job["mode"] == "import" and result.get("status") == "success":
+        audit_counts = result.get("row_counts") or {}
+        total = sum(audit_counts.values())
+        st.session_state[FLASH] = (f"Imported {md(job['name'])}: {total:,} rows in {len(audit_counts)} tables.")
+        return
+    st.session_state[OUTCOME] = kept
+
+
+@st.fragment(run_every=1.0)
+def _watch() -> None:
+    """The running worker's progress, redrawn every second; the whole page reruns when it has ended."""
+    job = st.session_state.get(JOB)
+    if job is None:
+        return
+    state = import_worker.poll(job)
+    if state["state"] == "done":
+        st.rerun()  # the page shows the result (and the import log reads it)
+    step = state["progress"]
+    doing = "Importing" if job["mode"] == "import" else "Checking"
+    st.progress(import_worker.fraction(step, job["mode"]),
+                text=f"{doing} {md(job['name'])}: {md(import_worker.words(step, job['mode']))}")
+    st.caption("This runs in a separate worker process: you can leave the page, the import log records "
+               "the outcome.")
+
+
+def _show_outcome(outcome: dict) -> None:
+    result, mode = outcome["result"], outcome["mode"]
+    status, error = result.get("status"), md(result.get("error") or "")
+    doing = "import" if mode == "import" else "check"
+    if status == "refused":
         st.error("The upload breaks the data contract; nothing was changed.", icon=":material/error:")
-        show_report(violation.report)
-    except ImportFileError as exc:
-        st.error(f"Could not read the upload; nothing was changed. {exc}", icon=":material/error:")
-    finally:
-        data.clear()
-        st.session_state.pop(PREVIEW, None)
-    if result is not None:
-        audit.record(data.engine(), who(), "import", source=f"upload: {upload.name}", row_counts=result.row_counts)
-        total = sum(result.row_counts.values())
-        st.session_state[FLASH] = f"Imported {md(upload.name)}: {total:,} rows in {len(result.row_counts)} tables."
-        st.rerun()  # the banner, the import log and the models-older note read the new state
+        show_report(result.get("report"))
+    elif status == "unreadable":
+        st.error(f"Could not read the upload; nothing was changed. {error}", icon=":material/error:")
+    elif status == "busy":
+        st.error(f"The {doing} was refused: {error}. Nothing was changed; try again when it has finished.",
+                 icon=":material/lock_clock:")
+    elif status == "interrupted":
+        st.error(f"The {doing} was interrupted: {error}. The import log records it as interrupted.",
+                 icon=":material/error:")
+    else:
+        st.error(f"The {doing} failed: {error}.", icon=":material/error:")
 
 
 with upload_tab:
     st.markdown(
         "Upload a **zip of CSV files**, one per contract table (`accounts.csv`, `subscriptions.csv`, ...). "
         "Every file is validated first and you see what would change before anything does; a confirmed "
-        "upload replaces the contract tables in one transaction, a failed one changes nothing."
+        "upload replaces the contract tables in one transaction, a failed one changes nothing. Checking and "
+        "importing run in a separate worker process, with a progress bar."
     )
-    upload = st.file_uploader("Zip of CSV files", type=["zip"], key="upload_zip")
-    if upload is not None and st.button("Check the upload", type="primary", key="upload_import"):
-        _check(upload)
+    upload = st.file_uploader("Zip of CSV files", type=["zip"], key="upload_zip") if can("data") else None
+    if not can("data"):
+        st.info("Only the data owner or an admin can load data.", icon=":material/lock:")
+    job = st.session_state.get(JOB)
+    if job is not None:
+        state = import_worker.poll(job)
+        if state["state"] == "done":
+            _finish(job, state["result"])
+            if st.session_state.get(FLASH):
+                st.rerun()  # the banner, the import log and the models-older note read the new state
     pending = st.session_state.get(PREVIEW)
-    if upload is None:
+    outcome = st.session_state.get(OUTCOME)
+    same = (lambda kept: kept is not None and upload is not None and kept["name"] == upload.name
+            and kept["size"] == upload.size)
+    if pending and not same(pending):  # another upload, or none: forget the last one's check
+        import_worker.discard(pending.get("dir"))
         st.session_state.pop(PREVIEW, None)
-    elif pending and pending["name"] == upload.name and pending["size"] == upload.size:
-        changes = pending["changes"]
-        added, removed, changed = (int(changes[c].sum()) for c in ("added", "removed", "changed"))
-        st.markdown(f"**What this upload changes:** {added:,} rows added, {removed:,} removed, {changed:,} "
-                    "changed. Every contract table is replaced by the upload's version.")
-        moved = changes[(changes[["added", "removed", "changed"]].sum(axis=1) > 0)
-                        | (changes.stored != changes.incoming)]
-        st.dataframe(changes, hide_index=True, width="stretch", key="upload_changes", column_config={
-            "table": "Table", "stored": st.column_config.NumberColumn("Rows now", format="localized"),
-            "incoming": st.column_config.NumberColumn("Rows in upload", format="localized"),
-            "added": st.column_config.NumberColumn("Added", format="localized"),
-            "removed": st.column_config.NumberColumn("Removed", format="localized"),
-            "changed": st.column_config.NumberColumn("Changed", format="localized")})
-        if moved.empty:
-            st.info("The upload holds the same rows as the stored data: importing changes nothing.",
-                    icon=":material/info:")
-        shrink = changes.stored.sum() and changes.incoming.sum() < changes.stored.sum() / 2
-        if shrink:
-            st.warning(f"The upload holds far fewer rows than the stored data ({int(changes.incoming.sum()):,} "
-                       f"against {int(changes.stored.sum()):,}).", icon=":material/warning:")
-        c1, c2 = st.columns(2)
-        if c1.button("Replace the data with this upload", type="primary", key="upload_confirm"):
-            _confirm(upload)
-        if c2.button("Cancel", key="upload_cancel"):
-            st.session_state.pop(PREVIEW, None)
+        pending = None
+    if outcome and not same(outcome):
+        st.session_state.pop(OUTCOME, None)
+        outcome = None
+    if st.session_state.get(JOB) is not None:
+        _watch()
+    elif upload is not None:
+        if st.button("Check the upload", type="primary", key="upload_import"):
+            if pending:
+                import_worker.discard(pending.get("dir"))
+                st.session_state.pop(PREVIEW, None)
+            _start(upload, "check")
             st.rerun()
+        if outcome:
+            _show_outcome(outcome)
+        elif pending:
+            changes = pending["changes"]
+            added, removed, changed = (int(changes[c].sum()) for c in ("added", "removed", "changed"))
+            st.markdown(f"**What this upload changes:** {added:,} rows added, {removed:,} removed, {changed:,} "
+                        "changed. Every contract table is replaced by the upload's version.")
+            moved = changes[(changes[["added", "removed", "changed"]].sum(axis=1) > 0)
+                            | (changes.stored != changes.incoming)]
+            st.dataframe(changes, hide_index=True, width="stretch", key="upload_changes", column_config={
+                "table": "Table", "stored": st.column_config.NumberColumn("Rows now", format="localized"),
+                "incoming": st.column_config.NumberColumn("Rows in upload", format="localized"),
+                "added": st.column_config.NumberColumn("Added", format="localized"),
+                "removed": st.column_config.NumberColumn("Removed", format="localized"),
+                "changed": st.column_config.NumberColumn("Changed", format="localized")})
+            if moved.empty:
+                st.info("The upload holds the same rows as the stored data: importing changes nothing.",
+                        icon=":material/info:")
+            shrink = changes.stored.sum() and changes.incoming.sum() < changes.stored.sum() / 2
+            if shrink:
+                st.warning(f"The upload holds far fewer rows than the stored data ({int(changes.incoming.sum()):,} "
+                           f"against {int(changes.stored.sum()):,}).", icon=":material/warning:")
+            c1, c2 = st.columns(2)
+            if c1.button("Replace the data with this upload", type="primary", key="upload_confirm"):
+                st.session_state.pop(PREVIEW, None)
+                _start(upload, "import", pending["dir"])
+                st.rerun()
+            if c2.button("Cancel", key="upload_cancel"):
+                import_worker.discard(pending.get("dir"))
+                st.session_state.pop(PREVIEW, None)
+                st.rerun()
 
 with contract_tab:
     st.markdown(contract_markdown())

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from services import csv_out
+from services import csv_out, progress
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -538,7 +538,8 @@ def _duplicates(spec: TableSpec, df: pd.DataFrame, raw: pd.DataFrame) -> list[Fa
     return out
 
 
-def _validate_table(spec: TableSpec, raw: pd.DataFrame) -> tuple[pd.DataFrame, list[Failure]]:
+def _validate_table(spec: TableSpec, raw: pd.DataFrame, part: int = 0,
+                    parts: int = 0) -> tuple[pd.DataFrame, list[Failure]]:
     if any(not isinstance(c, str) or c != c.strip() for c in raw.columns):
         raw = raw.rename(columns=lambda c: str(c).strip())
     failures: list[Failure] = []
@@ -548,7 +549,9 @@ def _validate_table(spec: TableSpec, raw: pd.DataFrame) -> tuple[pd.DataFrame, l
     if dupes:
         failures.append(Failure(spec.name, f"duplicate column(s): {', '.join(dupes)}", len(dupes)))
         raw = raw.loc[:, ~raw.columns.duplicated()]
-    for col in spec.columns:
+    steps = len(spec.columns) + 1  # each column, then keys and the schema's checks
+    for j, col in enumerate(spec.columns):
+        progress.report("validating", spec.name, j, steps, "columns", part, parts, len(raw))
         if col.name not in raw.columns:
             if col.nullable:
                 df[col.name] = parse_column(pd.Series(None, index=raw.index, dtype=object),
@@ -569,6 +572,7 @@ def _validate_table(spec: TableSpec, raw: pd.DataFrame) -> tuple[pd.DataFrame, l
                                     int(bad.sum()), _sample(raw, raw.index[bad])))
         df[col.name] = parsed
         bad_cells[col.name] = raw.index[bad]
+    progress.report("validating", spec.name, steps - 1, steps, "columns", part, parts, len(raw))
     failures += _duplicates(spec, df, raw)
     try:
         checked = schema(spec, list(df.columns)).validate(df, lazy=True, inplace=True)
@@ -680,6 +684,7 @@ def validate(frames: Mapping[str, pd.DataFrame]) -> ValidationReport:
         if name not in SPECS:
             failures.append(Failure(name, "unknown table (expected one of: "
                                     f"{', '.join(SPECS)})", len(frames[name])))
+    present = [spec for spec in TABLES if spec.name in frames]
     for spec in TABLES:
         if spec.name not in frames:
             if not spec.optional:
@@ -687,11 +692,13 @@ def validate(frames: Mapping[str, pd.DataFrame]) -> ValidationReport:
             continue
         if spec.name in NON_EMPTY and len(frames[spec.name]) == 0:
             failures.append(Failure(spec.name, "required table is empty (no data rows)", 0))
-        coerced[spec.name], table_failures = _validate_table(spec, frames[spec.name])
+        coerced[spec.name], table_failures = _validate_table(spec, frames[spec.name], present.index(spec) + 1,
+                                                             len(present))
         failures += table_failures
     derived = "stages" not in coerced and "opportunities" in coerced and not failures
     if derived:
         coerced["stages"] = derive_stages(coerced["opportunities"], coerced.get("opportunity_history"))
+    progress.report("cross_checks", rows=sum(len(df) for df in coerced.values()))
     failures += _cross_checks(coerced, {k: v for k, v in frames.items() if k in coerced}
                               | ({"stages": coerced["stages"]} if derived else {}))
     counts = {name: len(df) for name, df in frames.items()} | ({"stages": len(coerced["stages"])} if derived else {})

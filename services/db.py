@@ -22,7 +22,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from services import contract
+from services import contract, progress
 from services.config import database_url
 
 log = logging.getLogger(__name__)
@@ -276,15 +276,19 @@ def _null_marker() -> str:
     return f"fsnull{uuid.uuid4().hex[:10]}"
 
 
-def _insert(conn: Connection, table: sa.Table, df: pd.DataFrame) -> None:
-    """Bulk insert in chunks: COPY on PostgreSQL, executemany on SQLite, Core insert elsewhere."""
+def _insert(conn: Connection, table: sa.Table, df: pd.DataFrame, part: int = 0, parts: int = 0) -> None:
+    """Bulk insert in chunks: COPY on PostgreSQL, executemany on SQLite, Core insert elsewhere (each chunk
+    reported as progress, stage "loading": `part` of `parts` tables)."""
     _check_columns(df, table)
     cols = [c.name for c in table.columns if c.name in df.columns]
     prep = conn.dialect.identifier_preparer
     names = ", ".join(prep.quote(c) for c in cols)
     pg = conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg2"
     chunk_rows = COPY_CHUNK_ROWS if pg else SQLITE_CHUNK_ROWS
+    progress.report("loading", table.name, 0, len(df), "rows", part, parts)
     for start in range(0, len(df), chunk_rows):
+        if start:
+            progress.report("loading", table.name, start, len(df), "rows", part, parts)
         values = _storage_values(df.iloc[start:start + chunk_rows], table)
         if pg:
             buf = io.StringIO()
@@ -303,12 +307,12 @@ def _insert(conn: Connection, table: sa.Table, df: pd.DataFrame) -> None:
             conn.execute(table.insert(), [dict(zip(cols, r, strict=True)) for r in _rows(values)])
 
 
-def _insert_bulk(conn: Connection, table: sa.Table, df: pd.DataFrame) -> None:
+def _insert_bulk(conn: Connection, table: sa.Table, df: pd.DataFrame, part: int = 0, parts: int = 0) -> None:
     """Insert; for big frames drop the table's secondary indexes first and rebuild them after."""
     indexes = list(table.indexes) if len(df) > BULK_ROWS else []
     for index in indexes:
         index.drop(conn, checkfirst=True)
-    _insert(conn, table, df)
+    _insert(conn, table, df, part, parts)
     for index in indexes:
         index.create(conn)
 
@@ -334,11 +338,12 @@ def write_tables(conn: Connection, frames: Mapping[str, pd.DataFrame],
         for name in reversed(declared):
             conn.execute(metadata.tables[name].delete())
     counts: dict[str, int] = {}
-    for name in declared + others:
+    order = declared + others
+    for part, name in enumerate(order, 1):
         df = frames[name]
         table = metadata.tables[name] if name in metadata.tables else _create_inferred(conn, name, df)
         t0 = time.perf_counter()
-        _insert_bulk(conn, table, df)
+        _insert_bulk(conn, table, df, part, len(order))
         log.info("wrote %s: %s rows in %.1fs", name, f"{len(df):,}", time.perf_counter() - t0)
         counts[name] = len(df)
     return counts

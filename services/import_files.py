@@ -18,6 +18,8 @@ from typing import IO, Any
 
 import pandas as pd
 
+from services import progress
+
 
 class ImportFileError(ValueError):
     """Input files that cannot be read as the contract's CSV tables (the message names the files)."""
@@ -94,8 +96,9 @@ class _NulByte(Exception):
 class _NulGuard(io.RawIOBase):
     """A reader that stops at the first NUL byte: pandas' parser would silently cut the cell there."""
 
-    def __init__(self, inner: IO[bytes]) -> None:
+    def __init__(self, inner: IO[bytes], tick: Callable[[int], None] | None = None) -> None:
         self.inner = inner
+        self.tick = tick
 
     def readable(self) -> bool:
         return True
@@ -104,17 +107,34 @@ class _NulGuard(io.RawIOBase):
         data = self.inner.read(len(buffer))
         if b"\x00" in data:
             raise _NulByte()
+        if self.tick is not None:
+            self.tick(len(data))
         buffer[:len(data)] = data
         return len(data)
 
 
-def _read_csv(label: str, opener: Callable[[], IO[bytes]], limits: Limits) -> pd.DataFrame:
+class _Meter:
+    """Bytes read of all the files of one import, reported as progress (stage "reading")."""
+
+    def __init__(self, sizes: list[int]) -> None:
+        self.total, self.done, self.parts = sum(sizes), 0, len(sizes)
+
+    def file(self, name: str, part: int) -> Callable[[int], None]:
+        def tick(n: int) -> None:
+            self.done += n
+            progress.report("reading", name, min(self.done, self.total), self.total, "bytes", part, self.parts)
+        progress.report("reading", name, self.done, self.total, "bytes", part, self.parts)
+        return tick
+
+
+def _read_csv(label: str, opener: Callable[[], IO[bytes]], limits: Limits,
+              tick: Callable[[int], None] | None = None) -> pd.DataFrame:
     """One CSV file, every cell a string; never more than `limits.rows` + 1 rows are parsed. A row with more
     cells than the header is refused (pandas would otherwise shift the row under an implicit index)."""
     try:
         with opener() as handle, warnings.catch_warnings():
             warnings.simplefilter("error", pd.errors.ParserWarning)
-            frame = pd.read_csv(io.BufferedReader(_NulGuard(handle), MB), dtype=str, keep_default_na=False,
+            frame = pd.read_csv(io.BufferedReader(_NulGuard(handle, tick), MB), dtype=str, keep_default_na=False,
                                 na_values=[""], encoding="utf-8-sig", nrows=limits.rows + 1, index_col=False)
         header = _header(opener)
     except _NulByte:
@@ -169,8 +189,9 @@ def read_csv_folder(path: str | Path, limits: Limits | None = None) -> dict[str,
     entries = [p for p in sorted(folder.iterdir()) if not _ignored(p.name)]
     limits.check_sizes(str(folder), [(p.name, p.stat().st_size if p.is_file() else 0, None) for p in entries])
     tables = _collect([(p.name, "dir" if p.is_dir() else "file") for p in entries], str(folder))
-    return {table: _read_csv(str(folder / name), lambda p=folder / name: p.open("rb"), limits)
-            for table, name in tables.items()}
+    meter = _Meter([(folder / name).stat().st_size for name in tables.values()])
+    return {table: _read_csv(str(folder / name), lambda p=folder / name: p.open("rb"), limits, meter.file(name, i))
+            for i, (table, name) in enumerate(tables.items(), 1)}
 
 
 def read_zip(data: bytes | str | Path, limits: Limits | None = None) -> dict[str, pd.DataFrame]:
@@ -199,8 +220,10 @@ def read_zip(data: bytes | str | Path, limits: Limits | None = None) -> dict[str
         items = [(n.split("/")[0], "dir") if "/" in n else (n, "file") for n in by_name]
         tables = _collect(sorted(set(items)), label)
         frames = {}
-        for table, name in tables.items():
-            frames[table] = _read_csv(f"{label}: {name}", lambda m=by_name[name]: archive.open(m), limits)
+        meter = _Meter([by_name[name].file_size for name in tables.values()])
+        for i, (table, name) in enumerate(tables.items(), 1):
+            frames[table] = _read_csv(f"{label}: {name}", lambda m=by_name[name]: archive.open(m), limits,
+                                      meter.file(name, i))
         return frames
 
 

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 import pandas as pd
 from sqlalchemy.engine import Engine
 
-from services import contract, db
+from services import contract, db, progress
 
 
 def _stored(engine: Engine, name: str, columns: list[str]) -> pd.DataFrame:
@@ -56,7 +56,8 @@ def table_changes(stored: pd.DataFrame, incoming: pd.DataFrame, key: list[str], 
 def preview(frames: Mapping[str, pd.DataFrame], engine: Engine) -> pd.DataFrame:
     """One row per contract table: table, stored, incoming, added, removed, changed (validated frames in)."""
     rows = []
-    for spec in contract.TABLES:
+    for part, spec in enumerate(contract.TABLES, 1):
+        progress.report("comparing", spec.name, part=part, parts=len(contract.TABLES))
         columns = spec.column_names
         incoming = frames.get(spec.name, contract.empty_frame(spec.name))
         stored = _stored(engine, spec.name, columns)

@@ -21,7 +21,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from services import contract, db, joblock, mapping, process, snapshot
+from services import contract, db, joblock, mapping, process, progress, snapshot
 from services.import_files import ImportFileError, Limits, read_csv_folder, read_source, read_zip, short
 
 __all__ = ["ContractViolation", "ImportFileError", "ImportShrinkError", "Limits", "import_frames", "import_source",
@@ -156,7 +156,7 @@ def import_frames(frames: Mapping[str, pd.DataFrame], source: str, engine: Engin
     started, t0 = _now(), time.perf_counter()
     import_id = import_id or start_import(engine, source, started)
     try:
-        with joblock.hold(engine, "import"):
+        with joblock.hold(engine, "import", what=source):
             return _validate_and_load(frames, source, engine, extra_tables, allow_shrink, import_id, started, t0,
                                       append)
     except joblock.Busy as exc:
@@ -195,6 +195,7 @@ def _validate_and_load(frames: Mapping[str, pd.DataFrame], source: str, engine: 
     with engine.begin() as conn:
         counts = db.write_tables(conn, data, drop=stale)
         report.row_counts = counts
+        progress.report("snapshot", rows=total)
         snap = {"data": snapshot.data_fingerprint(conn), "lineage": lineage, "import_id": import_id}
         conn.execute(db.IMPORTS.delete().where(db.IMPORTS.c.import_id == import_id))
         conn.execute(db.IMPORTS.insert(), [_log_row(import_id, started, source, "success",

@@ -2,12 +2,14 @@
 
 A job records `stamp()` when it starts; a later start that finds the job still marked running asks
 `alive(stamp)`: on the same host a process id that no longer exists means the job was killed or crashed.
-A stamp from another host is taken as alive (we cannot tell)."""
+A stamp from another host is taken as alive (we cannot tell). A zombie (a child that has ended but that its parent,
+the Streamlit server say, has not reaped yet) has ended."""
 from __future__ import annotations
 
 import json
 import os
 import socket
+from pathlib import Path
 from typing import Any
 
 
@@ -32,4 +34,13 @@ def alive(owner: dict[str, Any] | str | None) -> bool:
         return False
     except (PermissionError, ValueError, OverflowError):
         return True
-    return True
+    return not _zombie(int(owner["pid"]))
+
+
+def _zombie(pid: int) -> bool:
+    """True when `pid` has ended and waits to be reaped (Linux /proc; elsewhere never known, so False)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[:1] == ["Z"]

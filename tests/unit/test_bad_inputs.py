@@ -219,3 +219,21 @@ def test_a_literal_null_marker_in_a_reference_is_a_dangling_key(loaded: Engine, 
     valid_frames[table].loc[row, col] = cell
     _assert_refused(loaded, _csv(valid_frames, tmp_path / "bad"), "csm_id references people.person_id", "\\N fk")
 
+
+
+def test_the_command_line_refuses_a_shrink_without_allow_shrink(db_url: str, loaded: Engine, valid_frames: Frames,
+                                                                tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    from services import cli
+
+    monkeypatch.setenv("FORESIGHT_IMPORT_MAX_SHRINK", "0.1")
+    valid_frames["usage_monthly"] = valid_frames["usage_monthly"].iloc[:1]
+    folder = _csv(valid_frames, tmp_path / "small")
+    before = snapshot(loaded)
+    assert cli.main(["--database-url", db_url, "import", str(folder)]) == 1
+    err = capsys.readouterr().err
+    assert "fewer" in err and "--allow-shrink" in err and "nothing was changed" in err
+    for name, frame in snapshot(loaded).items():
+        pd.testing.assert_frame_equal(frame, before[name], obj=name)
+    assert cli.main(["--database-url", db_url, "import", str(folder), "--allow-shrink"]) == 0
+    assert len(db.read_table("usage_monthly", loaded)) == 1
