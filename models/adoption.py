@@ -26,7 +26,8 @@ that does not reproduce. If no k is stable enough, the most stable k is taken.
 
 Merging: clusters whose profiles earn the same name (see NAMING) are merged at the id level: their
 members' mean replaces their centres and k-means is refitted from the merged centres, until every cluster
-has its own name (`merges_` lists the names merged; `k_` is the final number of clusters). One archetype is
+has its own name (`merges_` lists the names merged; `k_` is the final number of clusters, `stability_` and
+`silhouette_` those of the k chosen before merging). One archetype is
 then one cluster, not "X" and "X (2)" with its accounts split between two ids.
 
 Stable ids: a refit is matched to the previous model's centroids (Hungarian assignment on distances in
