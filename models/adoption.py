@@ -7,8 +7,8 @@ returns self, fitted state ends in `_`). Frames in, results out; no database, no
 SCALING: k-means weighs every signal by its spread, so the spread decides what the clusters separate.
 The standard deviation of a signal grows with the very groups k-means is to find (unused seats at 30% use
 against a majority near 85% make the standard deviation of seat use 2.7 times its MAD on the demo), which
-shrinks the gaps between groups and leaves noisy signals (the 3-month use trend) to drive the splits: on the demo, standard scaling
-put expansion-ready accounts inside Healthy at k 5-6. Each signal is therefore centred on its median and
+shrinks the gaps between groups and leaves noisy signals (the 3-month use trend) to drive the splits: on
+the demo, standard scaling put expansion-ready accounts inside Healthy at k 5-6. Each signal is therefore centred on its median and
 divided by its robust spread, 1.4826 x the median absolute deviation (the spread of the typical account,
 equal to the standard deviation for normal noise). Where the MAD is under `spread_floor` (a quarter) of the
 standard deviation, most accounts share one value (the neutral fill of accounts that do not own a pricing
@@ -29,12 +29,12 @@ that does not reproduce. If no k is stable enough, the most stable k is taken.
 Merging: clusters whose profiles earn the same name (see NAMING) are merged at the id level: their
 members' mean replaces their centres and k-means is refitted from the merged centres, until every cluster
 has its own name (`merges_` lists the names merged; `k_` is the final number of clusters, `stability_` and
-`silhouette_` those of the k chosen before merging). One archetype is
-then one cluster, not "X" and "X (2)" with its accounts split between two ids.
+`silhouette_` those of the k chosen before merging). One archetype is then one cluster, not "X" and
+"X (2)" with its accounts split between two ids.
 
 Stable ids: a refit is matched to the previous model's centroids (Hungarian assignment on distances in
-population standard deviations); a new centroid within `match_distance` of an old one keeps its id (and so its
-place in the membership history); others get fresh ids.
+population standard deviations); a new centroid within `match_distance` of an old one keeps its id (and so
+its place in the membership history); others get fresh ids.
 
 Names come from each cluster's own profile (see NAMING below): the adoption challenge its centroid
 departs furthest towards, in standard deviations from the population, when at least MIN_NAME_FIT (so a
