@@ -1,9 +1,24 @@
-"""Adoption clusters: scaled signals + k-means with k chosen by bootstrap stability, stable ids, names.
+"""Adoption clusters: robustly scaled signals + k-means with k chosen by bootstrap stability, stable ids,
+names; clusters that earn the same name are merged.
 
 `AdoptionClusters` follows scikit-learn's estimator contract (hyper-parameters in `__init__`, `fit`
 returns self, fitted state ends in `_`). Frames in, results out; no database, no files.
 
-Choice of k (documented criterion): for every k in `k_range`, fit k-means on a sample and measure its
+SCALING: k-means weighs every signal by its spread, so the spread decides what the clusters separate.
+The standard deviation of a signal grows with the very groups k-means is to find (unused seats at 30% use
+against a majority near 85% make the standard deviation of seat use 2.7 times its MAD on the demo), which
+shrinks the gaps between groups and leaves noisy signals (the 3-month use trend) to drive the splits: on
+the demo, standard scaling put expansion-ready accounts inside Healthy at k 5-6. Each signal is therefore centred on its median and
+divided by its robust spread, 1.4826 x the median absolute deviation (the spread of the typical account,
+equal to the standard deviation for normal noise). Where the MAD is under `spread_floor` (a quarter) of the
+standard deviation, most accounts share one value (the neutral fill of accounts that do not own a pricing
+family) and the MAD measures that spike, not the spread; the standard deviation is used there. The scaling
+is linear per signal, so centroids, margins and explanations stay exact in signal units. Names are judged
+in population standard deviations (`population_`), whatever the clustering space.
+
+Choice of k (documented criterion): for every k in `k_range`, fit k-means (k-means++, best of `n_init` = 10
+starts: with 4, one demo seed settled on a healthy half joined to the expansion-ready accounts) on a
+sample and measure its
 *stability*: the mean adjusted Rand index between the reference labelling and the labellings of
 k-means refitted on `n_bootstrap` bootstrap resamples (all predicted on the same sample), and its
 silhouette. The chosen k is the one with the best silhouette among the k whose stability is at least
@@ -11,9 +26,15 @@ silhouette. The chosen k is the one with the best silhouette among the k whose s
 (k-means splits a big round group the same way every time), and silhouette alone can pick a split
 that does not reproduce. If no k is stable enough, the most stable k is taken.
 
+Merging: clusters whose profiles earn the same name (see NAMING) are merged at the id level: their
+members' mean replaces their centres and k-means is refitted from the merged centres, until every cluster
+has its own name (`merges_` lists the names merged; `k_` is the final number of clusters, `stability_` and
+`silhouette_` those of the k chosen before merging). One archetype is then one cluster, not "X" and
+"X (2)" with its accounts split between two ids.
+
 Stable ids: a refit is matched to the previous model's centroids (Hungarian assignment on distances in
-the new scaled space); a new centroid within `match_distance` of an old one keeps its id (and so its
-place in the membership history); others get fresh ids.
+population standard deviations); a new centroid within `match_distance` of an old one keeps its id (and so
+its place in the membership history); others get fresh ids.
 
 Names come from each cluster's own profile (see NAMING below): the adoption challenge its centroid
 departs furthest towards, in standard deviations from the population, when at least MIN_NAME_FIT (so a
@@ -65,8 +86,9 @@ VOCABULARY: dict[str, Callable[[dict[str, float]], float]] = {
 # trend that strong names it Declining before a low capacity use does (use falls first, seats empty after).
 # With no challenge that strong it is Healthy, or Expansion-ready when its capacity use is MIN_NAME_FIT
 # above the population. A second cluster under a name it does not hold most strongly is "Recovering" when
-# its use trend rises MIN_NAME_FIT above the population and the holder's does not, "Newly declining" when it
-# falls that much more than the holder's, and otherwise keeps the same name (merged under it).
+# its use trend rises 2 x MIN_NAME_FIT above the population and the holder's does not, "Newly declining"
+# when it falls that much more than the holder's (a trend name needs the same strength as Declining), and
+# otherwise keeps the same name and is merged with the holder (AdoptionClusters._merge_same_names).
 DEFINING = {"Declining": "use_trend", "Unused seats": "seat_use", "Under-consuming allowance": "volume_use",
             "Shallow use: jobs incomplete": "job_completion"}
 SECOND_NAMES = ("Recovering", "Newly declining")
@@ -90,11 +112,24 @@ def _primary_name(z: dict[str, float]) -> str:
 
 
 def _second_name(name: str, z: dict[str, float], holder: dict[str, float]) -> str:
-    if z["use_trend"] >= MIN_NAME_FIT and holder["use_trend"] < MIN_NAME_FIT:
+    if z["use_trend"] >= 2 * MIN_NAME_FIT and holder["use_trend"] < MIN_NAME_FIT:
         return "Recovering"
-    if name != "Declining" and z["use_trend"] <= holder["use_trend"] - MIN_NAME_FIT:
+    if name != "Declining" and z["use_trend"] <= holder["use_trend"] - 2 * MIN_NAME_FIT:
         return "Newly declining"
     return name
+
+
+def _names(z: list[dict[str, float]]) -> list[str]:
+    """The name of each centroid (z: departures in population standard deviations), see NAMING."""
+    chosen = [_primary_name(zc) for zc in z]
+    evidence = [_evidence(zc, n) for zc, n in zip(z, chosen)]
+    for name in set(chosen):
+        holders = sorted((i for i, n in enumerate(chosen) if n == name), key=lambda i: -evidence[i])
+        keeper = holders[0] if name != "Healthy" else max(holders, key=lambda i: -abs(z[i]["use_trend"]))
+        for i in holders:
+            if i != keeper:  # a second cluster near one name: named by its trend, else merged under it
+                chosen[i] = _second_name(name, z[i], z[keeper])
+    return chosen
 
 
 def score(signals: pd.DataFrame) -> pd.Series:
@@ -115,13 +150,14 @@ def _fmt(signal: str, value: float) -> str:
 
 
 class AdoptionClusters(BaseEstimator):
-    """Standard-scaled signals + k-means; k by bootstrap stability; stable ids; vocabulary names."""
+    """Robustly scaled signals + k-means; k by bootstrap stability; same-named clusters merged; stable ids;
+    vocabulary names."""
 
     def __init__(self, k_range: tuple[int, int] = (4, 9), stability_threshold: float = 0.85,
                  n_bootstrap: int = 6, selection_rows: int = 5_000, max_fit_rows: int = 50_000,
                  silhouette_rows: int = 3_000,
-                 match_distance: float = 1.0, n_init: int = 4, n_threads: int | None = 1,
-                 random_state: int = 0) -> None:
+                 match_distance: float = 1.0, n_init: int = 10, n_threads: int | None = 1,
+                 scaling: str = "robust", spread_floor: float = 0.25, random_state: int = 0) -> None:
         self.k_range = k_range
         self.stability_threshold = stability_threshold
         self.n_bootstrap = n_bootstrap
@@ -131,6 +167,8 @@ class AdoptionClusters(BaseEstimator):
         self.match_distance = match_distance
         self.n_init = n_init
         self.n_threads = n_threads
+        self.scaling = scaling
+        self.spread_floor = spread_floor
         self.random_state = random_state
 
     # ------------------------------------------------------------------ fitting
@@ -142,6 +180,22 @@ class AdoptionClusters(BaseEstimator):
         if not np.isfinite(values).all():
             raise ValueError("signals contain NaN or infinite values; fill them before clustering")
         return values
+
+    def _scaler(self, values: np.ndarray) -> StandardScaler:
+        """The clustering space (see SCALING): centred on the median, each signal divided by its robust
+        spread (1.4826 x MAD), or by its standard deviation where the MAD is under `spread_floor` of it;
+        a constant signal is divided by 1. `scaling="standard"` gives plain standard scaling."""
+        sc = StandardScaler().fit(values)
+        if self.scaling == "standard":
+            return sc
+        if self.scaling != "robust":
+            raise ValueError(f"scaling must be 'robust' or 'standard', got {self.scaling!r}")
+        med = np.median(values, axis=0)
+        mad = 1.4826 * np.median(np.abs(values - med), axis=0)
+        std = values.std(axis=0)
+        spread = np.where(mad >= self.spread_floor * std, mad, std)
+        sc.mean_, sc.scale_ = med, np.where(spread > 1e-12, spread, 1.0)
+        return sc
 
     def _kmeans(self, k: int, seed: int, n_init: int = 1) -> KMeans:
         return KMeans(n_clusters=k, n_init=n_init, random_state=seed)
@@ -172,7 +226,8 @@ class AdoptionClusters(BaseEstimator):
         if len(values) < 10 * hi:
             raise ValueError(f"need at least {10 * hi} accounts to choose among {hi} clusters, got {len(values)}")
         rng = np.random.default_rng(self.random_state)
-        self.scaler_ = StandardScaler().fit(values)
+        self.population_ = StandardScaler().fit(values)
+        self.scaler_ = self._scaler(values)
         Z = self.scaler_.transform(values)
         Zs = Z[rng.choice(len(Z), self.selection_rows, replace=False)] if len(Z) > self.selection_rows else Z
         Zf = Z[rng.choice(len(Z), self.max_fit_rows, replace=False)] if len(Z) > self.max_fit_rows else Z
@@ -192,15 +247,40 @@ class AdoptionClusters(BaseEstimator):
         self.stability_ = float(pick["stability"])
         self.silhouette_ = float(pick["silhouette"])
         km = KMeans(n_clusters=self.k_, init=centers[self.k_], n_init=1).fit(Zf)
-        self.kmeans_ = km
-        self.cluster_ids_ = self._match_ids(km.cluster_centers_, previous)
+        self.kmeans_, self.merges_ = self._merge_same_names(km, Zf)
+        self.k_ = self.kmeans_.n_clusters
+        self.cluster_ids_ = self._match_ids(self.kmeans_.cluster_centers_, previous)
         self._name()
         return self
+
+    def _merge_same_names(self, km: KMeans, Z: np.ndarray) -> tuple[KMeans, list[str]]:
+        """Clusters whose profiles earn the same name are one group to a reader: they are merged (the
+        group's members' mean replaces their centres) and k-means is refitted from the merged centres,
+        until every cluster has its own name. Returns the final k-means and the names merged."""
+        merged: list[str] = []
+        while km.n_clusters > 2:
+            names = _names(self._z(km.cluster_centers_))
+            dup = next((n for n in dict.fromkeys(names) if names.count(n) > 1), None)
+            if dup is None:
+                break
+            group = [i for i, n in enumerate(names) if n == dup]
+            init = [c for i, c in enumerate(km.cluster_centers_) if i not in group]
+            init.append(Z[np.isin(km.labels_, group)].mean(axis=0))
+            km = KMeans(n_clusters=len(init), init=np.array(init), n_init=1).fit(Z)
+            merged.append(dup)
+            log.info("merged %d clusters named %s", len(group), dup)
+        return km, merged
+
+    def _z(self, centers: np.ndarray) -> list[dict[str, float]]:
+        """Centres in the clustering space -> signal departures in population standard deviations."""
+        z = self.population_.transform(self.scaler_.inverse_transform(centers))
+        return [dict(zip(SIGNALS, row)) for row in z]
 
     def _match_ids(self, scaled: np.ndarray, previous: pd.DataFrame | None) -> np.ndarray:
         ids = np.full(len(scaled), -1)
         if previous is not None and len(previous):
-            old = self.scaler_.transform(previous[SIGNALS].to_numpy(dtype=float))
+            old = self.population_.transform(previous[SIGNALS].to_numpy(dtype=float))
+            scaled = self.population_.transform(self.scaler_.inverse_transform(scaled))
             dist = np.linalg.norm(scaled[:, None, :] - old[None, :, :], axis=2)
             rows, cols = linear_sum_assignment(dist)
             for r, c in zip(rows, cols):
@@ -214,22 +294,15 @@ class AdoptionClusters(BaseEstimator):
     def _name(self) -> None:
         """Name each cluster from its own profile (see NAMING); each description states the figures behind
         its name (the defining signal first, against the population)."""
-        scaled = self.kmeans_.cluster_centers_
-        z = [dict(zip(SIGNALS, row)) for row in scaled]
+        z = self._z(self.kmeans_.cluster_centers_)
+        scaled = np.array([[zc[s] for s in SIGNALS] for zc in z])
         names = list(VOCABULARY)
         fit = np.array([[VOCABULARY[n](zc) for n in names] for zc in z])
-        chosen = [_primary_name(zc) for zc in z]
-        evidence = [_evidence(zc, n) for zc, n in zip(z, chosen)]
-        for name in set(chosen):
-            holders = sorted((i for i, n in enumerate(chosen) if n == name), key=lambda i: -evidence[i])
-            keeper = holders[0] if name != "Healthy" else max(holders, key=lambda i: -abs(z[i]["use_trend"]))
-            for i in holders:
-                if i != keeper:  # a second cluster near one name: named by its trend, else merged under it
-                    chosen[i] = _second_name(name, z[i], z[keeper])
+        chosen = _names(z)
         self.names_ = chosen
         self.name_fit_ = pd.DataFrame(fit, index=self.cluster_ids_, columns=names)
-        population = self.scaler_.mean_
-        centroids = self.scaler_.inverse_transform(scaled)
+        population = self.population_.mean_
+        centroids = self.scaler_.inverse_transform(self.kmeans_.cluster_centers_)
         self.descriptions_ = []
         for zc, cen, name in zip(scaled, centroids, chosen):
             lead = DEFINING.get(name.split(" (")[0], None)

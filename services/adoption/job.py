@@ -84,7 +84,8 @@ def run(engine: Engine, version: registry.Version, run_inputs: Any = None) -> tu
                            per_product[per_product["month"] == latest_month].drop(columns="month"), version)
     metrics = {
         "k": model.k_, "silhouette": round(model.silhouette_, 4), "stability": round(model.stability_, 4),
-        "k_selection": model.k_selection_.to_dict("records"), "accounts": len(latest),
+        "k_selection": model.k_selection_.to_dict("records"), "merged_names": list(model.merges_),
+        "accounts": len(latest),
         "months": int(assigned["month"].nunique()), "latest_month": str(latest_month.date()),
         "clusters": {str(k): int(v) for k, v in clusters.groupby("name")["n_accounts"].sum().items()},
         "mean_score": round(float(latest["score"].mean()), 1),

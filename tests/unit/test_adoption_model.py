@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.metrics import adjusted_rand_score
 
 from models.adoption import SIGNALS, AdoptionClusters, score
 
@@ -105,3 +106,36 @@ def test_a_second_cluster_near_a_name_is_named_by_its_trend_or_merged() -> None:
     names = pd.Series(model.predict(X)).map(model.name_of_)
     assert names[group == list(centres).index("Recovering")].mode()[0] == "Recovering"
     assert not any("(" in n for n in model.names_)
+
+
+def test_clusters_that_earn_the_same_name_are_merged() -> None:
+    """Asked for one cluster more than there are groups, k-means splits a group; both halves earn its name
+    and are merged into one id, so each planted group is one cluster."""
+    X, group = blobs(seed=5)
+    model = AdoptionClusters(k_range=(8, 8), n_bootstrap=2).fit(X)
+    assert model.merges_, "an 8-way split of 6 groups should produce a shared name"
+    assert len(set(model.names_)) == len(model.names_) == model.k_
+    assert adjusted_rand_score(group, model.predict(X)) > 0.95
+    assert len(model.centroids_) == model.k_ and model.centroids_.index.is_unique
+
+
+def test_robust_scaling_rule() -> None:
+    """Spread = 1.4826 x MAD (the standard deviation for normal noise, unmoved by a far group); the standard
+    deviation where most rows share one value (a neutral fill); 1 for a constant signal."""
+    rng = np.random.default_rng(0)
+    n = 4000
+    X = pd.DataFrame({
+        "seat_use": np.r_[rng.normal(0.85, 0.05, n - 800), rng.normal(0.3, 0.05, 800)],  # a far group
+        "volume_use": np.where(rng.random(n) < 0.8, 0.8, rng.normal(0.8, 0.2, n)),  # neutral-fill spike
+        "breadth": rng.normal(0.9, 0.05, n), "job_completion": np.full(n, 0.5), "use_trend": rng.normal(0, 0.1, n)})
+    model = AdoptionClusters(k_range=(4, 4), n_bootstrap=1).fit(X)
+    spread = dict(zip(SIGNALS, model.scaler_.scale_))
+    assert spread["seat_use"] == pytest.approx(0.06, abs=0.01)  # MAD-based, not the std (~0.22)
+    assert X["seat_use"].std() > 3 * spread["seat_use"]
+    assert spread["volume_use"] == pytest.approx(X["volume_use"].std(ddof=0))
+    assert spread["breadth"] == pytest.approx(0.05, rel=0.1)
+    assert spread["job_completion"] == 1.0
+    standard = AdoptionClusters(k_range=(4, 4), n_bootstrap=1, scaling="standard").fit(X)
+    np.testing.assert_allclose(standard.scaler_.scale_[0], X["seat_use"].std(ddof=0))
+    with pytest.raises(ValueError, match="scaling"):
+        AdoptionClusters(scaling="minmax").fit(X)
