@@ -200,17 +200,19 @@ if flash:
 who_name = md(names.get(person, person))
 current = row.commit_usd if pd.notna(row.commit_usd) else float(round(row.p50_usd, -3))
 source = "their latest commit" if pd.notna(row.commit_usd) else "the forecast P50 (no commit yet)"
+# One widget per node and quarter: a value typed for one person never pre-fills another's box. A text box,
+# so the amount shows with thousands separators ("24,424,600"; "$24.4M" is read too).
+amount_key, note_key = f"fc_commit_amount:{person}:{quarter}", f"fc_commit_note:{person}:{quarter}"
 with st.form(f"commit_form_{person}_{quarter}"):
-    # One widget per node and quarter: a value typed for one person never pre-fills another's box.
-    amount = st.number_input(f"Commit for {quarter}: {who_name} (USD)", min_value=0.0, value=float(current),
-                             step=1000.0, format="%.0f", key=f"fc_commit_amount:{person}:{quarter}",
-                             help=f"Pre-filled with {source}: {usd_full(current)}.")
-    note = st.text_input("Note", key=f"fc_commit_note:{person}:{quarter}")
-    if st.form_submit_button("Save commit"):
-        fc.save_commit(data.engine(), person, quarter, amount, note, submitted_by=who())
-        uf.commit_bias.clear()
-        st.session_state["fc_commit_saved"] = f"Saved commit {usd_full(amount)} for {who_name}, {quarter}."
-        st.rerun()  # the Commit and gap tiles above read the new commit
+    st.text_input(f"Commit for {quarter}: {who_name} (USD)", value=f"{current:,.0f}", key=amount_key,
+                  help=f"Pre-filled with {source}: {usd_full(current)}. Type 1,250,000 or $1.25M.")
+    st.text_input("Note", key=note_key)
+    # saved in the callback, before the page reruns: the tiles above read the new commit on this same click
+    st.form_submit_button("Save commit", on_click=uf.save_commit_from_form,
+                          args=(person, quarter, amount_key, note_key, who_name, who()))
+error = st.session_state.pop("fc_commit_error", None)
+if error:
+    st.error(error, icon=":material/error:")
 history = fc.commit_history(data.engine(), person, quarter, scope)
 if not history.empty:
     last = history.iloc[0]

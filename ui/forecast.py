@@ -9,6 +9,7 @@ import streamlit as st
 from services.forecast import read as fc
 from services.hierarchy import Scope
 from ui import data
+from ui.format import parse_money, usd_full
 
 TTL = "10m"
 
@@ -64,3 +65,19 @@ def accuracy_sentence(a: dict, h: int) -> str:
 @st.cache_data(ttl=TTL, max_entries=16, show_spinner=False)
 def waterfall(url: str, owners: tuple[str, ...], as_of: pd.Timestamp, quarter: str) -> pd.DataFrame:
     return fc.waterfall(data.engine_for(url), list(owners), as_of, quarter)
+
+
+def save_commit_from_form(person: str, quarter: str, amount_key: str, note_key: str, who_name: str,
+                          submitted_by: str) -> None:
+    """The commit box's callback: read the typed amount (thousands separators welcome), save it, and leave
+    the page's one-line message in the session (runs before the rerun, so the tiles read the new commit)."""
+    state = st.session_state
+    try:
+        amount = parse_money(state.get(amount_key, ""))
+    except ValueError as exc:
+        state["fc_commit_error"] = f"Not saved: {exc}"
+        return
+    fc.save_commit(data.engine(), person, quarter, amount, state.get(note_key) or "", submitted_by=submitted_by)
+    commit_bias.clear()
+    state[amount_key] = f"{amount:,.0f}"  # shown as saved, separators included
+    state["fc_commit_saved"] = f"Saved commit {usd_full(amount)} for {who_name}, {quarter}."

@@ -44,7 +44,7 @@ def test_drill_to_a_rep_save_a_commit_and_find_it_after_reload(forecast_server: 
             names[-1], timeout=WAIT_MS)
     rep = names[-1]
     expect(page.get_by_text("A rep: no team below.")).to_have_count(1, timeout=WAIT_MS)
-    page.get_by_role("spinbutton", name="Commit for").fill(str(AMOUNT))
+    page.get_by_role("textbox", name="Commit for").fill(f"{AMOUNT:,}")
     page.get_by_label("Note").fill(NOTE)
     page.get_by_role("button", name="Save commit").click()
     settle(page)
