@@ -39,7 +39,7 @@ quarter = st.segmented_control("Quarter", quarters, default=quarters[0], key="fc
 made = "" if origin == pd.Timestamp(as_of) else f" · latest forecast made {origin:%d %b %Y}"
 st.caption(f"As of {as_of:%d %B %Y}{made} · {md(names.get(person, person))} · {md(filters.scope_label())}")
 
-fig = fc.figures(data.engine(), nodes, [person], quarter, cutoff)
+fig = uf.figures(url, as_of, scope, (person,), quarter, cutoff)
 row = fig.iloc[0]
 
 
@@ -61,7 +61,7 @@ tiles[4].metric("Forecast vs commit", usd(row.gap_to_commit_usd, signed=True),
 tiles[5].metric("Pipeline coverage", f"{row.pipeline_coverage:.1f}x" if pd.notna(row.pipeline_coverage) else "—",
                 help="Open pipeline / (quota - closed won)")
 st.caption(f"P10-P90: {usd(row.p10_usd)} - {usd(row.p90_usd)}")
-for why in fc.missing_inputs(data.engine()).values():
+for why in uf.missing_inputs(url).values():
     st.caption(why)
 trust.mix_line(url, person, quarter, scope)
 horizon = quarters.index(quarter)
@@ -102,7 +102,7 @@ left, right = st.columns([3, 2])
 with left:
     st.subheader("Team")
     if kids:
-        table = fc.figures(data.engine(), nodes, kids, quarter, cutoff)
+        table = uf.figures(url, as_of, scope, tuple(kids), quarter, cutoff)
         table.insert(0, "name", table.person_id.map(names))
         table = table.join(bias[["bias", "spread", "corrected_usd"]], on="person_id")
         st.dataframe(table[["name", "quota_usd", "commit_usd", "bias", "corrected_usd", "closed_won_usd",
@@ -130,7 +130,7 @@ with right:
 
 actual = uf.actuals(url, owners, as_of)
 fut = nodes[(nodes.person_id == person) & (nodes.product_id == "ALL") & (nodes.origin_date == origin)]
-commits = fc.commits(data.engine(), cutoff, scope)
+commits = uf.commits(url, cutoff, scope)
 commits = commits[(commits.person_id == person) & commits.quarter.isin(list(actual.quarter) + quarters)]
 st.plotly_chart(forecast_charts.forecast_chart(actual, fut, commits), width="stretch")
 
@@ -171,7 +171,7 @@ elif d.empty:
     st.caption("No open deals in scope for this quarter.")
 else:
     d = trust.with_deal_novelty(url, d)
-    d = d.assign(product_id=d.product_id.map(lambda p: data.product_names(url).get(p, p)),
+    d = d.assign(product_id=d.product_id.map(lambda p: products.get(p, p)),
                  owner_id=d.owner_id.map(lambda p: names.get(p, p)))
     st.dataframe(d[["account_link", "opportunity_id", "owner_id", "product_id", "stage", "amount_usd", "p_win",
                     "trust", "trust_reason", "contribution_usd", "close_date", "pushes"]], hide_index=True,
@@ -213,7 +213,7 @@ with st.form(f"commit_form_{person}_{quarter}"):
 error = st.session_state.pop("fc_commit_error", None)
 if error:
     st.error(error, icon=":material/error:")
-history = fc.commit_history(data.engine(), person, quarter, scope)
+history = uf.commit_history(url, person, quarter, scope)
 if not history.empty:
     last = history.iloc[0]
     note_text = f": “{last.note}”" if isinstance(last.note, str) and last.note else ""
