@@ -68,9 +68,12 @@ def nav(page, label: str) -> None:
     page.get_by_test_id("stSidebarNav").get_by_text(label, exact=True).first.click()
 
 
-def _pick(page, where, label: str, option: str) -> None:
-    where.get_by_test_id("stSelectbox").filter(has_text=label).first.click()
-    page.get_by_role("option", name=option, exact=True).first.click()
+def _pick(page, where, label: str, option: str | int) -> None:
+    """Choose `option` (its text, or its position) in the selectbox labelled `label` under `where`: the click
+    goes to the box's input (a click on the widget's middle can land on its label and open nothing)."""
+    where.get_by_test_id("stSelectbox").filter(has_text=label).first.get_by_role("combobox").click()
+    options = page.get_by_role("option")
+    (options.nth(option) if isinstance(option, int) else options.filter(has_text=option).first).click()
 
 
 def interactions(page) -> list[tuple[str, str, Callable[[], None], Callable[[], None]]]:
@@ -96,7 +99,7 @@ def interactions(page) -> list[tuple[str, str, Callable[[], None], Callable[[], 
             page.keyboard.press(key)
         return move
 
-    sidebar = page.get_by_test_id("stSidebar")
+    sidebar, main = page.get_by_test_id("stSidebar"), page.get_by_test_id("stMain")
     region = os.environ.get("BENCH_REGION", "EMEA")
     return [
         ("forecast: change quarter", "Forecast", segment(1), segment(0)),
@@ -106,6 +109,8 @@ def interactions(page) -> list[tuple[str, str, Callable[[], None], Callable[[], 
         ("workbench: move a what-if slider", "Workbench:What-if", slider("ArrowRight"), slider("ArrowLeft")),
         ("overview: pick a region", "Overview", lambda: _pick(page, sidebar, "Region", region),
          lambda: _pick(page, sidebar, "Region", "All regions")),
+        ("adoption: pick a cluster", "Adoption", lambda: _pick(page, main, "Cluster", 1),
+         lambda: _pick(page, main, "Cluster", 0)),
     ]
 
 
