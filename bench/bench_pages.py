@@ -70,8 +70,9 @@ def nav(page, label: str) -> None:
 
 def _pick(page, where, label: str, option: str | int) -> None:
     """Choose `option` (its text, or its position) in the selectbox labelled `label` under `where`: the click
-    goes to the box's input (a click on the widget's middle can land on its label and open nothing)."""
-    where.get_by_test_id("stSelectbox").filter(has_text=label).first.get_by_role("combobox").click()
+    goes to the box's open button (a click on the widget's middle lands on its label, one on its input opens
+    nothing)."""
+    where.get_by_test_id("stSelectbox").filter(has_text=label).first.get_by_role("button", name="Open").click()
     options = page.get_by_role("option")
     (options.nth(option) if isinstance(option, int) else options.filter(has_text=option).first).click()
 
@@ -89,7 +90,7 @@ def interactions(page) -> list[tuple[str, str, Callable[[], None], Callable[[], 
         page.get_by_test_id("stMultiSelect").first.get_by_role("button", name="Remove low").first.click()
 
     def add_low() -> None:
-        page.get_by_test_id("stMultiSelect").first.click()
+        page.get_by_test_id("stMultiSelect").first.get_by_role("combobox").click()
         page.get_by_role("option", name="low", exact=True).first.click()
         page.keyboard.press("Escape")
 
@@ -159,11 +160,15 @@ def main() -> int:
                 if view:
                     timed(page, lambda view=view: page.get_by_test_id("stButtonGroup").first.get_by_text(
                         view, exact=True).click())
-                times = []
+                times, step = [], "do"
                 for _ in range(args.repeat):
-                    times += [timed(page, do), timed(page, undo)]
+                    step = "do"
+                    times.append(timed(page, do))
+                    step = "undo"
+                    times.append(timed(page, undo))
             except Exception as exc:  # noqa: BLE001 - report, do not stop the other figures
-                print(f"{name}: could not drive it ({str(exc).splitlines()[0][:120]})")
+                print(f"{name}: could not drive it at its {step!r} step after {len(times)} timed "
+                      f"({str(exc).splitlines()[0][:120]})")
                 continue
             rows.append(("interaction", name, times[0], statistics.median(times[1:] or times)))
         browser.close()
