@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import io
+import json
 import os
 import pstats
 import sys
@@ -58,6 +59,8 @@ def main() -> int:
     ap.add_argument("--pages", default=",".join(PAGES))
     ap.add_argument("--warm", type=int, default=2)
     ap.add_argument("--top", type=int, default=25)
+    ap.add_argument("--state", action="append", default=[], metavar="KEY=JSON",
+                    help="a widget's value before the runs, e.g. --state 'fc_quarter=\"2027Q1\"' (repeatable)")
     args = ap.parse_args()
     if args.db:
         os.environ["FORESIGHT_DATABASE_URL"] = args.db
@@ -71,10 +74,14 @@ def main() -> int:
         original_init(self, *a, **k)
         navigation_only()
     PagesManager.__init__ = init
-    print(f"Reproduce: python bench/profile_pages.py --db {args.db} --pages {args.pages}")
+    states = "".join(f" --state '{s}'" for s in args.state)
+    print(f"Reproduce: python bench/profile_pages.py --db {args.db} --pages {args.pages}{states}")
     for page in args.pages.split(","):
         at = AppTest.from_file(str(REPO / "app.py"), default_timeout=300).run()
         at.switch_page(f"pages/{page}.py").run()
+        for item in args.state:
+            key, _, value = item.partition("=")
+            at.session_state[key] = json.loads(value)
         for _ in range(args.warm):
             at.run()
         profile = cProfile.Profile()
