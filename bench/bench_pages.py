@@ -68,9 +68,16 @@ def nav(page, label: str) -> None:
     page.get_by_test_id("stSidebarNav").get_by_text(label, exact=True).first.click()
 
 
-def _pick(page, where, label: str, option: str) -> None:
-    where.get_by_test_id("stSelectbox").filter(has_text=label).first.click()
-    page.get_by_role("option", name=option, exact=True).first.click()
+def _pick(page, where, label: str, option: str | int) -> None:
+    """Choose `option` (its text, or its position) in the selectbox labelled `label` under `where`."""
+    box = where.get_by_test_id("stSelectbox").filter(has_text=label).first.get_by_role("combobox")
+    if isinstance(option, str):
+        box.fill(option)  # typing filters and opens the list
+    else:
+        box.focus()
+        page.keyboard.press("ArrowDown")  # opens the list (a click on the box or its open button does not, headless)
+    options = page.get_by_role("option")
+    (options.nth(option) if isinstance(option, int) else options.filter(has_text=option).first).click()
 
 
 def interactions(page) -> list[tuple[str, str, Callable[[], None], Callable[[], None]]]:
@@ -86,9 +93,10 @@ def interactions(page) -> list[tuple[str, str, Callable[[], None], Callable[[], 
         page.get_by_test_id("stMultiSelect").first.get_by_role("button", name="Remove low").first.click()
 
     def add_low() -> None:
-        page.get_by_test_id("stMultiSelect").first.click()
+        page.get_by_test_id("stMultiSelect").first.get_by_role("combobox").click()
         page.get_by_role("option", name="low", exact=True).first.click()
         page.keyboard.press("Escape")
+        page.get_by_test_id("stMultiSelect").first.get_by_role("combobox").blur()  # the next removal counts
 
     def slider(key: str) -> Callable[[], None]:
         def move() -> None:
@@ -96,7 +104,7 @@ def interactions(page) -> list[tuple[str, str, Callable[[], None], Callable[[], 
             page.keyboard.press(key)
         return move
 
-    sidebar = page.get_by_test_id("stSidebar")
+    sidebar, main = page.get_by_test_id("stSidebar"), page.get_by_test_id("stMain")
     region = os.environ.get("BENCH_REGION", "EMEA")
     return [
         ("forecast: change quarter", "Forecast", segment(1), segment(0)),
@@ -106,6 +114,8 @@ def interactions(page) -> list[tuple[str, str, Callable[[], None], Callable[[], 
         ("workbench: move a what-if slider", "Workbench:What-if", slider("ArrowRight"), slider("ArrowLeft")),
         ("overview: pick a region", "Overview", lambda: _pick(page, sidebar, "Region", region),
          lambda: _pick(page, sidebar, "Region", "All regions")),
+        ("adoption: pick a cluster", "Adoption", lambda: _pick(page, main, "Cluster", 1),
+         lambda: _pick(page, main, "Cluster", 0)),
     ]
 
 
@@ -154,11 +164,15 @@ def main() -> int:
                 if view:
                     timed(page, lambda view=view: page.get_by_test_id("stButtonGroup").first.get_by_text(
                         view, exact=True).click())
-                times = []
+                times, step = [], "do"
                 for _ in range(args.repeat):
-                    times += [timed(page, do), timed(page, undo)]
+                    step = "do"
+                    times.append(timed(page, do))
+                    step = "undo"
+                    times.append(timed(page, undo))
             except Exception as exc:  # noqa: BLE001 - report, do not stop the other figures
-                print(f"{name}: could not drive it ({str(exc).splitlines()[0][:120]})")
+                print(f"{name}: could not drive it at its {step!r} step after {len(times)} timed "
+                      f"({str(exc).splitlines()[0][:120]})")
                 continue
             rows.append(("interaction", name, times[0], statistics.median(times[1:] or times)))
         browser.close()

@@ -264,7 +264,7 @@ class ChurnClassifier(BaseEstimator, ClassifierMixin):
             # refit with the chosen count: the booster holds exactly the trees it predicts with
             self.booster_ = self._booster(n_trees).fit(Xp, y, init_score=init) if n_trees else None
             self.n_trees_ = n_trees
-            log.info("churn classifier: logistic logit + %d trees", n_trees)
+            log.debug("churn classifier: %s", structure(n_trees))  # one per fit: the job logs its own model's
         self.calibration_ = (1.0, 0.0)
         if has_cal and self.calibrate:
             raw = self.decision_function(X_cal) if cal_raw is None else np.asarray(cal_raw, float)
@@ -296,6 +296,13 @@ class ChurnClassifier(BaseEstimator, ClassifierMixin):
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
+
+
+def structure(n_trees: int) -> str:
+    """The fitted classifier in words (for the training log)."""
+    if not n_trees:
+        return "a logistic model alone (boosted trees did not improve it on held-out renewals, so none are used)"
+    return f"a logistic model plus {n_trees} boosted trees that correct it"
 
 
 def _platt(raw: np.ndarray, y: np.ndarray, min_events: int = 0) -> tuple[float, float]:

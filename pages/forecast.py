@@ -42,7 +42,7 @@ made = "" if origin == pd.Timestamp(as_of) else f" · latest forecast made {orig
 span = "" if cal.is_calendar else f" · {cal.describe(quarter)}"
 st.caption(f"As of {as_of:%d %B %Y}{made}{span} · {md(names.get(person, person))} · {md(filters.scope_label())}")
 
-fig = fc.figures(data.engine(), nodes, [person], quarter, cutoff)
+fig = uf.figures(url, as_of, scope, (person,), quarter, cutoff)
 row = fig.iloc[0]
 
 
@@ -64,7 +64,7 @@ tiles[4].metric("Forecast vs commit", usd(row.gap_to_commit_usd, signed=True),
 tiles[5].metric("Pipeline coverage", f"{row.pipeline_coverage:.1f}x" if pd.notna(row.pipeline_coverage) else "—",
                 help="Open pipeline / (quota - closed won)")
 st.caption(f"P10-P90: {usd(row.p10_usd)} - {usd(row.p90_usd)}")
-for why in fc.missing_inputs(data.engine()).values():
+for why in uf.missing_inputs(url).values():
     st.caption(why)
 potential_line(url, scope, as_of)
 trust.mix_line(url, person, quarter, scope)
@@ -106,7 +106,7 @@ left, right = st.columns([3, 2])
 with left:
     st.subheader("Team")
     if kids:
-        table = fc.figures(data.engine(), nodes, kids, quarter, cutoff)
+        table = uf.figures(url, as_of, scope, tuple(kids), quarter, cutoff)
         table.insert(0, "name", table.person_id.map(names))
         table = table.join(bias[["bias", "spread", "corrected_usd"]], on="person_id")
         st.dataframe(table[["name", "quota_usd", "commit_usd", "bias", "corrected_usd", "closed_won_usd",
@@ -134,7 +134,7 @@ with right:
 
 actual = uf.actuals(url, owners, as_of)
 fut = nodes[(nodes.person_id == person) & (nodes.product_id == "ALL") & (nodes.origin_date == origin)]
-commits = fc.commits(data.engine(), cutoff, scope)
+commits = uf.commits(url, cutoff, scope)
 commits = commits[(commits.person_id == person) & commits.quarter.isin(list(actual.quarter) + quarters)]
 labelled = lambda f: f.assign(quarter=f.quarter.map(cal.label)) if not f.empty else f
 st.plotly_chart(forecast_charts.forecast_chart(labelled(actual), labelled(fut), labelled(commits)), width="stretch")
@@ -207,18 +207,20 @@ if flash:
 who_name = md(names.get(person, person))
 current = row.commit_usd if pd.notna(row.commit_usd) else float(round(row.p50_usd, -3))
 source = "their latest commit" if pd.notna(row.commit_usd) else "the forecast P50 (no commit yet)"
+# One widget per node and quarter: a value typed for one person never pre-fills another's box. A text box,
+# so the amount shows with thousands separators ("24,424,600"; "$24.4M" is read too).
+amount_key, note_key = f"fc_commit_amount:{person}:{quarter}", f"fc_commit_note:{person}:{quarter}"
 with st.form(f"commit_form_{person}_{quarter}"):
-    # One widget per node and quarter: a value typed for one person never pre-fills another's box.
-    amount = st.number_input(f"Commit for {cal.label(quarter)}: {who_name} (USD)", min_value=0.0, value=float(current),
-                             step=1000.0, format="%.0f", key=f"fc_commit_amount:{person}:{quarter}",
-                             help=f"Pre-filled with {source}: {usd_full(current)}.")
-    note = st.text_input("Note", key=f"fc_commit_note:{person}:{quarter}")
-    if st.form_submit_button("Save commit"):
-        fc.save_commit(data.engine(), person, quarter, amount, note, submitted_by=who())
-        uf.commit_bias.clear()
-        st.session_state["fc_commit_saved"] = f"Saved commit {usd_full(amount)} for {who_name}, {cal.label(quarter)}."
-        st.rerun()  # the Commit and gap tiles above read the new commit
-history = fc.commit_history(data.engine(), person, quarter, scope)
+    st.text_input(f"Commit for {cal.label(quarter)}: {who_name} (USD)", value=f"{current:,.0f}", key=amount_key,
+                  help=f"Pre-filled with {source}: {usd_full(current)}. Type 1,250,000 or $1.25M.")
+    st.text_input("Note", key=note_key)
+    # saved in the callback, before the page reruns: the tiles above read the new commit on this same click
+    st.form_submit_button("Save commit", on_click=uf.save_commit_from_form,
+                          args=(person, quarter, amount_key, note_key, who_name, who(), cal.label(quarter)))
+error = st.session_state.pop("fc_commit_error", None)
+if error:
+    st.error(error, icon=":material/error:")
+history = uf.commit_history(url, person, quarter, scope)
 if not history.empty:
     last = history.iloc[0]
     note_text = f": “{last.note}”" if isinstance(last.note, str) and last.note else ""

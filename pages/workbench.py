@@ -12,6 +12,7 @@ from ui import explain as ux
 from ui import filters
 from ui.charts import explain as charts
 from ui.charts import health as health_charts
+from ui.format import change
 from ui.text import html, md
 from ui.widgets import page_with_data
 
@@ -141,8 +142,11 @@ def churn_whatif() -> None:
     row = svc.apply_edits(values, edits)
     p1 = float(svc.churn_predict(model_, [row])[0][0])
     a, b = st.columns(2)
-    a.metric("Churn probability (what-if)", f"{p1:.1%}", delta=f"{(p1 - p0) * 100:+.1f} pts", delta_color="inverse")
-    b.metric("Risk tier (what-if)", svc.tier_of(p1, tiers), delta=f"was {svc.tier_of(p0, tiers)}", delta_color="off")
+    moved = round((p1 - p0) * 100, 1)  # no "↑ +0.0 pts" in red before anything was moved
+    a.metric("Churn probability (what-if)", f"{p1:.1%}", delta=change(moved, "pts") if moved else "no change",
+             delta_color="inverse" if moved else "off", delta_arrow="auto" if moved else "off")
+    b.metric("Risk tier (what-if)", svc.tier_of(p1, tiers), delta=f"was {svc.tier_of(p0, tiers)}", delta_color="off",
+             delta_arrow="off")
     st.plotly_chart(charts.waterfall(svc.churn_explain(model_, row, subject), by="group",
                                      title="What-if contributions"), key="wb_wi_chart")
     if st.button("Suggest the smallest change that lowers the tier", key="wb_suggest"):

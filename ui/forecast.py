@@ -9,6 +9,7 @@ import streamlit as st
 from services.forecast import read as fc
 from services.hierarchy import Scope
 from ui import data
+from ui.format import parse_money, usd_full
 
 TTL = "10m"
 
@@ -38,6 +39,34 @@ def track_record(url: str, person_id: str, as_of: dt.date | None, scope: Scope) 
     return fc.track_record(data.engine_for(url), person_id, as_of, scope)
 
 
+@st.cache_data(ttl=TTL, max_entries=64, show_spinner=False)
+def figures(url: str, as_of: dt.date | None, scope: Scope, person_ids: tuple[str, ...], quarter: str,
+            cutoff: dt.date | None) -> pd.DataFrame:
+    """The header figures (services.forecast.read.figures) of `person_ids` from the nodes shown at `as_of`."""
+    return fc.figures(data.engine_for(url), nodes_at(url, as_of, scope), list(person_ids), quarter, cutoff)
+
+
+@st.cache_data(ttl=TTL, max_entries=16, show_spinner=False)
+def commits(url: str, cutoff: dt.date | None, scope: Scope) -> pd.DataFrame:
+    return fc.commits(data.engine_for(url), cutoff, scope)
+
+
+@st.cache_data(ttl=TTL, max_entries=32, show_spinner=False)
+def commit_history(url: str, person_id: str, quarter: str, scope: Scope) -> pd.DataFrame:
+    return fc.commit_history(data.engine_for(url), person_id, quarter, scope)
+
+
+@st.cache_data(ttl=TTL, max_entries=8, show_spinner=False)
+def missing_inputs(url: str) -> dict[str, str]:
+    return fc.missing_inputs(data.engine_for(url))
+
+
+def commits_changed() -> None:
+    """Forget every cached read that shows a commit (after a save)."""
+    for cached in (figures, commits, commit_history, missing_inputs, commit_bias):
+        cached.clear()
+
+
 @st.cache_data(ttl=TTL, max_entries=16, show_spinner=False)
 def commit_bias(url: str, quarter: str, scope: Scope) -> pd.DataFrame:
     return fc.commit_bias(data.engine_for(url), quarter, scope)
@@ -64,3 +93,19 @@ def accuracy_sentence(a: dict, h: int) -> str:
 @st.cache_data(ttl=TTL, max_entries=16, show_spinner=False)
 def waterfall(url: str, owners: tuple[str, ...], as_of: pd.Timestamp, quarter: str) -> pd.DataFrame:
     return fc.waterfall(data.engine_for(url), list(owners), as_of, quarter)
+
+
+def save_commit_from_form(person: str, quarter: str, amount_key: str, note_key: str, who_name: str,
+                          submitted_by: str, quarter_label: str | None = None) -> None:
+    """The commit box's callback: read the typed amount (thousands separators welcome), save it, and leave
+    the page's one-line message in the session (runs before the rerun, so the tiles read the new commit)."""
+    state = st.session_state
+    try:
+        amount = parse_money(state.get(amount_key, ""))
+    except ValueError as exc:
+        state["fc_commit_error"] = f"Not saved: {exc}"
+        return
+    fc.save_commit(data.engine(), person, quarter, amount, state.get(note_key) or "", submitted_by=submitted_by)
+    commits_changed()
+    state[amount_key] = f"{amount:,.0f}"  # shown as saved, separators included
+    state["fc_commit_saved"] = f"Saved commit {usd_full(amount)} for {who_name}, {quarter_label or quarter}."

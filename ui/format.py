@@ -42,6 +42,26 @@ def usd_full(value: float | None, missing: str = "—") -> str:
     return f"{MINUS if v <= -0.5 else ''}${abs(v):,.0f}"
 
 
+_SCALE = {"k": 1e3, "m": 1e6, "b": 1e9}
+
+
+def parse_money(text: str) -> float:
+    """An amount typed into a money box: "24,424,600", "$24,424,600", "24424600", "$24.4M", "950k".
+    Raises ValueError with a message a user can act on (empty, not a number, below zero)."""
+    raw = (text or "").strip()
+    s = raw.replace("$", "").replace(",", "").replace(" ", "").replace("_", "").lower()
+    scale = _SCALE.get(s[-1:], 1.0)
+    if s[-1:] in _SCALE:
+        s = s[:-1]
+    try:
+        v = float(s) * scale
+    except ValueError:
+        raise ValueError(f"“{raw}” is not an amount: type it as 1,250,000 or $1.25M.") from None
+    if not math.isfinite(v) or v < 0:
+        raise ValueError(f"“{raw}” is not an amount: type zero or more, e.g. 1,250,000 or $1.25M.")
+    return float(round(v))
+
+
 def change(value: float | None, unit: str = "", digits: int = 1, missing: str = "—") -> str:
     """A signed change: "+2.5 pts", "-1.0 pts", "0.0 pts" (no sign for no change)."""
     if _missing(value):

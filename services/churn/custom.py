@@ -137,16 +137,26 @@ def _shown(value: Any) -> str:
     return str(value)
 
 
-def top_reasons(expl: pd.DataFrame, X: pd.DataFrame, ids: np.ndarray, n: int = 3) -> pd.DataFrame:
-    """reason_1..n per id: the largest risk-raising contributions as "feature = value (+x.xx log-odds)",
-    with the row's own value (category text included)."""
+def top_reasons(expl: pd.DataFrame, X: pd.DataFrame, ids: np.ndarray, model: ChurnClassifier, n: int = 3
+                ) -> pd.DataFrame:
+    """reason_1..n per id: the largest risk-raising contributions as "feature = value (raises the risk by
+    x.x pts)", with the row's own value (category text included). The points are the row's calibrated churn
+    probability less the one it would have without that contribution (the model's own scale, log-odds, stays
+    in the stored contributions)."""
     top = expl[(expl.feature != explain.OTHER) & (expl.contribution > 0)].sort_values(
         ["subject_id", "contribution"], ascending=[True, False]).groupby("subject_id").head(n)
     row_of = dict(zip(ids, range(len(ids))))
+    raw = model.decision_function(X)
+
+    def prob(r: float) -> float:
+        return float(1 / (1 + np.exp(-model.calibrated_logit(r))))
+
     text = []
     for sid, f, c in zip(top.subject_id, top.feature, top.contribution):
-        v = X[f].iloc[row_of[sid]]
-        text.append(f"{f} {'missing' if pd.isna(v) else '= ' + _shown(v)} ({c:+.2f} log-odds)")
+        i = row_of[sid]
+        v = X[f].iloc[i]
+        pts = 100 * (prob(raw[i]) - prob(raw[i] - c))
+        text.append(f"{f} {'missing' if pd.isna(v) else '= ' + _shown(v)} (raises the risk by {pts:.1f} pts)")
     top = top.assign(rank=top.groupby("subject_id").cumcount() + 1, text=text)
     wide = top.pivot(index="subject_id", columns="rank", values="text").reindex(columns=range(1, n + 1))
     wide.columns = [f"reason_{r}" for r in wide.columns]
@@ -166,7 +176,7 @@ def run_custom(engine: Engine, source: str, id_col: str, label_col: str) -> dict
     groups = {c: "Custom features" for c in X.columns}
     expl = explain.explanation_frame(ids, list(X.columns), explain.numeric_values(X), contrib, groups, top_k=5)
     metrics["additivity_max_abs_err"] = explain.additivity_error(contrib, model.decision_function(X))
-    scores = scores.join(top_reasons(expl, X, ids), on="account_id")
+    scores = scores.join(top_reasons(expl, X, ids, model), on="account_id")
     registry.write_results(engine, T.CUSTOM_SCORES, scores, version)
     registry.write_results(engine, T.CUSTOM_CONTRIBUTIONS, expl, version)
     registry.save_artifact(version, {"model": model, "features": list(X.columns)})

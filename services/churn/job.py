@@ -34,7 +34,7 @@ import pandas as pd
 from sqlalchemy.engine import Engine
 
 from models import explain
-from models.churn import ChurnClassifier, as_baseline_input, logistic_baseline
+from models.churn import ChurnClassifier, as_baseline_input, logistic_baseline, structure
 from models.churn_metrics import windowed_report
 from services import feature_catalog, registry
 from services.churn import confidence as churn_confidence
@@ -296,8 +296,9 @@ def run(engine: Engine, version: registry.Version, run_inputs: Any = None) -> tu
     metrics.update(conf_metrics)
     churn_drift.store(engine, version, inputs, metrics["production_window"], latest[model.feature_names_])
     metrics.update(n_scored=int((scores.score_date == as_of).sum()), score_dates=int(scores.score_date.nunique()))
-    log.info("churn: renewal-window auc %.3f (logistic %.3f), ece %.3f, %d accounts scored", metrics["auc"],
-             metrics["auc_baseline_logreg"], metrics["ece"], metrics["n_scored"])
+    log.info("churn: renewal-window auc %.3f (logistic %.3f), ece %.3f, %d accounts scored; the production "
+             "model is %s", metrics["auc"], metrics["auc_baseline_logreg"], metrics["ece"], metrics["n_scored"],
+             structure(metrics["n_trees_production"]))
     return metrics, {"model": model, "features": model.feature_names_, "tiers": T.TIERS}
 
 

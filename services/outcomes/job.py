@@ -68,9 +68,21 @@ def run(engine: Engine, version: registry.Version, run_inputs: Any = None) -> tu
     metrics.update(adjusted_effect(engine, frame, run_inputs=run_inputs))
     metrics.update(score_months=int(scores.score_date.nunique()), n_flagged_pairs=len(flagged),
                    first_score_date=str(scores.score_date.min().date()), flag_tiers=list(outcomes.FLAG_TIERS))
-    log.info("outcomes: %d flagged renewals due, effect estimate %s (raw %s)", metrics["n_flagged_due"],
-             metrics["action_effect_estimate"], metrics["action_effect_raw"])
+    log.info("outcomes: %s", effect_words(metrics))
     return metrics, None
+
+
+def effect_words(metrics: dict[str, Any]) -> str:
+    """The outcome figures for the training log, in words (the raw difference is not the effect of acting)."""
+    est, raw = metrics.get("action_effect_estimate"), metrics.get("action_effect_raw")
+    text = f"{int(metrics.get('n_flagged_due') or 0):,} flagged renewals came due; "
+    text += ("too few acted and not-acted renewals to estimate the effect of acting" if est is None else
+             f"acting {'cut' if est >= 0 else 'raised'} churn by an estimated {abs(est):.0%} (adjusted for "
+             "which accounts CSMs chose)")
+    if raw is not None:
+        text += (f"; unadjusted, acted accounts churned {abs(raw):.0%} {'more' if raw < 0 else 'less'} "
+                 "(CSMs act on the riskiest accounts)")
+    return text
 
 
 def adjusted_effect(engine: Engine, frame: pd.DataFrame, bootstrap: int = BOOTSTRAP,

@@ -74,7 +74,10 @@ def test_churn_page_shows_the_bring_your_own_model(churn_db_url: str, tmp_path: 
     assert len(table) == len(scores) == 600
     assert list(table["account_id"].head(5)) == list(scores.account_id.head(5))
     assert table["probability"].is_monotonic_decreasing
-    assert table["reason_1"].iloc[0].endswith("log-odds)")
+    # business words: what a reason adds to the churn probability, not log-odds
+    top = table["reason_1"].dropna()
+    assert top.str.endswith(" pts)").all() and not top.str.contains("log-odds").any()
+    assert top.str.extract(r"by (\d+\.\d) pts")[0].astype(float).gt(0).any()
     assert any("Out-of-fold ROC AUC" in m.label for m in at.metric)
     assert at.selectbox(key="custom_pick").value == scores.account_id.iloc[0]
     assert len(at.get("plotly_chart")) == 1

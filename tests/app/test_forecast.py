@@ -27,20 +27,21 @@ def test_drill_down_and_save_commit(trained_db_url, run_app):
 
     engine = db.get_engine(trained_db_url)
     at = run_app("pages/forecast.py")
-    company_box = next(n for n in at.number_input if n.label.startswith("Commit for"))
+    company_box = next(n for n in at.text_input if n.label.startswith("Commit for"))
     drill = at.selectbox(key="fc_drill")
     first_child = drill.options[1]
     drill.select_index(1).run()
     assert not at.exception
     assert at.session_state["scope_region"] is not None
-    box = next(n for n in at.number_input if n.label.startswith("Commit for"))
+    box = next(n for n in at.text_input if n.label.startswith("Commit for"))
     _, person, quarter = box.key.split(":")
     names = dict(db.read_table("people", engine, columns=["person_id", "name"]).values)
     assert names[person] == first_child and box.key != company_box.key
     own = fc.figures(engine, fc.nodes_at(engine), [person], quarter).iloc[0]
     expected = own.commit_usd if pd.notna(own.commit_usd) else float(round(own.p50_usd, -3))
-    assert box.value == expected, (box.value, expected, company_box.value)  # this node's number, not the company's
-    box.set_value(1234000.0)
+    # this node's number, not the company's, with thousands separators
+    assert box.value == f"{expected:,.0f}", (box.value, expected, company_box.value)
+    box.input("$1,234,000")
     next(t for t in at.text_input if t.label == "Note").input("from the test")
     at.button[0].click().run()
     assert not at.exception
@@ -51,3 +52,9 @@ def test_drill_down_and_save_commit(trained_db_url, run_app):
     tile = next(m for m in at.metric if m.label == "Commit")
     assert tile.value == "$1.2M", tile.value  # the tile reads the new commit on the same click
     assert any("Saved commit $1,234,000" in s.value for s in at.success)
+    box = next(n for n in at.text_input if n.label.startswith("Commit for"))
+    assert box.value == "1,234,000"
+    box.input("about a million")  # bad input: a clear message, nothing saved
+    at.button[0].click().run()
+    assert any("Not saved" in e.value and "is not an amount" in e.value for e in at.error)
+    assert len(fc.commits(engine).query("source == 'app'")) == 1

@@ -198,7 +198,7 @@ def test_production_mode_without_an_identity_provider_refuses(demo_db_url: str,
 def test_audit_page_lists_a_commit_with_its_author(trained_db_url: str) -> None:
     cro = _persona(trained_db_url, auth.CRO)
     at = _as(cro, "pages/forecast.py")
-    next(n for n in at.number_input if n.label.startswith("Commit for")).set_value(777000.0)
+    next(n for n in at.text_input if n.label.startswith("Commit for")).input("777,000")
     at.button[[b.label for b in at.button].index("Save commit")].click().run()
     assert not at.exception
     from services.forecast import read as fc

@@ -21,10 +21,13 @@ def test_workbench_churn_whatif_changes_probability(trained_db_url, run_app):
     if medium:
         subject.set_value(medium[0]).run()
     before = metric(at, "Churn probability (what-if)")
+    delta = lambda: next(m for m in at.metric if m.label == "Churn probability (what-if)").delta
+    assert delta() == "no change"  # not a red "+0.0 pts" before anything moved
     slider = next(s for s in at.slider if s.label.startswith(("Seat activation", "Volume use")))
     slider.set_value(1.0 if slider.value < 0.5 else 0.0).run()
     assert not at.exception
     assert metric(at, "Churn probability (what-if)") != before
+    assert delta().endswith(" pts") and delta()[0] in "+-"
     at.button(key="wb_suggest").click().run()
     assert not at.exception and any("New probability" in m.value for m in at.markdown)
 

@@ -44,12 +44,12 @@ def test_drill_to_a_rep_save_a_commit_and_find_it_after_reload(forecast_server: 
             names[-1], timeout=WAIT_MS)
     rep = names[-1]
     expect(page.get_by_text("A rep: no team below.")).to_have_count(1, timeout=WAIT_MS)
-    page.get_by_role("spinbutton", name="Commit for").fill(str(AMOUNT))
+    page.get_by_role("textbox", name="Commit for").fill(f"{AMOUNT:,}")
     page.get_by_label("Note").fill(NOTE)
     page.get_by_role("button", name="Save commit").click()
     settle(page)
-    # the save reruns the page twice (the save, then the tiles with the new commit): under a loaded
-    # machine that took over WAIT_MS once in a two-worker run; a longer bound, still a hang guard
+    # the save runs in the form's callback and the page reruns once; under a loaded machine the old double
+    # rerun took over WAIT_MS once in a two-worker run; a longer bound, still a hang guard
     expect(page.get_by_text("Saved commit")).to_have_count(1, timeout=3 * WAIT_MS)
     page.screenshot(path=screenshot_dir / "forecast_rep_commit.png", full_page=True)
 

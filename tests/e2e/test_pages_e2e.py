@@ -65,12 +65,12 @@ def test_commit_entry_at_a_manager_shows_their_number_and_the_tile_follows(serve
     page = browser_page
     open_app_page(page, base, "forecast", "Forecast")
     _go_to(page, people, manager.person_id)
-    box = page.get_by_role("spinbutton", name="Commit for")
-    expect(box).to_have_value(f"{expected:.0f}", timeout=WAIT_MS)
+    box = page.get_by_role("textbox", name="Commit for")
+    expect(box).to_have_value(f"{expected:,.0f}", timeout=WAIT_MS)  # thousands separators in the input
     if company is not None and pd.notna(company.commit_usd):
-        assert box.input_value() != f"{company.commit_usd:.0f}"
+        assert box.input_value() != f"{company.commit_usd:,.0f}"
     new = expected + 123_000
-    box.fill(f"{new:.0f}")
+    box.fill(f"{new:,.0f}")
     page.get_by_role("button", name="Save commit").click()
     settle(page, before_ms=500)
     tile = page.get_by_test_id("stMetric").filter(has_text="Commit").first

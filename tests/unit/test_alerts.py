@@ -218,6 +218,8 @@ def test_adoption_forecast_and_gate_conditions(company):
     found = conditions(engine)
     got = {(r.event_type, r.subject_id): r for r in found.itertuples()}
     assert ("adoption_worse", "A000001") in got  # Healthy (70) to Declining (30)
+    name = db.read_table("accounts", engine).set_index("account_id").name["A000001"]
+    assert got[("adoption_worse", "A000001")].title.startswith(f"{name} moved from Healthy")  # the name, not the id
     assert ("adoption_worse", "A000002") not in got  # Healthy to Expansion-ready is better
     assert got[("forecast_drop", "P0003:2024Q3")].value == pytest.approx(20.0)  # 100k to 80k
     assert ("forecast_drop", "P0002:2024Q3") not in got  # 2.5% is under the threshold

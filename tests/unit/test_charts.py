@@ -151,3 +151,23 @@ def test_every_builder_draws_a_small_frame() -> None:
     for fig in figs:
         assert isinstance(fig, go.Figure) and len(fig.data) >= 1 and fig.layout.title.text
     assert health.drift_distribution(bins, "f").layout.title.text == "f: PSI 0.250"
+
+
+def test_every_chart_carries_the_house_template() -> None:
+    """The white template comes from plotly's default (set once in ui/charts), not a per-figure assignment."""
+    import plotly.io as pio
+
+    from ui.charts import layout
+
+    fig = layout(go.Figure(go.Bar(x=[1], y=[1])), "t")
+    assert fig.layout.template == pio.templates["plotly_white"]
+
+
+def test_product_boxes_send_five_numbers_per_box_not_every_account() -> None:
+    stats = adoption.box_stats(pd.Series([0.0, 1, 2, 3, 4, 100, None]))
+    assert stats == pytest.approx({"q1": 1.25, "median": 2.5, "q3": 3.75, "lowerfence": 0.0, "upperfence": 4.0})
+    per = pd.DataFrame({"product": ["CRM"] * 5000 + ["Commerce"] * 5000,
+                        "use": np.random.default_rng(1).random(10_000)})
+    fig = adoption.product_box(per, "use", "use")
+    assert sorted(t.name for t in fig.data) == ["CRM", "Commerce"] and all(t.y is None for t in fig.data)
+    assert len(fig.to_json()) < 20_000  # 10,000 raw values were ~200 kB

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 
 from services.churn.read import previous_month_end
 from ui.format import change, usd, usd_full
@@ -57,3 +58,14 @@ def test_every_win_probability_feature_has_a_label_and_a_group() -> None:
         info = feature_catalog.describe(f)
         assert info.group != "Other", f
         assert f in feature_catalog.WINPROB_FEATURES or f in feature_catalog.PRODUCT_FEATURES, f
+
+
+def test_a_typed_amount_is_read_with_or_without_separators_and_bad_input_says_why() -> None:
+    from ui.format import parse_money
+
+    for text in ("24,424,600", "$24,424,600", " 24424600 ", "24 424 600", "$24.4246M"):
+        assert parse_money(text) == 24_424_600.0, text
+    assert parse_money("950k") == 950_000.0 and parse_money("0") == 0.0 and parse_money("1.2B") == 1.2e9
+    for bad in ("", "abc", "-5", "1,2x", "nan", "inf"):
+        with pytest.raises(ValueError, match="is not an amount"):
+            parse_money(bad)

@@ -1,6 +1,7 @@
 """Adoption charts: clusters, their profiles, movements between them, per-product signal distributions."""
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
@@ -53,11 +54,26 @@ def sankey(moves: pd.DataFrame, title: str) -> go.Figure:
     return layout(fig, title, height=420)
 
 
+def box_stats(values: pd.Series) -> dict[str, float]:
+    """A box's five numbers as plotly draws them from raw values (linear quartiles; whiskers to the furthest
+    value within 1.5 IQR of the box), so the page sends five numbers per box instead of every account's."""
+    v = values.dropna().to_numpy(dtype=float)
+    if not len(v):
+        return {}
+    q1, median, q3 = np.percentile(v, [25, 50, 75])
+    iqr = q3 - q1
+    return {"q1": q1, "median": median, "q3": q3, "lowerfence": float(v[v >= q1 - 1.5 * iqr].min()),
+            "upperfence": float(v[v <= q3 + 1.5 * iqr].max())}
+
+
 def product_box(per: pd.DataFrame, column: str, title: str) -> go.Figure:
-    """Distribution of one per-product signal, one box per product."""
+    """Distribution of one per-product signal, one box per product (precomputed five numbers)."""
     fig = go.Figure()
     for i, (product, grp) in enumerate(per.groupby("product")):
-        fig.add_trace(go.Box(y=grp[column], name=str(product), marker_color=PALETTE[i % len(PALETTE)],
-                             boxpoints=False))
+        stats = box_stats(grp[column])
+        if not stats:
+            continue
+        fig.add_trace(go.Box(x=[str(product)], name=str(product), marker_color=PALETTE[i % len(PALETTE)],
+                             **{k: [v] for k, v in stats.items()}))
     fig.update_yaxes(tickformat=".0%", rangemode="tozero")
     return layout(fig, title)
