@@ -58,8 +58,10 @@ def test_drill_to_a_rep_save_a_commit_and_find_it_after_reload(forecast_server: 
     settle(page)
     caption = page.get_by_test_id("stCaptionContainer").filter(has_text="As of").first
     assert rep not in caption.inner_text()  # the reload went back to the company
-    for name in names:  # the same path down again
+    for name in names:  # the same path down again, each level shown before the next is opened
         _choose(page, "Drill down to", option_text=name)
+        expect(page.get_by_test_id("stCaptionContainer").filter(has_text="As of").first).to_contain_text(
+            name, timeout=WAIT_MS)
     commit_tile = page.get_by_test_id("stMetric").filter(has_text="Commit").first
     expect(commit_tile).to_contain_text("432", timeout=WAIT_MS)
     latest = page.get_by_text("Latest commit for").first.inner_text()
