@@ -17,7 +17,7 @@ from ui.text import html
 from ui.widgets import empty_state, no_snapshot, usd
 
 st.title("Churn risk")
-MAX_ROWS = 200  # rows sent to the browser per table (the CSV has them all)
+MAX_ROWS = 500  # rows sent to the browser per table
 url = data.current_url()
 models = uc.trained_models(url)
 if not models and not data.has_accounts(url):
