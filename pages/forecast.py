@@ -57,15 +57,13 @@ def _drill(people: pd.DataFrame) -> None:
     elif who.role == "rep":
         st.session_state[filters.REP] = drill
     st.session_state["fc_drill"] = None
-    st.session_state["fc_drilled"] = True  # the fragment reruns the whole page: the sidebar and scope change
 
 
 @st.fragment
 def quarter_view() -> None:
     """The quarter control and everything that depends on the quarter: changing the quarter (or saving a
     commit, or toggling unfamiliar deals) reruns only this part, not the reads and charts around it."""
-    if st.session_state.pop("fc_drilled", False):  # a drill-down moved the sidebar scope
-        st.rerun()
+    kids = fc.children(people, person)
     if st.session_state.get("fc_quarter") not in quarters:  # another as-of date: other quarters
         st.session_state.pop("fc_quarter", None)
     quarter = st.segmented_control("Quarter", quarters, default=quarters[0], key="fc_quarter",
@@ -108,7 +106,6 @@ def quarter_view() -> None:
         st.caption(f"Commit track record: {b.bias:+.0%} on average (spread ±{b.spread:.0%}) over {int(b.n)} quarters; "
                    f"corrected for it, this commit reads {usd(b.corrected_usd)}.")
 
-    kids = fc.children(people, person)
     left, right = st.columns([3, 2])
     with left:
         st.subheader("Team")
@@ -127,8 +124,6 @@ def quarter_view() -> None:
             if table.corrected_usd.notna().any():
                 st.caption(f"Bias-corrected roll-up of the team's commits: {usd(table.corrected_usd.sum())} "
                            f"(as committed: {usd(table.commit_usd.sum())}).")
-            st.selectbox("Drill down to", [None, *kids], key="fc_drill", on_change=_drill, args=(people,),
-                         format_func=lambda p: "Choose a person" if p is None else names.get(p, p))
         else:
             st.caption("A rep: no team below.")
     with right:
@@ -199,6 +194,10 @@ def quarter_view() -> None:
 
 
 quarter_view()
+kids = fc.children(people, person)
+if kids:  # outside the fragment: a drill-down moves the sidebar scope, so it reruns the whole page
+    st.selectbox("Drill down to", [None, *kids], key="fc_drill", on_change=_drill, args=(people,),
+                 format_func=lambda p: "Choose a person" if p is None else names.get(p, p))
 
 st.subheader("Trend")
 actual = uf.actuals(url, owners, as_of)
