@@ -70,7 +70,6 @@ else:
 
 # One view at a time: a view that is not shown is not computed (st.tabs would run every tab on each rerun).
 VIEWS = ["Why", "What-if", "Population", "Model card", "Compare"]
-view = st.segmented_control("View", VIEWS, default=VIEWS[0], key="wb_view", required=True) or VIEWS[0]
 
 
 def reasons(frame: pd.DataFrame, values: dict) -> list[str]:
@@ -258,5 +257,13 @@ def compare_view() -> None:
                                         title=html(labels[other])), key="wb_c2")
 
 
-{"Why": local_view, "What-if": whatif_view, "Population": population_view, "Model card": card_view,
- "Compare": compare_view}[view]()
+@st.fragment
+def views() -> None:
+    """The view control and the chosen view: switching views reruns only this part, not the model and
+    subject reads above it."""
+    view = st.segmented_control("View", VIEWS, default=VIEWS[0], key="wb_view", required=True) or VIEWS[0]
+    {"Why": local_view, "What-if": whatif_view, "Population": population_view, "Model card": card_view,
+     "Compare": compare_view}[view]()
+
+
+views()
