@@ -178,7 +178,8 @@ elif d.empty:
 else:
     show_unfamiliar = trust.filter_toggle("forecast_show_unfamiliar", "Show unfamiliar deals")
     d = trust.apply(trust.with_deal_novelty(url, d), show_unfamiliar)
-    d = d.assign(product_id=d.product_id.map(lambda p: data.product_names(url).get(p, p)),
+    product_names = data.product_names(url)
+    d = d.assign(product_id=d.product_id.map(lambda p: product_names.get(p, p)),
                  owner_id=d.owner_id.map(lambda p: names.get(p, p)))
     st.dataframe(d[["account_link", "opportunity_id", "owner_id", "product_id", "stage", "amount_usd", "p_win",
                     "trust", "probability_range", "trust_reason", "contribution_usd", "close_date", "pushes"]],
