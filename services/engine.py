@@ -117,20 +117,23 @@ def read_arrow(name: str, db: Engine, columns: list[str] | None = None) -> pa.Ta
     select = ", ".join(f'"{c}"' for c in cols) if cols else "*"
     sql = f'SELECT {select} FROM "{name}"'
     backend = db.url.get_backend_name()
-    if backend == "sqlite" and db.url.database not in (None, "", ":memory:"):
-        import adbc_driver_sqlite.dbapi as adbc
-
-        # read-only: this is a second SQLite library in the process (ADBC's own); opened read-write, its last
-        # connection closing would checkpoint and delete the WAL files under pysqlite's open connections
-        # ("disk I/O error" on their next connect)
-        uri = Path(db.url.database).resolve().as_uri() + "?mode=ro"
-        with adbc.connect(uri) as conn, conn.cursor() as cur:
-            # SQLite is typed per value and ADBC infers a column's type from its first rows: ids, text and
-            # dates are read as text (cast by the contract below), NULLs as a sentinel so that a column whose
-            # first rows are all NULL still reads as its type
-            cur.execute(f'SELECT {", ".join(_sqlite_select(c, spec) for c in cols)} FROM "{name}"' if cols
-                        else sql)
-            table = _sqlite_nulls(cur.fetch_arrow_table())
+    if backend == "sqlite":
+        # Through the process's own SQLite library (the one SQLAlchemy's connections use), never a second one
+        # (ADBC's or DuckDB's sqlite scanner): two SQLite libraries in one process do not see each other's
+        # locks, so the second one's open took itself for the only connection and truncated the WAL index
+        # (the -shm file) under pysqlite's memory map: "Bus error" in the next write (seen in `make db`'s
+        # expansion job at 5,000 accounts). SQLite is typed per value: ids, text and dates are read as text
+        # (cast by the contract below), NULLs as a sentinel so that each column reads as one type.
+        query = f'SELECT {", ".join(_sqlite_select(c, spec) for c in cols)} FROM "{name}"' if cols else sql
+        with db.connect() as conn:
+            cur = conn.connection.cursor()
+            try:
+                cur.execute(query)
+                names = [d[0] for d in cur.description]
+                columns_ = list(zip(*cur.fetchall())) or [() for _ in names]
+            finally:
+                cur.close()
+        table = _sqlite_nulls(pa.table({n: pa.array(list(v)) for n, v in zip(names, columns_)}))
     elif backend == "postgresql":
         import adbc_driver_postgresql.dbapi as adbc
 

@@ -88,3 +88,30 @@ def test_declared_lookup_indexes_exist_also_on_tables_created_before(engine: Eng
     idx = {i["name"]: i["column_names"] for i in sa.inspect(engine).get_indexes(plain.name)}
     assert idx["ix_lookup_test_rows_version_account_id"] == ["model_version", "account_id"]
     assert idx["ix_lookup_test_rows_version"] == ["model_version", "score_date"]
+
+
+def test_sqlite_file_is_read_through_the_process_own_sqlite_library(tmp_path) -> None:
+    """A second SQLite library in the process (ADBC's, DuckDB's scanner) does not see pysqlite's locks: its open
+    truncated the WAL index under pysqlite's memory map and the next write died of SIGBUS (`make db`, 5,000
+    accounts). The read must go through the connections SQLAlchemy uses, and writes go on after it."""
+    import subprocess
+    import sys
+    from pathlib import Path
+    script = f"""
+import sys
+import pandas as pd
+from services import db
+from services.engine import read_arrow
+e = db.get_engine("sqlite:///{tmp_path / 'wal.db'}")
+with e.begin() as c:
+    c.exec_driver_sql("CREATE TABLE t (a INTEGER, b TEXT)")
+for i in range(3):
+    with e.begin() as c:
+        c.exec_driver_sql("INSERT INTO t VALUES (?, ?)", [(j, "x" * 40) for j in range(50_000)])
+    assert read_arrow("t", e).num_rows == 50_000 * (i + 1)
+print(sorted(m for m in sys.modules if m.startswith("adbc_driver_sqlite")))
+"""
+    repo = Path(__file__).resolve().parents[2]
+    out = subprocess.run([sys.executable, "-c", script], cwd=repo, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "[]"
