@@ -96,7 +96,7 @@ def main() -> int:
             print(f"{page}: exception {at.exception[0].value[:300]}")
         out = io.StringIO()
         stats = pstats.Stats(profile, stream=out).sort_stats("cumulative")
-        stats.print_stats(str(REPO).replace("\\", "/") + r"/(?!\.venv)", args.top)
+        stats.print_stats(*([] if os.environ.get("PROFILE_ALL") else [str(REPO).replace("\\", "/") + r"/(?!\.venv)"]), args.top)
         print(f"\n===== {page}: warm script run {wall:.2f}s (AppTest, no browser)")
         print("\n".join(line for line in out.getvalue().splitlines() if line.strip()
                         and not line.startswith(("   Ordered", "   List reduced"))))
