@@ -86,10 +86,10 @@ def _pick(page, where, label: str, option: str | int) -> None:
     """Choose `option` (its text, or its position) in the selectbox labelled `label` under `where`."""
     box = where.get_by_test_id("stSelectbox").filter(has_text=label).first.get_by_role("combobox")
     if isinstance(option, str):
-        box.fill(option)  # typing filters and opens the list
+        box.click()  # opens the list; typing filters it (fill() set the text without opening the list)
+        page.keyboard.type(option)
     else:
-        box.focus()
-        page.keyboard.press("ArrowDown")  # opens the list (a click on the box or its open button does not, headless)
+        box.click()  # opens the list
     options = page.get_by_role("option")
     (options.nth(option) if isinstance(option, int) else options.filter(has_text=option).first).click()
 
