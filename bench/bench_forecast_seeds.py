@@ -61,12 +61,8 @@ def cell(f: dict, horizon: str, level: str) -> dict:
 
 
 def oracle_vs_best(c: dict) -> float | None:
-    """The oracle's WAPE over the best baseline's, both on the oracle's rows (the model's ratio is on the
-    best baseline's rows; with a complete oracle these are the same rows)."""
-    best, o = (c.get("best_baseline") or {}).get("method"), c.get("oracle")
-    if not best or not o or o.get("wape") is None or c[best].get("wape") is None:
-        return None
-    return o["wape"] / c[best]["wape"] if c[best]["n"] == o["n"] else None
+    """The oracle's WAPE over the best baseline's, on the rows both have (`accuracy.cell`)."""
+    return (c.get("oracle") or {}).get("vs_best_baseline")
 
 
 def pooled_coverage(results: list[dict]) -> dict:

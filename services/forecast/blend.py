@@ -1,11 +1,12 @@
 """How an open deal's win probability blends the stage conversion with the model, chosen out of time.
 
 An open deal's probability is `(1 - w) x p_model + w x p_stage` (`services/forecast/engine.py`):
-`p_model` is the calibrated LightGBM probability, `p_stage` the same deal's share of its stage's dollar
-conversion (`baselines.stage_rates`): the model's probabilities of the stage's deals closing in the
-target, scaled so that their dollars equal the stage conversion's (zero for deals closing outside the
-target, as in the pipeline method). Both rank the deals of a stage alike, so any `w` keeps the model's
-order inside a stage. Bookings from deals not yet created are multiplied by `fresh_factor`.
+`p_model` is the calibrated LightGBM probability, `p_stage` its stage's dollar conversion on the
+analogous origins (`baselines.stage_rates`; zero for deals closing outside the target, as in the
+pipeline method: at w = 1 the open deals are the pipeline method's). `p_stage` is one number per stage,
+so the grid stops at w = 0.75: any w < 1 keeps the model's order inside a stage, w = 1 would tie every
+deal of a stage (the deals table's ranking and the win-probability AUC drop; `win_prob_auc_stage` in
+the job's metrics is that AUC). Bookings from deals not yet created are multiplied by `fresh_factor`.
 
 Per horizon (this quarter, the next, the one after) and week bucket of the origin (`bucket`), `choose`
 scores every `(w, fresh_factor)` of the grid on the backtest forecasts of the company and the regions
@@ -22,7 +23,7 @@ import itertools
 import numpy as np
 import pandas as pd
 
-STAGE_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
+STAGE_WEIGHTS = (0.0, 0.25, 0.5, 0.75)
 FRESH_FACTORS = (0.8, 1.0, 1.25)
 DEFAULT = (0.5, 1.0)  # (stage weight, fresh factor)
 MIN_QUARTERS = 6

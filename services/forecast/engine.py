@@ -108,8 +108,8 @@ def forecast_at(data: fd.SalesData, hist_feats: pd.DataFrame, tree: Tree, origin
     """Node forecasts for the origin's quarter and the next `quarters - 1`, and the scored open deals.
 
     An open deal's win probability is `(1 - w) x p_model + w x p_stage` (`services/forecast/blend.py`):
-    the LightGBM model's, and its share of the stage's dollar conversion on the analogous origins
-    (`stage_probability`); bookings from deals not yet created (`services/forecast/fresh.py`) are
+    the LightGBM model's, and its stage's dollar conversion on the analogous origins
+    (`stage_probability`, `baselines.stage_rates`); bookings from deals not yet created (`services/forecast/fresh.py`) are
     multiplied by `fresh_factor`. `blend` gives `{h: {"stage_weight": w, "fresh_factor": f}}` per horizon
     (`blend.choose`, out of time); a horizon it lacks gets `blend.DEFAULT`. The model alone ranks deals
     well but its dollar totals swing by quarter (big deals), the stage conversion is steady but blind
@@ -171,20 +171,10 @@ def forecast_at(data: fd.SalesData, hist_feats: pd.DataFrame, tree: Tree, origin
 
 
 def stage_probability(deals: pd.DataFrame, rates: dict) -> np.ndarray:
-    """Each deal's share of its stage's dollar conversion: the model's probabilities of a stage's deals
-    closing in the target scaled so that their dollars equal `rates[stage]` x their amount (capped at 1;
-    where the model gives the stage nothing, the rate itself), zero for deals closing outside the target
-    or in a stage without a rate (as in the pipeline method)."""
-    rate = deals.stage.astype(str).map(rates).to_numpy(float)
-    inside = (deals.close_in_target.to_numpy() == 1) & ~np.isnan(rate)
-    amount, p = deals.amount_usd.to_numpy(float), deals.p_model.to_numpy(float)
-    stage = deals.stage.astype(str).to_numpy()
-    frame = pd.DataFrame({"stage": stage, "target": np.where(inside, amount * np.nan_to_num(rate), 0.0),
-                          "model": np.where(inside, amount * p, 0.0)})
-    tot = frame.groupby("stage")[["target", "model"]].transform("sum")
-    with np.errstate(divide="ignore", invalid="ignore"):
-        scaled = np.where(tot.model > 0, p * tot.target / tot.model, np.nan_to_num(rate))
-    return np.where(inside, np.clip(scaled, 0.0, 1.0), 0.0)
+    """Each deal's stage's dollar conversion (`rates`), zero for deals closing outside the target or in a
+    stage without a rate: the pipeline method's probability, one per stage (blind inside a stage)."""
+    rate = deals.stage.astype(str).map(rates).fillna(0.0).to_numpy(float)
+    return rate * (deals.close_in_target.to_numpy() == 1)
 
 
 def _expected_leaf(tree: Tree, deals: pd.DataFrame, ok: np.ndarray, p: str) -> np.ndarray:

@@ -94,6 +94,7 @@ def score(nodes: pd.DataFrame, deals: pd.DataFrame) -> dict:
     d = deals[deals.h == 0]
     m["win_prob_auc"] = auc(d.won_in_quarter, d.p_win)
     m["win_prob_auc_model"] = auc(d.won_in_quarter, d.p_model)  # the LightGBM probability alone
+    m["win_prob_auc_stage"] = auc(d.won_in_quarter, d.p_stage)  # the stage conversion alone (blend w = 1)
     m["win_prob_ece"] = expected_calibration_error(d.won_in_quarter, d.p_win)
     m["win_prob_rows"] = len(d)
     return m

@@ -15,7 +15,7 @@ NODES = ResultTable(
     "(3 quarters); `backtest` rows at past origins with the actual.",
     (*_NODE, C("closed_won_usd", "float"), C("open_pipeline_usd", "float"), C("pipeline_expected_usd", "float", "open deals x p_win"),
      C("model_expected_usd", "float", "open deals x the model's probability alone (stage weight 0)", optional=True),
-     C("stage_expected_usd", "float", "open deals x their share of the stage conversion (stage weight 1)", optional=True),
+     C("stage_expected_usd", "float", "open deals x their stage's dollar conversion (stage weight 1)", optional=True),
      C("stage_weight", "float", "the blend used: p_win = (1 - w) x p_model + w x p_stage (services/forecast/blend.py)",
        optional=True),
      C("fresh_factor", "float", "the factor applied to the bookings from deals not yet created", optional=True),
@@ -35,8 +35,8 @@ DEALS = ResultTable(
     (C("opportunity_id", "text"), C("account_id", "text"), C("owner_id", "text"), C("product_id", "text"),
      C("type", "text"), C("stage", "text"), C("amount_usd", "float"), C("close_date", "date"),
      C("created_date", "date"), C("pushes", "int", "close-date pushes so far"), C("target_quarter", "text"),
-     C("h", "int", "quarters ahead"), C("p_win", "float", "probability of winning inside the quarter: the model's blended with the deal's share of its "
-       "stage's dollar conversion (weight `stage_weight` of the node rows)"),
+     C("h", "int", "quarters ahead"), C("p_win", "float", "probability of winning inside the quarter: the model's blended with the stage's "
+       "dollar conversion (weight `stage_weight` of the node rows)"),
      C("p_model", "float", "the LightGBM model's calibrated probability alone"),
      C("contribution_usd", "float", "p_win x amount")),
     keys=("target_quarter",), indexes=(("account_id",),))

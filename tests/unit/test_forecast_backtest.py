@@ -174,6 +174,10 @@ def test_report_compares_the_model_with_the_best_baseline_on_the_same_rows():
     assert c["pipeline_method"]["wape"] == pytest.approx(0.2) and c["pipeline_method"]["n"] == 2
     assert c["best_baseline"] == {"method": "pipeline_method", "ratio": pytest.approx((20 / 200) / 0.2)}
     assert "same_quarter_last_year" not in c
+    with_o = accuracy.report(rows.assign(oracle_usd=[100.0, 110.0, 100.0]))["accuracy"]["current_quarter"]
+    o = with_o["week_00"]["company"]["oracle"]
+    # on the rows both have (the first two): oracle 10 / 200 against the pipeline method's 40 / 200
+    assert o["vs_best_baseline"] == pytest.approx(0.25) and o["wape"] == pytest.approx(10 / 300)
     cov = accuracy.report(rows)["coverage_p10_p90"]["current_quarter"]["company"]
     assert cov["all"] == pytest.approx(2 / 3)
 
@@ -226,7 +230,7 @@ class _ConstantModel:
         return np.column_stack([np.full(len(X), 0.1), np.full(len(X), 0.9)])
 
 
-@pytest.mark.parametrize("w", [0.0, 0.25, 1.0])
+@pytest.mark.parametrize("w", [0.0, 0.25, 1.0])  # 1.0 (not in the grid): the pipeline method's
 def test_open_deal_probability_blends_the_stage_conversion_with_the_model(w):
     data, _ = _tiny_data()
     tree = fe.build_tree(data.people, ["P1"])
@@ -250,33 +254,33 @@ def test_open_deal_probability_blends_the_stage_conversion_with_the_model(w):
     assert rep.loc[1, "runrate_usd"] == pytest.approx(2.0 * plain.loc[1, "runrate_usd"])
 
 
-def test_stage_share_keeps_the_models_order_and_the_stage_conversions_dollars():
-    deals = pd.DataFrame({"stage": ["Propose", "Propose", "Propose", "Qualify", "Qualify", "Odd"],
-                          "close_in_target": [1, 1, 0, 1, 1, 1], "amount_usd": [100.0, 300.0, 50.0, 10.0, 10.0, 5.0],
-                          "p_model": [0.2, 0.6, 0.5, 0.0, 0.0, 0.4]})
+def test_stage_probability_is_the_pipeline_methods_and_the_grid_keeps_the_models_order():
+    deals = pd.DataFrame({"stage": ["Propose", "Propose", "Propose", "Qualify", "Odd"],
+                          "close_in_target": [1, 1, 0, 1, 1], "amount_usd": [100.0, 300.0, 50.0, 10.0, 5.0],
+                          "p_model": [0.2, 0.6, 0.5, 0.1, 0.4]})
     p = fe.stage_probability(deals, {"Propose": 0.4, "Qualify": 0.1})
-    assert (deals.amount_usd[:2] * p[:2]).sum() == pytest.approx(0.4 * 400)  # the stage's dollars
-    assert p[1] / p[0] == pytest.approx(0.6 / 0.2)  # spread in the model's proportions
-    assert p[2] == 0.0 and p[5] == 0.0  # closing outside the target; a stage without a rate
-    assert p[3] == p[4] == pytest.approx(0.1)  # the model gives the stage nothing: the rate itself
-    assert (p <= 1).all()
+    assert p.tolist() == [0.4, 0.4, 0.0, 0.1, 0.0]  # outside the target, a stage without a rate: zero
+    assert max(fb.STAGE_WEIGHTS) < 1  # a blend never ties the deals of a stage
+    for w in fb.STAGE_WEIGHTS:
+        blend = (1 - w) * deals.p_model + w * p
+        assert blend[1] > blend[0]
 
 
 def _decision_rows(quarters: int, actual_mult: float) -> pd.DataFrame:
-    """Company rows, one per quarter at week 0 of h = 0: the model's dollars are right x actual_mult."""
+    """Company rows, one per quarter at week 0 of h = 0, actual 86 x actual_mult (at 1: the (0.75, 0.8) cell)."""
     q = pd.period_range("2023Q1", periods=quarters, freq="Q")
     rows = pd.DataFrame({"h": 0, "week": 0, "role": "cro", "product_id": "ALL", "quarter": q.astype(str),
                          "target_end": q.end_time, "closed_won_usd": 0.0, "model_expected_usd": 100.0,
                          "stage_expected_usd": 60.0, "runrate_usd": 20.0, "fresh_factor": 1.0})
-    return fb.decision_rows(rows.assign(actual_usd=80.0 * actual_mult))  # stage + fresh = 80: w = 1 is exact
+    return fb.decision_rows(rows.assign(actual_usd=86.0 * actual_mult))  # w = 0.75, x 0.8: 25 + 45 + 16
 
 
 def test_blend_is_chosen_on_quarters_ended_before_the_origin_only():
     rows = _decision_rows(8, 1.0)
     origin = D("2025-01-01")  # after all 8 quarters (2023Q1-2024Q4)
     c = fb.choose(rows, origin, h=0, week=1)
-    assert (c["stage_weight"], c["fresh_factor"], c["source"], c["quarters"]) == (1.0, 1.0, "chosen", 8)
-    assert c["wape"] == pytest.approx(0.0) and c["wape_default"] == pytest.approx(0.25)
+    assert (c["stage_weight"], c["fresh_factor"], c["source"], c["quarters"]) == (0.75, 0.8, "chosen", 8)
+    assert c["wape"] == pytest.approx(0.0) and c["wape_default"] == pytest.approx(14 / 86)
     # quarters ending at or after the origin, whatever they say, change nothing
     later = _decision_rows(12, 1.0).iloc[8:].assign(model_expected_usd=1.0, stage_expected_usd=500.0)
     assert fb.choose(pd.concat([rows, later]), origin, h=0, week=1) == c
