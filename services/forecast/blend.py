@@ -64,14 +64,18 @@ def choose(rows: pd.DataFrame, origin: pd.Timestamp, h: int, week: int, min_quar
     b = bucket(week)
     past = rows[(rows.h == h) & (rows.bucket == b) & (rows.target_end < pd.Timestamp(origin))] if len(rows) else rows
     out = {"stage_weight": DEFAULT[0], "fresh_factor": DEFAULT[1], "bucket": b,
-           "quarters": int(past.quarter.nunique()) if len(past) else 0, "wape": None, "wape_default": None}
+           "quarters": int(past.quarter.nunique()) if len(past) else 0, "wape": None, "wape_default": None,
+           "best": None, "wape_best": None}
     if out["quarters"] < min_quarters:
         out["source"] = "default: too few past quarters"
         return out
     a = past.actual_usd.to_numpy(float)
     scores = {(w, f): _wape(a, expected(past, w, f)) for w, f in itertools.product(STAGE_WEIGHTS, FRESH_FACTORS)}
+    if not np.isfinite(scores[DEFAULT]):  # nothing was booked in those quarters
+        out["source"] = "default: no bookings to score"
+        return out
     best = min(scores, key=lambda k: (scores[k], abs(k[0] - DEFAULT[0]) + abs(k[1] - DEFAULT[1])))
-    out["wape_default"] = scores[DEFAULT]
+    out.update(wape_default=scores[DEFAULT], best=list(best), wape_best=scores[best])
     if scores[best] <= (1 - min_gain) * scores[DEFAULT]:
         out.update(stage_weight=best[0], fresh_factor=best[1], wape=scores[best], source="chosen")
     else:

@@ -298,6 +298,7 @@ def test_blend_keeps_the_default_without_enough_quarters_or_a_material_gain():
     close = _decision_rows(8, 1.0).assign(actual_usd=[85.0] + [98.0] * 7)
     c = fb.choose(close, D("2030-01-01"), h=0, week=0)
     assert c["wape"] == c["wape_default"] == pytest.approx(29 / (85 + 7 * 98))
+    assert c["best"] == [0.5, 0.8] and c["wape_best"] == pytest.approx(25 / (85 + 7 * 98))
     assert (c["stage_weight"], c["fresh_factor"]) == fb.DEFAULT and c["source"].startswith("default: best")
     c0 = fb.choose(close, D("2030-01-01"), h=0, week=0, min_gain=0.0)
     assert (c0["stage_weight"], c0["fresh_factor"]) == (0.5, 0.8) and c0["wape"] == pytest.approx(25 / (85 + 7 * 98))
