@@ -190,6 +190,11 @@ else:
                      "p_win": st.column_config.ProgressColumn("Win in quarter", min_value=0.0, max_value=1.0),
                      "close_date": st.column_config.DateColumn("Expected close", format="D MMM YYYY"),
                      "pushes": "Pushes"})
+    if pd.notna(row.get("stage_weight")):
+        w = float(row.stage_weight)
+        st.caption(f"Win in quarter: {1 - w:.0%} the model's probability, {w:.0%} the historical conversion of the "
+                   "deal's stage (the mix chosen on past quarters' forecasts; the default unless another forecast "
+                   f"them clearly better). Bookings from deals not yet created are counted x{row.fresh_factor:.2f}.")
 
 st.subheader("Track record")
 tr = uf.track_record(url, person, as_of, scope)

@@ -1,5 +1,6 @@
 """Accuracy of the backtest rows: WAPE and bias per horizon, week and level for the model, every
-baseline and (on demo data) the oracle, the model's ratio to the best baseline on the same rows, and
+baseline and (on demo data) the oracle, the model's ratio to the best baseline on the same rows (and the
+oracle's, `oracle.vs_best_baseline`: where it is not well under a bar, the bar cannot be met), and
 P10-P90 coverage per horizon and level. Only `ALL`-product rows are scored."""
 from __future__ import annotations
 
@@ -38,6 +39,11 @@ def cell(rows: pd.DataFrame) -> dict:
         out["best_baseline"] = {"method": best, "ratio": _ratio(out[best])}
     if "oracle" in out:
         out["oracle"]["ratio"] = _ratio(out["oracle"])
+        if "best_baseline" in out:  # can the bar be met at all: the oracle over the best baseline, same rows
+            col = METHODS[out["best_baseline"]["method"]]
+            r = rows[rows.oracle_usd.notna() & rows[col].notna()]
+            o, b = wape_bias(r.actual_usd, r.oracle_usd)["wape"], wape_bias(r.actual_usd, r[col])["wape"]
+            out["oracle"]["vs_best_baseline"] = o / b if o is not None and b else None
     return out
 
 

@@ -4,8 +4,9 @@ Origins: weeks 0, 2, ..., 12 of each of the last `ORIGIN_QUARTERS` complete quar
 `MIN_HISTORY_MONTHS` of history before them. From each origin the current quarter (h = 0), the next
 (h = 1) and the one after (h = 2) are forecast, where that target quarter is complete at `as_of`.
 An origin uses only what existed before it: the win-probability model is fitted at its quarter's start
-on labels of quarters ended by then, fresh bookings come from analogs complete before it, and its bands
-from the scores of past backtest forecasts whose target quarter had ended before it (`models/bands.py`).
+on labels of quarters ended by then, fresh bookings come from analogs complete before it, the blend of
+stage conversion and model (`services/forecast/blend.py`) and its bands from the past backtest
+forecasts whose target quarter had ended before it (`models/bands.py`).
 Every row carries the actual and the baselines (`services/forecast/baselines.py`) on the same origin.
 """
 from __future__ import annotations
@@ -17,6 +18,7 @@ import pandas as pd
 
 from models import bands
 from services.forecast import baselines as bl
+from services.forecast import blend as fb
 from services.forecast import data as fd
 from services.forecast import engine as fe
 from services.forecast import fresh
@@ -49,19 +51,24 @@ def origin_quarters(data: fd.SalesData, as_of: pd.Timestamp, n: int = ORIGIN_QUA
 
 
 def run(data: fd.SalesData, hf: pd.DataFrame, tree: fe.Tree, as_of: pd.Timestamp, commits: pd.DataFrame,
-        n: int = ORIGIN_QUARTERS, weeks: tuple[int, ...] = CURRENT_WEEKS) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Backtest rows (forecast, actual, baselines, commit, band source) and the scored open deals."""
+        n: int = ORIGIN_QUARTERS, weeks: tuple[int, ...] = CURRENT_WEEKS,
+        blend_kw: dict | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Backtest rows (forecast, actual, baselines, commit, band source, the blend used) and the scored
+    open deals. `blend_kw` goes to `blend.choose` (tests: `min_quarters`, `min_gain`)."""
     last = data.cal.last_complete(as_of)
     w0, d0 = window_start(data), data_start(data)
     levels = pd.Series(tree.levels, index=tree.nodes.index)
     actuals, states, rows, deal_parts = {}, {}, [], []
     scored = pd.DataFrame(columns=["level", "h", "week", "target_end", "score"])
+    decided = pd.DataFrame(columns=[*fb.COLUMNS, "bucket"])  # company and region rows for blend.choose
     for q in origin_quarters(data, as_of, n):
         qs = data.cal.start(q)
         wp = fe.train_winprob(data, hf, qs)
         for week in weeks:
             origin = qs + pd.Timedelta(days=7 * week)
-            nodes, deals = fe.forecast_at(data, hf, tree, origin, wp, w0, quarters=HORIZONS, states=states)
+            choice = fb.for_origin(decided, origin, week, HORIZONS, **(blend_kw or {}))
+            nodes, deals = fe.forecast_at(data, hf, tree, origin, wp, w0, quarters=HORIZONS, states=states,
+                                          blend=choice)
             nodes = nodes.assign(level=np.tile(levels.to_numpy(), HORIZONS), week=week)
             nodes = nodes[nodes.quarter <= str(last)]
             nodes = bands.apply(nodes, scored, origin, week, tree.band_fallback)
@@ -69,7 +76,10 @@ def run(data: fd.SalesData, hf: pd.DataFrame, tree: fe.Tree, as_of: pd.Timestamp
                      for h in sorted(nodes.h.unique())]
             done = pd.concat(parts, ignore_index=True)
             rows.append(done)
-            new = bands.scores(done.assign(target_end=data.cal.periods(done.quarter).end_time))
+            done = done.assign(target_end=data.cal.periods(done.quarter).end_time)
+            new = bands.scores(done)
+            d_new = fb.decision_rows(done)
+            decided = d_new if decided.empty else pd.concat([decided, d_new], ignore_index=True)
             scored = new if scored.empty else pd.concat([scored, new], ignore_index=True)
             if week in DEAL_WEEKS:
                 d = deals[deals.h == 0]

@@ -16,6 +16,7 @@ from scipy import sparse
 from models.simulate import leaf_paths, summarize
 from models.winprob import WinProbModel
 from services.forecast import baselines as bl
+from services.forecast import blend as fb
 from services.forecast import data as fd
 from services.forecast import fresh
 
@@ -23,7 +24,6 @@ log = logging.getLogger(__name__)
 SALES_ROLES = ("cro", "regional_vp", "manager", "rep")
 ALL = "ALL"
 TRAIN_ROWS_MAX = 250_000
-STAGE_WEIGHT = 0.5  # an open deal's p_win: this share of its stage's dollar conversion, the rest the model's
 
 
 @dataclass
@@ -104,32 +104,37 @@ def size_pools(data: fd.SalesData, tree: Tree, cutoff: pd.Timestamp) -> list[np.
 def forecast_at(data: fd.SalesData, hist_feats: pd.DataFrame, tree: Tree, origin: pd.Timestamp,
                 wp: WinProbModel, window_start: pd.Timestamp, quarters: int = 1, n_paths: int = 1000,
                 seed: int = 0, paths_out: list[np.ndarray] | None = None,
-                states: dict | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+                states: dict | None = None, blend: dict[int, dict] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Node forecasts for the origin's quarter and the next `quarters - 1`, and the scored open deals.
 
-    An open deal's win probability is `STAGE_WEIGHT` x its stage's dollar conversion on the analogous
-    origins (`baselines.stage_rates`, zero when its close date lies outside the target) plus the rest x
-    the LightGBM model's: the model alone ranks deals well but its dollar totals swing by quarter (big
-    deals), the stage conversion is steady but blind inside a stage. Open deals are drawn won or not with
-    their win probability; bookings from deals not yet created
-    (`services/forecast/fresh.py`) as a compound Poisson sum of recent deal sizes per leaf. Column `h`
-    is the target's distance in quarters. `paths_out`, when given, receives the node paths of the
+    An open deal's win probability is `(1 - w) x p_model + w x p_stage` (`services/forecast/blend.py`):
+    the LightGBM model's, and its stage's dollar conversion on the analogous origins
+    (`stage_probability`, `baselines.stage_rates`); bookings from deals not yet created (`services/forecast/fresh.py`) are
+    multiplied by `fresh_factor`. `blend` gives `{h: {"stage_weight": w, "fresh_factor": f}}` per horizon
+    (`blend.choose`, out of time); a horizon it lacks gets `blend.DEFAULT`. The model alone ranks deals
+    well but its dollar totals swing by quarter (big deals), the stage conversion is steady but blind
+    inside a stage. Open deals are drawn won or not with their win probability; fresh bookings as a
+    compound Poisson sum of recent deal sizes per leaf. Column `h` is the target's distance in
+    quarters; `model_expected_usd` and `stage_expected_usd` are the open deals' dollars at w = 0 and
+    w = 1 (what `blend.choose` scores). `paths_out`, when given, receives the node paths of the
     not-yet-closed bookings per quarter (closed-won excluded), for the ending-ARR simulation."""
     origin = pd.Timestamp(origin).normalize()
     q0 = data.cal.quarter(origin)
     snap = fd.expand_horizons(fd.state_at(data, [origin], hist_feats), quarters, cal=data.cal)
     snap["p_model"] = wp.predict_proba(snap[fd.FEATURES])[:, 1] if len(snap) else np.zeros(0)
-    snap["p_win"] = snap["p_model"]
+    snap["p_stage"] = snap["p_model"]
     states = {} if states is None else states
+    choice = {h: {"stage_weight": fb.DEFAULT[0], "fresh_factor": fb.DEFAULT[1], **(blend or {}).get(h, {})}
+              for h in range(quarters)}
     for h in range(quarters):
         m = (snap.h == h).to_numpy()
-        if STAGE_WEIGHT == 0 or not m.any():
+        if not m.any():
             continue
         rates, pairs = bl.stage_rates(data, origin, q0 + h, window_start, states)
-        if not pairs:
-            continue
-        stage_p = snap.loc[m, "stage"].astype(str).map(rates).fillna(0.0).to_numpy() * snap.loc[m, "close_in_target"]
-        snap.loc[m, "p_win"] = STAGE_WEIGHT * stage_p + (1 - STAGE_WEIGHT) * snap.loc[m, "p_model"]
+        if pairs:  # without analogs there is no stage conversion: the model's alone
+            snap.loc[m, "p_stage"] = stage_probability(snap.loc[m], rates)
+    w = snap.h.map({h: c["stage_weight"] for h, c in choice.items()}).to_numpy(float)
+    snap["p_win"] = (1 - w) * snap["p_model"] + w * snap["p_stage"]
     pools = size_pools(data, tree, origin)
     out = []
     for h in range(quarters):
@@ -140,7 +145,7 @@ def forecast_at(data: fd.SalesData, hist_feats: pd.DataFrame, tree: Tree, origin
         n = len(tree.leaves)
         dl = tree.leaf_index(deals.owner_id, deals.product_id)
         ok = dl >= 0
-        rr_leaf = fresh.expected(data, tree.leaves, origin, q, window_start)
+        rr_leaf = fresh.expected(data, tree.leaves, origin, q, window_start) * choice[h]["fresh_factor"]
         paths = leaf_paths(n, dl[ok], deals.amount_usd.to_numpy()[ok], deals.p_win.to_numpy()[ok],
                            rr_leaf, pools, n_paths=n_paths, seed=seed + h)
         node_paths = tree.membership @ paths
@@ -149,17 +154,32 @@ def forecast_at(data: fd.SalesData, hist_feats: pd.DataFrame, tree: Tree, origin
         closed_leaf = _per_leaf(tree, closed.owner_id, closed.product_id, closed.amount_usd)
         in_q = deals.close_in_target.to_numpy()[ok] == 1
         pipe_leaf = _per_leaf(tree, deals.owner_id[ok][in_q], deals.product_id[ok][in_q], deals.amount_usd[ok][in_q])
-        exp_leaf = _per_leaf(tree, deals.owner_id[ok], deals.product_id[ok], deals.amount_usd[ok] * deals.p_win[ok])
         s = summarize(node_paths)
         closed_n = tree.membership @ closed_leaf
         frame = tree.nodes.assign(
             quarter=str(q), origin_date=origin, h=h, closed_won_usd=closed_n,
-            open_pipeline_usd=tree.membership @ pipe_leaf, pipeline_expected_usd=tree.membership @ exp_leaf,
+            open_pipeline_usd=tree.membership @ pipe_leaf,
+            pipeline_expected_usd=tree.membership @ _expected_leaf(tree, deals, ok, "p_win"),
+            model_expected_usd=tree.membership @ _expected_leaf(tree, deals, ok, "p_model"),
+            stage_expected_usd=tree.membership @ _expected_leaf(tree, deals, ok, "p_stage"),
+            stage_weight=choice[h]["stage_weight"], fresh_factor=choice[h]["fresh_factor"],
             runrate_usd=tree.membership @ rr_leaf, p10_usd=closed_n + s["p10"].to_numpy(),
             p50_usd=closed_n + s["mean"].to_numpy(), p90_usd=closed_n + s["p90"].to_numpy())
         out.append(frame)
     deals = snap.assign(contribution_usd=snap.amount_usd * snap.p_win)
     return pd.concat(out, ignore_index=True), deals
+
+
+def stage_probability(deals: pd.DataFrame, rates: dict) -> np.ndarray:
+    """Each deal's stage's dollar conversion (`rates`), zero for deals closing outside the target or in a
+    stage without a rate: the pipeline method's probability, one per stage (blind inside a stage)."""
+    rate = deals.stage.astype(str).map(rates).fillna(0.0).to_numpy(float)
+    return rate * (deals.close_in_target.to_numpy() == 1)
+
+
+def _expected_leaf(tree: Tree, deals: pd.DataFrame, ok: np.ndarray, p: str) -> np.ndarray:
+    d = deals[ok]
+    return _per_leaf(tree, d.owner_id, d.product_id, d.amount_usd * d[p])
 
 
 def _per_leaf(tree: Tree, owner, product, amount) -> np.ndarray:

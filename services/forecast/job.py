@@ -4,7 +4,9 @@ Backtest (`services/forecast/backtest.py`): weeks 0, 2, ..., 12 of the last comp
 horizon the page shows (this quarter, the next, the one after), strictly out of time, with the
 baselines and the commit on the same origins; scored by `services/forecast/accuracy.py`. Live: the
 win-probability model fitted as of `version.as_of`, forecasts for this quarter and the next two as of
-`as_of` and of a week earlier (for "change since last week"), bands from all backtest scores.
+`as_of` and of a week earlier (for "change since last week"), bands from all backtest scores, the
+blend of stage conversion and model (`services/forecast/blend.py`) chosen on every backtest quarter
+(metrics `blend`: per horizon and week bucket; `blend_live`: the live forecast's, per horizon).
 Tables: `forecast_nodes` (one row per origin, quarter, person and product incl. ALL),
 `forecast_deals` (open deals scored as of as_of) and `forecast_arr` (ending ARR per node and quarter,
 see services/forecast/arr.py).
@@ -24,6 +26,7 @@ from services import db, registry
 from services.forecast import accuracy, deal_novelty
 from services.forecast import arr as fa
 from services.forecast import backtest as bt
+from services.forecast import blend as fb
 from services.forecast import data as fd
 from services.forecast import engine as fe
 from services.forecast import mix as forecast_mix
@@ -44,15 +47,20 @@ def run(engine: Engine, version: registry.Version, run_inputs: Any = None) -> tu
     metrics = score(bt_nodes, bt_deals)
     wp = fe.train_winprob(data, hf, as_of)
     scored = bands.scores(bt_nodes.assign(target_end=data.cal.periods(bt_nodes.quarter).end_time))
+    decided = fb.decision_rows(bt_nodes.assign(target_end=data.cal.periods(bt_nodes.quarter).end_time))
+    metrics["blend"] = fb.summary(decided, as_of, bt.HORIZONS)
     live, deals, paths, states = [], None, [], {}
     for origin in (as_of - pd.Timedelta(days=7), as_of):
         paths = []
-        nodes, d = fe.forecast_at(data, hf, tree, origin, wp, bt.window_start(data), quarters=bt.HORIZONS,
-                                  paths_out=paths, states=states)
         week = int((origin - data.cal.start(as_of)).days // 7)  # weeks into the as-of's quarter
+        choice = fb.for_origin(decided, origin, max(week, 0), bt.HORIZONS)
+        nodes, d = fe.forecast_at(data, hf, tree, origin, wp, bt.window_start(data), quarters=bt.HORIZONS,
+                                  paths_out=paths, states=states, blend=choice)
         nodes = nodes.assign(level=np.tile(tree.levels, bt.HORIZONS), week=week)
         live.append(bands.apply(nodes, scored, origin, week, tree.band_fallback).assign(kind="live"))
         deals = d
+    metrics["blend_live"] = {fb.HORIZON_NAMES[h]: {k: c[k] for k in ("stage_weight", "fresh_factor", "bucket",
+                                                                    "source")} for h, c in choice.items()}
     nodes = pd.concat([*live, bt_nodes.assign(kind="backtest")], ignore_index=True).drop(columns="level")
     metrics["coherence_max_abs_gap_usd"] = coherence_gap(nodes)
     registry.write_results(engine, T.NODES, nodes, version)
@@ -85,6 +93,8 @@ def score(nodes: pd.DataFrame, deals: pd.DataFrame) -> dict:
         m[f"wape_{level}"] = w0.get(level, {}).get("model", {}).get("wape")
     d = deals[deals.h == 0]
     m["win_prob_auc"] = auc(d.won_in_quarter, d.p_win)
+    m["win_prob_auc_model"] = auc(d.won_in_quarter, d.p_model)  # the LightGBM probability alone
+    m["win_prob_auc_stage"] = auc(d.won_in_quarter, d.p_stage)  # the stage conversion alone (blend w = 1)
     m["win_prob_ece"] = expected_calibration_error(d.won_in_quarter, d.p_win)
     m["win_prob_rows"] = len(d)
     return m

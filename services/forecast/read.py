@@ -143,7 +143,8 @@ def ending_arr(engine: Engine, as_of: Any = None, scope: Scope | None = None) ->
 def figures(engine: Engine, nodes: pd.DataFrame, person_ids: list[str], quarter: str,
             as_of: Any = None) -> pd.DataFrame:
     """Header figures per person for a quarter at the newest origin of `nodes` and a week earlier (when
-    `nodes` hold it), with the changes; commits submitted by `as_of` (None: all)."""
+    `nodes` hold it), with the changes and the blend used (`stage_weight`, `fresh_factor`, see
+    services/forecast/blend.py); commits submitted by `as_of` (None: all)."""
     n = nodes[(nodes.product_id == ALL) & nodes.person_id.isin(person_ids) & (nodes.quarter == quarter)]
     if n.empty:
         return pd.DataFrame()
@@ -151,7 +152,8 @@ def figures(engine: Engine, nodes: pd.DataFrame, person_ids: list[str], quarter:
     cols = ["p10_usd", "p50_usd", "p90_usd", "closed_won_usd", "open_pipeline_usd"]
     now = n[n.origin_date == now_d].set_index("person_id")
     prev = n[n.origin_date == prev_d].set_index("person_id")[cols].add_suffix("_last_week")
-    out = now[["role", *cols]].join(prev if prev_d < now_d else prev.iloc[0:0])
+    blend = [c for c in ("stage_weight", "fresh_factor") if c in now]  # versions before the blend lack them
+    out = now[["role", *cols, *blend]].join(prev if prev_d < now_d else prev.iloc[0:0])
     c = _all_commits(engine, as_of)
     c = c[c.quarter == quarter].set_index("person_id")["amount_usd"]
     out["commit_usd"] = c.reindex(out.index)

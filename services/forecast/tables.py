@@ -13,8 +13,13 @@ NODES = ResultTable(
     "forecast_nodes", MODEL,
     "Bookings forecast per node, product and quarter: `live` rows as of the as-of date and a week earlier "
     "(3 quarters); `backtest` rows at past origins with the actual.",
-    (*_NODE, C("closed_won_usd", "float"), C("open_pipeline_usd", "float"), C("pipeline_expected_usd", "float"),
-     C("runrate_usd", "float", "bookings from deals not yet created"), C("p10_usd", "float"),
+    (*_NODE, C("closed_won_usd", "float"), C("open_pipeline_usd", "float"), C("pipeline_expected_usd", "float", "open deals x p_win"),
+     C("model_expected_usd", "float", "open deals x the model's probability alone (stage weight 0)", optional=True),
+     C("stage_expected_usd", "float", "open deals x their stage's dollar conversion (stage weight 1)", optional=True),
+     C("stage_weight", "float", "the blend used: p_win = (1 - w) x p_model + w x p_stage (services/forecast/blend.py)",
+       optional=True),
+     C("fresh_factor", "float", "the factor applied to the bookings from deals not yet created", optional=True),
+     C("runrate_usd", "float", "bookings from deals not yet created (x fresh_factor)"), C("p10_usd", "float"),
      C("p50_usd", "float", "mean of the bottom-up paths: children sum to parents"), C("p90_usd", "float"),
      C("kind", "text", "live or backtest"), C("week", "int", "week of the quarter at the origin"),
      C("h", "int", "quarters from the origin's quarter to `quarter` (0, 1, 2)"),
@@ -30,7 +35,8 @@ DEALS = ResultTable(
     (C("opportunity_id", "text"), C("account_id", "text"), C("owner_id", "text"), C("product_id", "text"),
      C("type", "text"), C("stage", "text"), C("amount_usd", "float"), C("close_date", "date"),
      C("created_date", "date"), C("pushes", "int", "close-date pushes so far"), C("target_quarter", "text"),
-     C("h", "int", "quarters ahead"), C("p_win", "float", "probability of winning inside the quarter: the stage's dollar conversion blended with the model's"),
+     C("h", "int", "quarters ahead"), C("p_win", "float", "probability of winning inside the quarter: the model's blended with the stage's "
+       "dollar conversion (weight `stage_weight` of the node rows)"),
      C("p_model", "float", "the LightGBM model's calibrated probability alone"),
      C("contribution_usd", "float", "p_win x amount")),
     keys=("target_quarter",), indexes=(("account_id",),))

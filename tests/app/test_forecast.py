@@ -12,6 +12,7 @@ def test_forecast_page_shows_company_figures(trained_db_url, run_app):
     assert len(at.dataframe) >= 4  # team, by product, ending ARR, deals
     assert "Ending ARR" in [h.value for h in at.subheader]
     assert not any("No ending-ARR forecast" in c.value for c in at.caption)
+    assert any(c.value.startswith("Win in quarter:") and "the model's probability" in c.value for c in at.caption)
     headline = [i.value for i in at.info if "backtest" in i.value]
     assert headline and "this forecast has been within" in headline[0], headline  # its own track record
     at.segmented_control(key="fc_quarter").set_value(at.segmented_control(key="fc_quarter").options[1]).run()

@@ -9,6 +9,7 @@ from models import bands
 from services.forecast import accuracy, fresh
 from services.forecast import backtest as bt
 from services.forecast import baselines as bl
+from services.forecast import blend as fb
 from services.forecast import data as fd
 from services.forecast import engine as fe
 from services.forecast.scorecard import with_oracle
@@ -76,7 +77,7 @@ def test_backtest_rows_do_not_change_when_later_data_does(frames):
     as_of = data.hist.snapshot_date.max()
     tree = fe.build_tree(data.people, sorted(data.opps.product_id.unique()))
     quarters = bt.origin_quarters(data, as_of, n=3)
-    cut = quarters[-1].start_time + pd.Timedelta(days=7 * 3)
+    cut = quarters[-2].start_time + pd.Timedelta(days=7 * 3)  # later quarters forecast from before it
     opps = frames["opportunities"].copy()
     later = opps.is_won & (opps.close_date >= cut)
     opps.loc[later, "amount_usd"] *= 3.0
@@ -84,13 +85,17 @@ def test_backtest_rows_do_not_change_when_later_data_does(frames):
     hist.loc[hist.snapshot_date >= cut, "amount_usd"] *= 3.0
     changed = sales_data(frames, opps, hist)
     commits = pd.DataFrame(columns=["person_id", "quarter", "amount_usd", "submitted_at"])
-    runs = [bt.run(d, fd._history_features(d.hist), tree, as_of, commits, n=3, weeks=(0, 6))[0]
+    blend_kw = {"min_quarters": 1, "min_gain": 0.0}  # choose a blend wherever one past quarter exists
+    runs = [bt.run(d, fd._history_features(d.hist), tree, as_of, commits, n=3, weeks=(0, 6), blend_kw=blend_kw)[0]
             for d in (data, changed)]
     key = ["origin_date", "quarter", "person_id", "product_id"]
     a, b = (r.set_index(key).sort_index() for r in runs)
     early = a.index.get_level_values("origin_date") < cut
-    cols = ["p10_usd", "p50_usd", "p90_usd", "pipeline_method_usd", "last_quarter_usd"]
+    cols = ["p10_usd", "p50_usd", "p90_usd", "pipeline_method_usd", "last_quarter_usd", "stage_weight",
+            "fresh_factor", "model_expected_usd", "stage_expected_usd"]
     assert early.sum() > 0 and (a[early].band == "calibrated").any()
+    chosen = a[early & ((a.stage_weight != fb.DEFAULT[0]) | (a.fresh_factor != fb.DEFAULT[1]))]
+    assert len(chosen) > 0  # blends were chosen before the cut (from quarters ended before their origin)
     pd.testing.assert_frame_equal(a.loc[early, cols], b.loc[early, cols])
     assert not np.allclose(a.loc[~early, "p50_usd"], b.loc[~early, "p50_usd"])  # the test can fail
     assert (a.actual_usd != b.actual_usd).any()
@@ -169,6 +174,10 @@ def test_report_compares_the_model_with_the_best_baseline_on_the_same_rows():
     assert c["pipeline_method"]["wape"] == pytest.approx(0.2) and c["pipeline_method"]["n"] == 2
     assert c["best_baseline"] == {"method": "pipeline_method", "ratio": pytest.approx((20 / 200) / 0.2)}
     assert "same_quarter_last_year" not in c
+    with_o = accuracy.report(rows.assign(oracle_usd=[100.0, 110.0, 100.0]))["accuracy"]["current_quarter"]
+    o = with_o["week_00"]["company"]["oracle"]
+    # on the rows both have (the first two): oracle 10 / 200 against the pipeline method's 40 / 200
+    assert o["vs_best_baseline"] == pytest.approx(0.25) and o["wape"] == pytest.approx(10 / 300)
     cov = accuracy.report(rows)["coverage_p10_p90"]["current_quarter"]["company"]
     assert cov["all"] == pytest.approx(2 / 3)
 
@@ -221,17 +230,75 @@ class _ConstantModel:
         return np.column_stack([np.full(len(X), 0.1), np.full(len(X), 0.9)])
 
 
-def test_open_deal_probability_blends_the_stage_conversion_with_the_model():
+@pytest.mark.parametrize("w", [0.0, 0.25, 1.0])  # 1.0 (not in the grid): the pipeline method's
+def test_open_deal_probability_blends_the_stage_conversion_with_the_model(w):
     data, _ = _tiny_data()
     tree = fe.build_tree(data.people, ["P1"])
+    blend = {0: {"stage_weight": w, "fresh_factor": 1.0}, 1: {"stage_weight": w, "fresh_factor": 2.0}}
     nodes, deals = fe.forecast_at(data, fd._history_features(data.hist), tree, D("2025-04-01"), _ConstantModel(),
-                                  D("2024-12-01"), quarters=2, n_paths=200)
+                                  D("2024-12-01"), quarters=2, n_paths=200, blend=blend)
     o4 = deals[deals.opportunity_id == "O4"].set_index("h")
-    w = fe.STAGE_WEIGHT
-    assert 0 < w < 1
     # this quarter: Propose converted 0.5 on the analog; next quarter: O4 closes outside it (stage part 0)
     assert o4.loc[0, "p_win"] == pytest.approx(w * 0.5 + (1 - w) * 0.9)
     assert o4.loc[1, "p_win"] == pytest.approx((1 - w) * 0.9)
     assert (o4.p_model == 0.9).all()
     rep = nodes[(nodes.person_id == "R1") & (nodes.product_id == fe.ALL)].set_index("h")
     assert rep.loc[0, "pipeline_expected_usd"] == pytest.approx(200 * o4.loc[0, "p_win"])
+    assert rep.loc[0, "pipeline_expected_usd"] == pytest.approx(
+        (1 - w) * rep.loc[0, "model_expected_usd"] + w * rep.loc[0, "stage_expected_usd"])
+    assert (rep.stage_weight == w).all() and rep.fresh_factor.tolist() == [1.0, 2.0]
+    plain, _ = fe.forecast_at(data, fd._history_features(data.hist), tree, D("2025-04-01"), _ConstantModel(),
+                              D("2024-12-01"), quarters=2, n_paths=200)  # no blend given: the default
+    plain = plain[(plain.person_id == "R1") & (plain.product_id == fe.ALL)].set_index("h")
+    assert (plain.stage_weight == fb.DEFAULT[0]).all()
+    assert rep.loc[1, "runrate_usd"] == pytest.approx(2.0 * plain.loc[1, "runrate_usd"])
+
+
+def test_stage_probability_is_the_pipeline_methods_and_the_grid_keeps_the_models_order():
+    deals = pd.DataFrame({"stage": ["Propose", "Propose", "Propose", "Qualify", "Odd"],
+                          "close_in_target": [1, 1, 0, 1, 1], "amount_usd": [100.0, 300.0, 50.0, 10.0, 5.0],
+                          "p_model": [0.2, 0.6, 0.5, 0.1, 0.4]})
+    p = fe.stage_probability(deals, {"Propose": 0.4, "Qualify": 0.1})
+    assert p.tolist() == [0.4, 0.4, 0.0, 0.1, 0.0]  # outside the target, a stage without a rate: zero
+    assert max(fb.STAGE_WEIGHTS) < 1  # a blend never ties the deals of a stage
+    for w in fb.STAGE_WEIGHTS:
+        blend = (1 - w) * deals.p_model + w * p
+        assert blend[1] > blend[0]
+
+
+def _decision_rows(quarters: int, actual_mult: float) -> pd.DataFrame:
+    """Company rows, one per quarter at week 0 of h = 0, actual 86 x actual_mult (at 1: the (0.75, 0.8) cell)."""
+    q = pd.period_range("2023Q1", periods=quarters, freq="Q")
+    rows = pd.DataFrame({"h": 0, "week": 0, "role": "cro", "product_id": "ALL", "quarter": q.astype(str),
+                         "target_end": q.end_time, "closed_won_usd": 0.0, "model_expected_usd": 100.0,
+                         "stage_expected_usd": 60.0, "runrate_usd": 20.0, "fresh_factor": 1.0})
+    return fb.decision_rows(rows.assign(actual_usd=86.0 * actual_mult))  # w = 0.75, x 0.8: 25 + 45 + 16
+
+
+def test_blend_is_chosen_on_quarters_ended_before_the_origin_only():
+    rows = _decision_rows(8, 1.0)
+    origin = D("2025-01-01")  # after all 8 quarters (2023Q1-2024Q4)
+    c = fb.choose(rows, origin, h=0, week=1)
+    assert (c["stage_weight"], c["fresh_factor"], c["source"], c["quarters"]) == (0.75, 0.8, "chosen", 8)
+    assert c["wape"] == pytest.approx(0.0) and c["wape_default"] == pytest.approx(14 / 86)
+    # quarters ending at or after the origin, whatever they say, change nothing
+    later = _decision_rows(12, 1.0).iloc[8:].assign(model_expected_usd=1.0, stage_expected_usd=500.0)
+    assert fb.choose(pd.concat([rows, later]), origin, h=0, week=1) == c
+    # another horizon or week bucket has no rows: the default
+    assert fb.choose(rows, origin, h=1, week=0)["stage_weight"] == fb.DEFAULT[0]
+    assert fb.choose(rows, origin, h=0, week=8)["source"].startswith("default: too few")
+
+
+def test_blend_keeps_the_default_without_enough_quarters_or_a_material_gain():
+    few = _decision_rows(fb.MIN_QUARTERS - 1, 1.0)
+    c = fb.choose(few, D("2030-01-01"), h=0, week=0)
+    assert (c["stage_weight"], c["fresh_factor"], c["quarters"]) == (*fb.DEFAULT, fb.MIN_QUARTERS - 1)
+    assert fb.choose(_decision_rows(fb.MIN_QUARTERS, 1.0), D("2030-01-01"), h=0, week=0)["source"] == "chosen"
+    # the default says 50 + 30 + 20 = 100; actuals 85 once, then 98: the best cell (96) is 14% better, not 20%
+    close = _decision_rows(8, 1.0).assign(actual_usd=[85.0] + [98.0] * 7)
+    c = fb.choose(close, D("2030-01-01"), h=0, week=0)
+    assert c["wape"] == c["wape_default"] == pytest.approx(29 / (85 + 7 * 98))
+    assert c["best"] == [0.5, 0.8] and c["wape_best"] == pytest.approx(25 / (85 + 7 * 98))
+    assert (c["stage_weight"], c["fresh_factor"]) == fb.DEFAULT and c["source"].startswith("default: best")
+    c0 = fb.choose(close, D("2030-01-01"), h=0, week=0, min_gain=0.0)
+    assert (c0["stage_weight"], c0["fresh_factor"]) == (0.5, 0.8) and c0["wape"] == pytest.approx(25 / (85 + 7 * 98))
