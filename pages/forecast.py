@@ -192,9 +192,12 @@ else:
                      "pushes": "Pushes"})
     if pd.notna(row.get("stage_weight")):
         w = float(row.stage_weight)
+        fresh = float(row.fresh_factor) if pd.notna(row.get("fresh_factor")) else 1.0
+        scaled = "" if abs(fresh - 1) < 1e-9 else (f" Bookings from deals not yet created are scaled by {fresh:.2f}, "
+                                                   "which predicted past quarters clearly better.")
         st.caption(f"Win in quarter: {1 - w:.0%} the model's probability, {w:.0%} the historical conversion of the "
-                   "deal's stage (the mix chosen on past quarters' forecasts; the default unless another forecast "
-                   f"them clearly better). Bookings from deals not yet created are counted x{row.fresh_factor:.2f}.")
+                   "deal's stage (chosen on past quarters: the default mix unless another predicted them clearly "
+                   f"better).{scaled}")
 
 st.subheader("Track record")
 tr = uf.track_record(url, person, as_of, scope)
