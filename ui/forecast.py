@@ -109,3 +109,4 @@ def save_commit_from_form(person: str, quarter: str, amount_key: str, note_key: 
     commits_changed()
     state[amount_key] = f"{amount:,.0f}"  # shown as saved, separators included
     state["fc_commit_saved"] = f"Saved commit {usd_full(amount)} for {who_name}, {quarter_label or quarter}."
+    state["fc_commit_rerun"] = True  # the page's quarter fragment reruns the whole page once
