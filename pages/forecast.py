@@ -242,7 +242,11 @@ else:
     arr_right.caption("Ending ARR = ARR today - churned renewals (+ renewal uplift) + new and expansion bookings; "
                       "P50 is the mean of the simulated paths.")
 
-st.plotly_chart(forecast_charts.pipeline_bridge(uf.waterfall(url, owners, pd.Timestamp(as_of), quarters[0])), width="stretch")
+bridge = uf.waterfall(url, owners, pd.Timestamp(as_of), quarters[0])
+if bridge.empty or not bridge.change_usd.abs().gt(0.5).any():  # seven zero bars say less than a sentence
+    st.caption(f"Open pipeline closing in {cal.label(quarters[0])}: no change in the last 7 days.")
+else:
+    st.plotly_chart(forecast_charts.pipeline_bridge(bridge), width="stretch")
 
 st.subheader("Track record")
 tr = uf.track_record(url, person, as_of, scope)
