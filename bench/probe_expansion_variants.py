@@ -14,6 +14,10 @@ groups. Nothing is written. Variants (comma-separated, combinable):
   cal_gap              fit dates end 180 days before the first calibration date (no overlapping labels)
   per_motion           one model for expansions, one for cross-sells (no explanations: drivers not ranked)
   planted_affinity     + the planted industry x product affinity itself (a diagnostic, not a feature to keep)
+  mask:FEATURE         FEATURE missing on the rows of owned products (a cross-sell signal only)
+  bagging              each tree on a 70% sample of the rows
+  history=N            N months of month-ends back from the as-of (the job's HISTORY_MONTHS, 30)
+The added features explain in the group they belong to (similar accounts, adoption breadth).
 """
 from __future__ import annotations
 
@@ -62,8 +66,13 @@ def peer_cross_sell(inputs: xf.Inputs, rows: pd.DataFrame, prior: float = 20.0) 
     return out
 
 
+ADDED_GROUPS = {"peer_cross_sell_rate_12m": "Similar accounts", "jobs_owned_3m": "Adoption breadth",
+                "planted_affinity": "Similar accounts"}
+
+
 def install(variant: set[str]) -> None:
     build = xf.build
+    xj.GROUP_OVERRIDES = {**xj.GROUP_OVERRIDES, **ADDED_GROUPS}
 
     def patched_build(inputs, dates, labels=False, accounts=None):
         out = build(inputs, dates, labels, accounts)
@@ -80,9 +89,17 @@ def install(variant: set[str]) -> None:
             i = pd.Index(list(INDUSTRIES)).get_indexer(out["industry"].astype(object))
             k = pd.Index([p["product_id"] for p in PRODUCTS]).get_indexer(out["product_id"].astype(object))
             out["planted_affinity"] = a[i, k]
+        for c in [v.removeprefix("mask:") for v in variant if v.startswith("mask:")]:
+            out[c] = np.where(out["owned"] > 0, np.nan, out[c])
         return out
     xf.build = patched_build
-    params = {k: v for k, _, v in (x.partition("=") for x in variant if "=" in x)}
+    for v in variant:
+        if v.startswith("history="):
+            xj.HISTORY_MONTHS = int(v.removeprefix("history="))
+    if "bagging" in variant:
+        bag_lgb = mx.ExpansionClassifier._lgb
+        mx.ExpansionClassifier._lgb = lambda self, n: bag_lgb(self, n).set_params(subsample=0.7, subsample_freq=1)
+    params = {k: v for k, _, v in (x.partition("=") for x in variant if "=" in x and not x.startswith("history="))}
     if params:
         defaults = mx.ExpansionClassifier().get_params()
         params = {k: type(defaults[k])(v) for k, v in params.items()}
