@@ -83,5 +83,5 @@ def lift_top_decile_within(y, p, strata) -> tuple[float, dict]:
         base = y[m].mean()
         per[s] = float(y[m][top].mean() / base) if base > 0 else float("nan")
         if base > 0:
-            total, weight = total + per[s] * m.sum(), weight + m.sum()
-    return (total / weight if weight else float("nan")), per
+            total, weight = total + per[s] * int(m.sum()), weight + int(m.sum())
+    return (float(total / weight) if weight else float("nan")), per

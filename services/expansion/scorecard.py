@@ -143,7 +143,7 @@ def section(engine: Engine) -> dict[str, Any]:
         out["bars"] = {"auc_within_0.02_of_oracle": out["auc"] >= out["auc_oracle"] - BARS["auc_gap_to_oracle"],
                        "ece_at_most_0.02": out["ece"] <= BARS["ece"],
                        "lift_top_decile_by_product_at_least_3":
-                           out["lift_top_decile_by_product"] >= BARS["lift_top_decile"],
+                           bool(out["lift_top_decile_by_product"] >= BARS["lift_top_decile"]),
                        "auc_above_base_rate": out["auc"] > out.get("auc_baseline_base_rate", 1.0),
                        "all_drivers_in_top10": out["planted_drivers_recovered"] == 1.0}
     return out
