@@ -67,3 +67,21 @@ class ExpansionClassifier(ClassifierMixin, BaseEstimator):
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         p = 1 / (1 + np.exp(-self.calibrated_logit(self.decision_function(X))))
         return np.column_stack([1 - p, p])
+
+
+def lift_top_decile_within(y, p, strata) -> tuple[float, dict]:
+    """Top-decile lift within each stratum (a product): the won rate of the stratum's 10% highest scores
+    over the stratum's own rate (its base rate), then the mean over strata weighted by their rows. A
+    stratum without a won row has no lift and no weight. Returns (weighted lift, {stratum: lift})."""
+    y, p, strata = np.asarray(y, float), np.asarray(p, float), np.asarray(strata, dtype=object)
+    per: dict = {}
+    total = weight = 0.0
+    for s in pd.unique(strata):
+        m = strata == s
+        k = max(1, int(np.ceil(0.1 * m.sum())))
+        top = np.argsort(-p[m], kind="stable")[:k]
+        base = y[m].mean()
+        per[s] = float(y[m][top].mean() / base) if base > 0 else float("nan")
+        if base > 0:
+            total, weight = total + per[s] * int(m.sum()), weight + int(m.sum())
+    return (float(total / weight) if weight else float("nan")), per

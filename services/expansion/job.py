@@ -27,7 +27,7 @@ from sqlalchemy.engine import Engine
 from models import explain
 from models.churn import as_baseline_input, logistic_baseline
 from models.churn_metrics import classification_report
-from models.expansion import ExpansionClassifier
+from models.expansion import ExpansionClassifier, lift_top_decile_within
 from services import feature_catalog, registry
 from services.churn import features as cf
 from services.expansion import confidence as expansion_confidence
@@ -129,6 +129,10 @@ def fit_and_backtest(inputs: xf.Inputs, as_of: pd.Timestamp, keep: dict | None =
         keep.update(fit=fit, cal=cal)
     p = model.predict_proba(test[cols])[:, 1]
     metrics: dict[str, Any] = classification_report(test.label, p)
+    # the bar's lift: within each product, against that product's own won rate (README, Expansion)
+    metrics["lift_top_decile_by_product"], per_product = lift_top_decile_within(
+        test.label, p, test.product_id.astype(str))
+    metrics["lift_top_decile_per_product"] = {str(k): v for k, v in sorted(per_product.items())}
     train = pd.concat([fit, cal])
     base_rate = train.assign(kind=kind(train.owned)).groupby(["product_id", "kind"], observed=True).label.mean()
     p_rate = base_rate.reindex(pd.MultiIndex.from_arrays([test.product_id.astype(object), kind(test.owned)])

@@ -10,6 +10,8 @@ from fixtures import demo_db
 from sklearn.metrics import roc_auc_score
 
 from models import explain
+from models.churn_metrics import lift_top_decile
+from models.expansion import lift_top_decile_within
 from services import registry
 from services.db import get_engine
 from services.expansion import features as xf
@@ -144,10 +146,36 @@ def test_a_reps_read_is_the_company_read_cut_to_their_book_and_potential_sums_it
 def test_scorecard_compares_with_the_planted_oracle(engine) -> None:
     out = section(engine)
     for key in ("auc", "auc_oracle", "ece", "lift_top_decile", "auc_baseline_base_rate", "auc_baseline_logreg",
-                "planted_drivers_recovered", "bars"):
+                "planted_drivers_recovered", "bars", "lift_top_decile_by_product", "lift_top_decile_oracle",
+                "lift_top_decile_by_product_oracle", "lift_top_decile_per_product_oracle"):
         assert key in out, key
+    assert isinstance(out["bars"]["lift_top_decile_by_product_at_least_3"], bool)  # not numpy's (JSON: a string)
+    assert isinstance(out["lift_top_decile_by_product"], float)
+    # the stored backtest gives the lifts the job measured on the same rows
+    assert set(out["lift_top_decile_per_product"]) == set(out["lift_top_decile_per_product_oracle"])
+    bt = registry.read_results(engine, T.BACKTEST)
+    assert out["lift_top_decile_by_product"] == pytest.approx(
+        lift_top_decile_within(bt.label, bt.probability, bt.product_id)[0])
     assert 0.5 < out["auc_oracle"] <= 1 and 0.5 < out["auc"] <= 1
     assert out["additivity_max_abs_err"] < 1e-6
+
+
+def test_lift_by_product_is_against_each_product_s_own_rate() -> None:
+    # product A sells to 30% of its rows, B to 3.3%: a score that knows only the product puts A's rows in the
+    # top decile (pooled lift 5) but ranks nothing within a product (lift 1 in each)
+    y = np.r_[(np.arange(100) % 10 < 3), (np.arange(900) % 30 == 0)].astype(int)
+    strata = np.r_[["A"] * 100, ["B"] * 900]
+    p = np.where(strata == "A", 0.3, 0.03)
+    assert lift_top_decile(y, p) == pytest.approx(5.0)
+    by, per = lift_top_decile_within(y, p, strata)
+    assert by == pytest.approx(1.0) and per == pytest.approx({"A": 1.0, "B": 1.0})
+    # weighted by rows; a product without a won row has no lift and no weight
+    y = np.r_[[1, 0, 0, 0, 0, 0, 0, 0, 0, 1], [1, 0, 1, 1, 1] + [0] * 15, [0] * 5]
+    strata = np.r_[["A"] * 10, ["B"] * 20, ["C"] * 5]
+    p = -np.r_[np.arange(10), np.arange(20), np.arange(5)].astype(float)  # the first rows of each score highest
+    by, per = lift_top_decile_within(y, p, strata)
+    assert per["A"] == pytest.approx(5.0) and per["B"] == pytest.approx(2.5) and np.isnan(per["C"])
+    assert by == pytest.approx((5.0 * 10 + 2.5 * 20) / 30)
 
 
 def test_oracle_join_and_driver_mapping() -> None:
