@@ -14,6 +14,10 @@ comparison on the same data. `--ceiling` also prints what the signals allow at b
 precision and recall of a supervised classifier (gradient boosting, 5-fold cross-validated predictions)
 trained on the latest month's clustered signals with the planted archetypes as labels. No clustering can
 be expected to name an archetype better than a classifier that is shown the answers.
+`--ceiling-history` asks the same of a richer input: each clustered signal in every one of the 13 months
+(the latest and the 12 before it, 65 columns), so any trend, peak or time since the peak that the data
+carries is within the classifier's reach; it also prints the declining archetype's recall by the number of
+months the account has been declining (from the planted history of those 13 months).
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ BARS = {"ari_vs_planted": 0.8, "name_precision_min": 0.8, "name_recall_min": 0.7
 
 
 def measure(frames: dict[str, pd.DataFrame], truth: pd.DataFrame, as_of: pd.Timestamp,
-            months: int = 13, ceiling: bool = False, **params) -> dict:
+            months: int = 13, ceiling: bool = False, ceiling_history: bool = False, **params) -> dict:
     mlist = month_starts(frames["usage_monthly"]["month"], as_of, months)
     signals, _ = compute_signals(frames["usage_monthly"], frames["metric_catalog"], frames["products"],
                                  frames["subscriptions"], mlist)
@@ -48,6 +52,8 @@ def measure(frames: dict[str, pd.DataFrame], truth: pd.DataFrame, as_of: pd.Time
     out = truth_agreement(assigned[["account_id", "month", "cluster_id", "cluster_name"]], truth)
     if ceiling:
         out["ceiling"] = supervised_ceiling(assigned, truth)
+    if ceiling_history:
+        out["ceiling_history"], out["declining_recall_by_months"] = history_ceiling(assigned, truth)
     return {"k": model.k_, "merged": model.merges_, **out, "descriptions": dict(zip(model.names_, model.descriptions_))}
 
 
@@ -65,6 +71,34 @@ def supervised_ceiling(assigned: pd.DataFrame, truth: pd.DataFrame) -> dict[str,
     return {a: f"{pi:.2f} / {ri:.2f}" for a, pi, ri in zip(labels, p, r)}
 
 
+def history_ceiling(assigned: pd.DataFrame, truth: pd.DataFrame) -> tuple[dict[str, str], dict[int, str]]:
+    """As `supervised_ceiling`, on every clustered signal in each of the months available (the latest and
+    up to 12 before it) as separate columns; and the declining archetype's recall ('found / accounts') by
+    months declining at the latest month (the run of consecutive planted 'declining' months ending there)."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.metrics import precision_recall_fscore_support
+    from sklearn.model_selection import cross_val_predict
+
+    months = sorted(assigned["month"].unique())[-13:]
+    latest_month = months[-1]
+    wide = assigned[assigned["month"].isin(months)].pivot(index="account_id", columns="month", values=SIGNALS)
+    wide.columns = [f"{s}_{months.index(m) - len(months) + 1}" for s, m in wide.columns]
+    latest = truth[truth["month"] == latest_month].merge(wide.reset_index(), on="account_id")
+    cols = list(wide.columns)
+    clf = HistGradientBoostingClassifier(max_iter=150, learning_rate=0.05, random_state=0)
+    pred = cross_val_predict(clf, latest[cols], latest["archetype"], cv=5)
+    labels = sorted(latest["archetype"].unique())
+    p, r, *_ = precision_recall_fscore_support(latest["archetype"], pred, labels=labels, zero_division=0)
+    by_months: dict[int, str] = {}
+    if "declining" in labels:
+        hist = truth[truth["month"].isin(months)].pivot(index="account_id", columns="month", values="archetype")
+        run = (hist[sorted(hist.columns, reverse=True)] == "declining").cumprod(axis=1).sum(axis=1)
+        dec = latest.assign(found=pred == "declining", run=latest["account_id"].map(run))
+        dec = dec[dec["archetype"] == "declining"]
+        by_months = {int(k): f"{int(g['found'].sum())} / {len(g)}" for k, g in dec.groupby("run")}
+    return {a: f"{pi:.2f} / {ri:.2f}" for a, pi, ri in zip(labels, p, r)}, by_months
+
+
 def report(label: str, r: dict) -> bool:
     ok = all(r[k] >= bar for k, bar in BARS.items())
     merged = f" (merged: {', '.join(r['merged'])})" if r["merged"] else ""
@@ -74,6 +108,9 @@ def report(label: str, r: dict) -> bool:
     print("   recall:   ", r["name_recall"])
     if "ceiling" in r:
         print("   supervised ceiling (precision / recall):", r["ceiling"])
+    if "ceiling_history" in r:
+        print("   supervised ceiling, 13 months of every signal (precision / recall):", r["ceiling_history"])
+        print("   declining found by it, by months declining (found / accounts):", r["declining_recall_by_months"])
     return ok
 
 
@@ -86,12 +123,15 @@ def main() -> None:
     ap.add_argument("--only", choices=["demo", "others"])
     ap.add_argument("--scaling", choices=["robust", "standard"], default="robust")
     ap.add_argument("--ceiling", action="store_true", help="also the supervised ceiling per archetype")
+    ap.add_argument("--ceiling-history", action="store_true",
+                    help="also the supervised ceiling on 13 months of every signal, and declining recall by months")
     a = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
     print(f"Reproduce: python bench/bench_adoption_names.py --accounts {a.accounts} --months {a.months} "
           f"--seeds {a.seeds} --as-of {a.as_of}" + (f" --only {a.only}" if a.only else "")
-          + (f" --scaling {a.scaling}" if a.scaling != "robust" else "") + (" --ceiling" if a.ceiling else ""))
-    p = {"scaling": a.scaling, "ceiling": a.ceiling}
+          + (f" --scaling {a.scaling}" if a.scaling != "robust" else "") + (" --ceiling" if a.ceiling else "")
+          + (" --ceiling-history" if a.ceiling_history else ""))
+    p = {"scaling": a.scaling, "ceiling": a.ceiling, "ceiling_history": a.ceiling_history}
     met = []
     if a.only != "others":
         from services.simulator import generate
