@@ -91,6 +91,13 @@ def _pick(page, where, label: str, option: str | int) -> None:
     else:
         box.click()  # opens the list
     options = page.get_by_role("option")
+    for key in ("ArrowDown", "ArrowDown"):  # a click that lands while the page reruns leaves the list shut
+        try:
+            options.first.wait_for(state="visible", timeout=3_000)
+            break
+        except Exception:  # noqa: BLE001 - open it from the keyboard and look again
+            box.focus()
+            page.keyboard.press(key)
     (options.nth(option) if isinstance(option, int) else options.filter(has_text=option).first).click()
 
 
