@@ -244,7 +244,7 @@ else:
 
 bridge = uf.waterfall(url, owners, pd.Timestamp(as_of), quarters[0])
 if bridge.empty or not bridge.change_usd.abs().gt(0.5).any():  # seven zero bars say less than a sentence
-    st.caption(f"Open pipeline closing in {cal.label(quarters[0])}: no change in the last 7 days.")
+    st.caption(f"Open pipeline closing in {cal.label(quarters[0])}: no change in the last {fc.BRIDGE_DAYS} days.")
 else:
     st.plotly_chart(forecast_charts.pipeline_bridge(bridge), width="stretch")
 

@@ -287,9 +287,12 @@ def track_summary(rows: pd.DataFrame, week: int) -> dict:
             "inside_band": int(inside.sum())}
 
 
+BRIDGE_DAYS = 7  # the pipeline bridge: what changed over this many days
+
+
 def waterfall(engine: Engine, owners: list[str], as_of: pd.Timestamp, quarter: str) -> pd.DataFrame:
-    """Change in this quarter's open pipeline over the last 7 days, by cause, from opportunity_history."""
-    start = pd.Timestamp(as_of) - pd.Timedelta(days=7)
+    """Change in this quarter's open pipeline over the last `BRIDGE_DAYS` days, by cause, from opportunity_history."""
+    start = pd.Timestamp(as_of) - pd.Timedelta(days=BRIDGE_DAYS)
     sql = sa.text("SELECT h.* FROM opportunity_history h JOIN opportunities o ON o.opportunity_id = h.opportunity_id "
                   "WHERE o.type IN ('new', 'expansion') AND h.opportunity_id IN (SELECT opportunity_id FROM "
                   "opportunity_history WHERE snapshot_date > :s AND snapshot_date <= :e)")
