@@ -10,6 +10,7 @@ from services.expansion import read as svc
 from services.expansion.features import HORIZON_DAYS
 from services.hierarchy import Scope
 from ui.data import engine_for
+from ui.format import MONEY_FORMAT
 from ui.text import md
 
 TTL = "10m"
@@ -38,12 +39,17 @@ def potential_line(url: str, scope: Scope, as_of: dt.date | None) -> None:
     pot = potential_pipeline(url, scope, as_of)
     if not pot:
         return
-    top = pot["by_product"].head(3)
-    parts = ", ".join(f"{md(str(r.product))} ${r.expected_arr_usd:,.0f}" for r in top.itertuples())
     st.caption(f"Potential, not in the forecast: ${pot['expected_arr_usd']:,.0f} expected ARR from "
                f"{pot['suggestions']:,} Where to grow suggestions on {pot['accounts']:,} accounts with no "
-               f"opportunity open yet ({parts}; probability of a won deal within {HORIZON_DAYS} days x the typical "
-               f"deal, scored {pot['score_date']:%d %b %Y}). It becomes pipeline when a rep opens the deal.")
+               "opportunity open yet. It becomes pipeline when a rep opens the deal.",
+               help=f"Each suggestion's probability of a won deal within {HORIZON_DAYS} days x the typical deal "
+                    f"for its segment and product, scored {pot['score_date']:%d %b %Y}.")
+    with st.expander("Potential by product"):  # a small table reads faster than the sums in one sentence
+        st.dataframe(pot["by_product"][["product", "suggestions", "expected_arr_usd"]], hide_index=True,
+                     width="content", column_config={
+                         "product": "Product", "suggestions": "Suggestions",
+                         "expected_arr_usd": st.column_config.NumberColumn(
+                         "Expected ARR", format=MONEY_FORMAT)})
 
 
 @st.cache_data(ttl=TTL, max_entries=64, show_spinner=False)

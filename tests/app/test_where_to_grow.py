@@ -105,3 +105,6 @@ def test_the_forecast_s_potential_line_is_the_suggestions_not_yet_pipeline(expan
     line = " ".join(c.value for c in at.caption)
     assert "not in the forecast" in line and f"${pot['expected_arr_usd']:,.0f}" in line
     assert f"{pot['suggestions']:,} Where to grow suggestions" in line
+    table = at.dataframe[0].value  # per product, in the expander under the line
+    assert table["expected_arr_usd"].tolist() == pot["by_product"]["expected_arr_usd"].tolist()
+    assert abs(table["expected_arr_usd"].sum() - pot["expected_arr_usd"]) < 1e-6 * max(1.0, pot["expected_arr_usd"])
