@@ -46,8 +46,8 @@ def run(engine: Engine, version: registry.Version, run_inputs: Any = None) -> tu
     bt_nodes, bt_deals = bt.run(data, hf, tree, as_of, commits)
     metrics = score(bt_nodes, bt_deals)
     wp = fe.train_winprob(data, hf, as_of)
-    scored = bands.scores(bt_nodes.assign(target_end=data.cal.periods(bt_nodes.quarter).end_time))
-    decided = fb.decision_rows(bt_nodes.assign(target_end=data.cal.periods(bt_nodes.quarter).end_time))
+    ended = bt_nodes.assign(target_end=data.cal.periods(bt_nodes.quarter).end_time)
+    scored, decided = bands.scores(ended), fb.decision_rows(ended)
     metrics["blend"] = fb.summary(decided, as_of, bt.HORIZONS)
     live, deals, paths, states = [], None, [], {}
     for origin in (as_of - pd.Timedelta(days=7), as_of):
