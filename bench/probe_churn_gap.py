@@ -163,6 +163,25 @@ def main() -> None:
     g_test = pd.concat([as_baseline_input(test[cols]), low_hinges(x_test)], axis=1)
     lg = logistic_baseline(g_fit).fit(g_fit, fit.label_churn)
     scores["pipeline + 2 low hinges of pre-renewal use (all fit rows)"] = lg.predict_proba(g_test)[:, 1]
+    # generic forms, no planted constant: hinges at the 10th and 20th percentiles of the window rows' pre-renewal
+    # use, price change x 1/(1 + tenure), severe cases x (pre-renewal use below its window median)
+    wk = np.nanpercentile(x_fit.act[fit_win], [10, 20])
+    med = float(np.nanmedian(x_fit.act[fit_win]))
+    def generic(x):
+        a = x.act.fillna(fill.act)
+        g = {f"act_below_p{q}": np.maximum(0, k - a) for q, k in zip((10, 20), wk)}
+        g["price_by_young"] = x.price.fillna(0) / (1 + x.tenure.fillna(fill.tenure).clip(lower=0))
+        g["sev_low_use"] = x.sev.fillna(0) * (a < med)
+        return pd.DataFrame(g, index=x.index)
+    g_fit = pd.concat([base_fit, generic(x_fit)], axis=1)
+    g_test = pd.concat([base_test, generic(x_test)], axis=1)
+    m = logistic_baseline(g_fit).fit(g_fit[fit_win], fit.label_churn[fit_win])
+    scores["pipeline + generic forms (p10/p20 hinges, price/(1+tenure), severe x below-median use; window rows)"] = (
+        m.predict_proba(g_test)[:, 1])
+    h_fit = pd.concat([base_fit, generic(x_fit).iloc[:, :2]], axis=1)
+    h_test = pd.concat([base_test, generic(x_test).iloc[:, :2]], axis=1)
+    m = logistic_baseline(h_fit).fit(h_fit[fit_win], fit.label_churn[fit_win])
+    scores["pipeline + p10/p20 hinges of pre-renewal use (window rows)"] = m.predict_proba(h_test)[:, 1]
     xt = x_test.fillna(fill)
     scores["planted logit on observed inputs (diagnostic)"] = churn_logit(
         xt.act.to_numpy(), xt.trend.to_numpy(), xt.sev.to_numpy(), xt.tenure.to_numpy(), xt.price.to_numpy())
